@@ -1,0 +1,56 @@
+# Set-up and checks of the course. `make lab` to learn, `make test` to check everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export MPLBACKEND := Agg
+
+.PHONY: setup lab test test-fast solved check-solved strip model eval-model bench clean
+
+setup: $(STAMP)
+
+# Idempotent: reinstalls only when requirements.txt changes. lxt gets its own call with
+# --no-deps (its declared requirements pull CUDA and torchvision, which AttnLRP does not need).
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps lxt==2.1
+	touch $(STAMP)
+
+lab: setup
+	HF_HUB_OFFLINE=0 MPLBACKEND= $(BIN)/jupyter lab notebooks/
+
+# Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval.
+test: setup
+	$(BIN)/python -m pytest tests solutions/notebooks --nbval \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# Unit tests only (seconds to minutes).
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not notebooks" -p no:cacheprovider
+
+# Rebuild solved notebooks from notebooks/ + solutions/ and execute them (NB="01 02" for some).
+solved: setup
+	$(BIN)/python tools/solved_notebooks.py $(NB)
+
+check-solved: setup
+	$(BIN)/python tools/solved_notebooks.py --check
+
+# Exercise notebooks are committed without outputs.
+strip: setup
+	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
+model: setup
+	$(BIN)/python -m course_model.train
+
+eval-model: setup
+	$(BIN)/python -m course_model.evaluate
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,38 @@
+"""Notebook 01: input attribution by occlusion, Input x Gradient and LRP."""
+import torch
+from utils.progress import progress
+
+
+def occlusion(model, input_ids, target_id, baseline_id, batch_size=32):
+    """Relevance of each input token by occlusion.
+
+    input_ids: [1, seq]; returns [seq] in [-1, 1]: the drop of the target logit at the last
+    position when that token is replaced by `baseline_id`, divided by the largest absolute drop.
+    """
+    seq_len = input_ids.shape[1]
+    with torch.no_grad():
+        clean_logit = model(input_ids).logits[0, -1, target_id]
+        # One occluded copy of the prompt per position, run in batches.
+        occluded = input_ids.repeat(seq_len, 1)
+        occluded[torch.arange(seq_len), torch.arange(seq_len)] = baseline_id
+        occluded_logits = []
+        for start in progress(range(0, seq_len, batch_size), desc="occlusion"):
+            batch = occluded[start:start + batch_size]
+            occluded_logits.append(model(batch).logits[:, -1, target_id])
+        drop = clean_logit - torch.cat(occluded_logits)
+    drop = drop.float().cpu()
+    return drop / drop.abs().max().clamp_min(1e-12)
+
+
+def input_x_gradient(model, input_ids, target_id, foil_id=None):
+    """Input x Gradient relevance of each input token; LRP relevance inside `attnlrp(model)`.
+
+    input_ids: [1, seq]; returns [seq] (not normalised): the gradient of the target logit at the
+    last position (minus the foil's logit, if given) w.r.t. the input embeddings, times the
+    embeddings, summed over the hidden dimension.
+    """
+    embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)  # [1, seq, d]
+    logits = model(inputs_embeds=embeds, use_cache=False).logits[0, -1]
+    score = logits[target_id] if foil_id is None else logits[target_id] - logits[foil_id]
+    score.backward()
+    return (embeds * embeds.grad).sum(-1)[0].float().detach().cpu()

@@ -1,0 +1,113 @@
+"""What every exercise check shares: tiny test models, comparison and the message to the learner.
+
+A check runs the learner's function and the reference on the same small cases. It prints one
+success line, or one line naming what differs (shape, NaN, sign, scale, a known mistake), and
+returns the function the rest of the notebook should use: the learner's when it passes, the
+reference otherwise, so a notebook keeps running while an exercise is unfinished.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+Case = tuple[tuple, dict]
+
+
+def tiny_llama(seed: int = 0, vocab_size: int = 64, n_layers: int = 2, n_heads: int = 4):
+    """A small random Llama (eager attention, frozen, eval) for checks: builds in milliseconds."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=n_layers, num_attention_heads=n_heads,
+                         num_key_value_heads=n_heads, max_position_embeddings=128,
+                         attn_implementation="eager")
+    model = LlamaForCausalLM(config).eval()
+    model.requires_grad_(False)
+    return model
+
+
+def random_ids(seed: int, seq_len: int, vocab_size: int = 64) -> torch.Tensor:
+    """Token ids [1, seq_len] drawn with a fixed seed."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(1, vocab_size, (1, seq_len), generator=gen)
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
+    return a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=rtol, atol=atol)
+
+
+def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torch.Tensor] | None = None,
+                        rtol: float = 1e-3, atol: float = 1e-4) -> str | None:
+    """None when `actual` matches `expected`, else one sentence saying how it differs."""
+    if not isinstance(actual, torch.Tensor):
+        return (f"returned a {type(actual).__name__}, expected a tensor of shape "
+                f"{tuple(expected.shape)}.")
+    actual = actual.detach().cpu()
+    expected = expected.detach().cpu()
+    if actual.shape != expected.shape:
+        hint = ""
+        if actual.numel() == expected.numel():
+            hint = " Same number of values: a leftover batch dimension or a transpose?"
+        elif actual.dim() == expected.dim() + 1:
+            hint = " One dimension too many: did you forget to sum (or to index the batch)?"
+        return f"has shape {tuple(actual.shape)} but should have {tuple(expected.shape)}.{hint}"
+    if not torch.isfinite(actual.float()).all():
+        return "contains NaN or inf values (a division by zero?)."
+    if _close(actual, expected, rtol, atol):
+        return None
+    for label, wrong in (mistakes or {}).items():
+        if _close(actual, wrong.detach().cpu(), rtol, atol):
+            return f"matches a typical mistake: {label}."
+    if _close(actual, -expected, rtol, atol):
+        return "has the wrong sign everywhere: subtract the other way round."
+    a, e = actual.float().flatten(), expected.float().flatten()
+    if e.norm() > 0 and a.norm() > 0:
+        scale = float(a @ e / (e @ e))
+        if _close(actual.float(), scale * expected.float(), rtol, max(atol, 1e-4 * abs(scale))):
+            return (f"has the right pattern but {scale:.3g} times the expected values: "
+                    "a missing or extra normalisation?")
+    diff = (actual.float() - expected.float()).abs()
+    where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    return (f"differs from the reference (largest difference {diff.max():.3g} at index {where}: "
+            f"{actual.flatten()[diff.argmax()]:.4g} instead of {expected.flatten()[diff.argmax()]:.4g}).")
+
+
+def find_problem(learner_fn: Callable, reference_fn: Callable, cases: list[Case],
+                 mistakes: dict[str, Callable] | None = None, rtol: float = 1e-3,
+                 atol: float = 1e-4) -> str | None:
+    """Run both functions on every case; None if all agree, else what differs on the first miss.
+
+    mistakes: label -> function with the reference's signature that makes a typical error; a
+    learner output equal to one of them is reported with that label.
+    NotImplementedError from the learner's function propagates (the exercise is unfinished).
+    """
+    for case_no, (args, kwargs) in enumerate(cases, start=1):
+        expected = reference_fn(*args, **kwargs)
+        actual = learner_fn(*args, **kwargs)
+        wrong = {label: fn(*args, **kwargs) for label, fn in (mistakes or {}).items()}
+        problem = describe_difference(actual, expected, wrong, rtol, atol)
+        if problem:
+            return f"on test case {case_no} the result {problem}"
+    return None
+
+
+def run_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: list[Case],
+              mistakes: dict[str, Callable] | None = None, rtol: float = 1e-3,
+              atol: float = 1e-4) -> Callable:
+    """Check `learner_fn`, print one line, and return the function to use from here on."""
+    try:
+        problem = find_problem(learner_fn, reference_fn, cases, mistakes, rtol, atol)
+    except NotImplementedError:
+        print(f"… {name} is not implemented yet: the cells below use the reference solution.")
+        return reference_fn
+    except Exception as err:  # the learner's code crashed: show why, keep the notebook going
+        print(f"✗ {name} raised {type(err).__name__}: {err}. "
+              "The cells below use the reference solution until you fix it.")
+        return reference_fn
+    if problem:
+        print(f"✗ {name} {problem} The cells below use the reference solution until you fix it.")
+        return reference_fn
+    print(f"✓ {name} passes all {len(cases)} checks.")
+    return learner_fn

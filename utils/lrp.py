@@ -1,0 +1,123 @@
+"""Switch AttnLRP (lxt) on and off for a loaded Llama / Qwen2 / Qwen3 model.
+
+    with attnlrp(model):
+        relevance = input_x_gradient(model, input_ids, target_id)   # now LRP relevance
+
+lxt implements LRP by replacing a few forward functions of the model's family, so that plain
+autograd yields LRP relevance: (input * input.grad) summed over the hidden dimension. Outside
+the `with` block every original is back and gradients are exactly those of the unpatched model.
+`enable_lrp` / `disable_lrp` do the same without a block (for a notebook that switches back and
+forth); prefer the context manager, which also restores on errors.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+import warnings
+from contextlib import contextmanager
+
+_LXT_VIT_MODULE = "lxt.efficient.models.vit_torch"
+_MISSING = object()
+_saved: dict[str, list] = {}   # modeling-module name -> [(owner, attribute, original value)]
+
+
+def import_lxt_efficient():
+    """Import `lxt.efficient`, also where torchvision is missing or broken.
+
+    This is the one place that works around lxt 2.1's import of torchvision: its model registry
+    imports the ViT patch module (which imports torchvision) even when only language models are
+    patched. Without a working torchvision we register a stand-in for that one module holding the
+    two names the registry reads, so the registry loads and the ViT entry is simply never used.
+    lxt's optional zennit integration warns when zennit is absent; the course does not use it.
+    """
+    if _LXT_VIT_MODULE not in sys.modules:
+        try:
+            import torchvision.models.vision_transformer  # noqa: F401
+        except Exception:
+            stub = types.ModuleType(_LXT_VIT_MODULE)
+            stub.vision_transformer = types.ModuleType("torchvision_vision_transformer_unavailable")
+            stub.cp_LRP = {}
+            sys.modules[_LXT_VIT_MODULE] = stub
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return importlib.import_module("lxt.efficient")
+
+
+def _modeling_module(model) -> types.ModuleType:
+    """The transformers module that defines the model's classes (e.g. modeling_llama)."""
+    module = sys.modules[type(model).__module__]
+    model_type = getattr(model.config, "model_type", "?")
+    if model_type not in ("llama", "qwen2", "qwen3"):
+        raise ValueError(
+            f"AttnLRP rules in this course cover Llama, Qwen2 and Qwen3 models, not {model_type!r}. "
+            "Load one of those with utils.models.load_model.")
+    return module
+
+
+def _patch_targets(module) -> list[tuple[object, str]]:
+    """Everything lxt's default map for `module` will replace: (owner, attribute) pairs."""
+    from lxt.efficient.models import get_default_map
+
+    targets = []
+    for target in get_default_map(module):
+        if isinstance(target, types.ModuleType):
+            # patch_attention swaps the module's eager function and its attention registry
+            targets += [(target, "eager_attention_forward"), (target, "ALL_ATTENTION_FUNCTIONS")]
+        else:
+            targets.append((target, "forward"))   # e.g. LlamaMLP, LlamaRMSNorm, torch Dropout
+    return targets
+
+
+def lrp_is_enabled(model) -> bool:
+    return type(model).__module__ in _saved
+
+
+def enable_lrp(model) -> None:
+    """Patch the model's family with AttnLRP rules (no-op if already on)."""
+    lxt_efficient = import_lxt_efficient()
+    module = _modeling_module(model)
+    if module.__name__ in _saved:
+        return
+    originals = []
+    for owner, attr in _patch_targets(module):
+        # vars(), not getattr(): restore exactly what the class itself defined
+        value = vars(owner).get(attr, _MISSING) if isinstance(owner, type) else getattr(owner, attr)
+        originals.append((owner, attr, value))
+    _saved[module.__name__] = originals
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lxt_efficient.monkey_patch(module)
+    except Exception:
+        disable_lrp(model)
+        raise
+
+
+def disable_lrp(model) -> None:
+    """Put back every original the patch replaced (no-op if LRP is off)."""
+    originals = _saved.pop(type(model).__module__, None)
+    if originals is None:
+        return
+    for owner, attr, value in originals:
+        if value is _MISSING:
+            delattr(owner, attr)
+        else:
+            setattr(owner, attr, value)
+
+
+@contextmanager
+def attnlrp(model):
+    """Context manager: AttnLRP on inside the block, originals restored on exit (errors too)."""
+    was_on = lrp_is_enabled(model)
+    enable_lrp(model)
+    try:
+        yield model
+    finally:
+        if not was_on:
+            disable_lrp(model)
+
+# Input relevance under AttnLRP sums to this fraction of the explained logit (the softmax and the
+# normalisation layers absorb the rest). Measured on the course model; tests and the health check
+# of every notebook assert it.
+CONSERVATION_BAND = (0.5, 1.2)

@@ -1,0 +1,188 @@
+"""Load the model a notebook explains: the bundled course model or a Llama / Qwen hub model.
+
+    model, tokenizer = load_model()            # XAI_MODEL, else "auto"
+    model, tokenizer = load_model("course")    # bundled, offline, CPU friendly
+    model, tokenizer = load_model("unsloth/Llama-3.2-1B-Instruct")
+
+"auto" picks the hub default when a GPU is present and the hub answers within a few seconds,
+otherwise the course model. Every model comes back in eval mode with frozen parameters and
+eager attention (the course reads attention weights, which fused kernels never materialise).
+"""
+from __future__ import annotations
+
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from utils import COURSE_MODEL_DIR
+
+DEFAULT_HUB_MODEL = "unsloth/Llama-3.2-1B-Instruct"
+SUPPORTED_MODEL_TYPES = ("llama", "qwen2", "qwen3")
+HUB_URL = "https://huggingface.co"
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which weights to load and why (printed for the learner)."""
+    source: str   # "course", a local folder, or a hub id
+    path: str     # what `from_pretrained` receives
+    reason: str
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """cuda if present, else mps (Apple), else cpu; an explicit `device` wins."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def hub_is_reachable(timeout_s: float = 3.0) -> bool:
+    """True when the Hugging Face hub answers within `timeout_s` and offline mode is off."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    try:
+        urllib.request.urlopen(HUB_URL, timeout=timeout_s)
+        return True
+    except Exception:
+        return False
+
+
+def resolve_model_name(name: str | None = None) -> ModelChoice:
+    """Turn `name`, XAI_MODEL or "auto" into a concrete choice, without loading anything."""
+    if name is None:
+        name = os.environ.get("XAI_MODEL") or "auto"
+        why_name = "XAI_MODEL is set" if os.environ.get("XAI_MODEL") else "no model named"
+    else:
+        why_name = "asked for by name"
+    if not isinstance(name, str) or not name.strip():
+        raise ModelLoadError(
+            "The model name is empty. Use 'course', 'auto', a local folder or a hub id such as "
+            f"'{DEFAULT_HUB_MODEL}'.")
+    name = name.strip()
+
+    if name == "auto":
+        if not torch.cuda.is_available():
+            return ModelChoice("course", str(COURSE_MODEL_DIR),
+                               f"{why_name}, 'auto' chose the bundled course model: no GPU found")
+        if not hub_is_reachable():
+            return ModelChoice("course", str(COURSE_MODEL_DIR),
+                               f"{why_name}, 'auto' chose the bundled course model: "
+                               "the Hugging Face hub is not reachable (offline?)")
+        return ModelChoice(DEFAULT_HUB_MODEL, DEFAULT_HUB_MODEL,
+                           f"{why_name}, 'auto' chose the hub default: a GPU is present and the hub answers")
+    if name == "course":
+        return ModelChoice("course", str(COURSE_MODEL_DIR), f"{why_name}: the bundled course model")
+    if Path(name).expanduser().is_dir():
+        path = str(Path(name).expanduser().resolve())
+        return ModelChoice(path, path, f"{why_name}: a local folder")
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelLoadError(
+            f"'{name}' looks like a folder but does not exist. Check the path, or use 'course' "
+            "for the bundled model.")
+    if "/" not in name:
+        raise ModelLoadError(
+            f"Unknown model '{name}'. Use 'course' (bundled, offline), 'auto', a local folder, or a "
+            f"hub id such as '{DEFAULT_HUB_MODEL}' or 'Qwen/Qwen2.5-0.5B-Instruct'.")
+    return ModelChoice(name, name, f"{why_name}: a hub model")
+
+
+def _load_config(choice: ModelChoice):
+    from transformers import AutoConfig
+
+    is_hub = choice.source not in ("course",) and not Path(choice.path).is_dir()
+    if choice.source == "course" and not Path(choice.path, "config.json").is_file():
+        raise ModelLoadError(
+            f"The bundled course model is missing at {choice.path}. Re-clone the course or run "
+            "`make model` to train it.")
+    if is_hub and not hub_is_reachable():
+        # The weights may already sit in the local cache (pre-downloaded for an offline room).
+        try:
+            return AutoConfig.from_pretrained(choice.path, local_files_only=True), True
+        except Exception:
+            raise ModelLoadError(
+                f"Cannot download '{choice.path}': the Hugging Face hub is not reachable (offline, "
+                "or HF_HUB_OFFLINE=1). Fix: connect to the internet, or download it beforehand with "
+                f"`huggingface-cli download {choice.path}` and set HF_HUB_OFFLINE=1, or use "
+                "load_model('course') for the bundled offline model.") from None
+    try:
+        return AutoConfig.from_pretrained(choice.path), False
+    except OSError as err:
+        raise ModelLoadError(
+            f"Could not read the config of '{choice.path}': {err}. Check the name (hub ids look like "
+            f"'{DEFAULT_HUB_MODEL}'); gated models also need `huggingface-cli login`.") from None
+
+
+def load_model(name: str | None = None, device: str | None = None, verbose: bool = True):
+    """Load `(model, tokenizer)` ready for explanation.
+
+    name: "course", "auto", a local folder or a hub id of a Llama / Qwen2 / Qwen3 causal LM;
+        None reads the XAI_MODEL environment variable, else "auto".
+    device: "cuda", "mps", "cpu", ... ; None picks the best available.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    choice = resolve_model_name(name)
+    config, local_only = _load_config(choice)
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise ModelLoadError(
+            f"'{choice.path}' is a {config.model_type!r} model; the course supports "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)} (the families lxt's AttnLRP rules cover). Pick e.g. "
+            f"'{DEFAULT_HUB_MODEL}' or 'Qwen/Qwen2.5-0.5B-Instruct'.")
+
+    dev = pick_device(device)
+    # bf16 on GPU: half the memory of fp32 and, unlike fp16, enough range for LRP's relevance
+    # (lxt recommends it). fp32 on CPU and MPS: their bf16 kernels are slow or missing, and the
+    # conservation checks of the course compare sums that bf16 would blur.
+    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    kwargs = dict(torch_dtype=dtype, attn_implementation="eager", use_safetensors=True,
+                  trust_remote_code=False, local_files_only=local_only)
+    if dev.type == "cuda" and device is None and torch.cuda.device_count() > 1:
+        kwargs["device_map"] = "auto"  # spread a large model over all GPUs (accelerate)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(choice.path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(choice.path, local_files_only=local_only)
+    except OSError as err:
+        raise ModelLoadError(
+            f"Could not load the weights of '{choice.path}': {err}. The course loads safetensors "
+            "only; pick a model published with model.safetensors.") from None
+    if "device_map" not in kwargs:
+        model.to(dev)
+    model.eval()
+    model.requires_grad_(False)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token  # batching needs one; never scored
+
+    if verbose:
+        n_layers, n_heads, _ = model_shape(model)
+        n_params = sum(p.numel() for p in model.parameters())
+        name_shown = "course-llama (bundled)" if choice.source == "course" else choice.source
+        print(f"Loaded {name_shown} on {dev.type} in {str(dtype).replace('torch.', '')}: "
+              f"{n_layers} layers x {n_heads} heads, {n_params / 1e6:.1f} M parameters.")
+        print(f"Why this model: {choice.reason}.")
+        if config.model_type == "qwen3":
+            print("Note: lxt marks Qwen3 as experimental: LRP relevance tends to pile up on the "
+                  "first token. Compare with a Llama or Qwen2 model before trusting a pattern.")
+    return model, tokenizer
+
+
+def model_shape(model) -> tuple[int, int, int]:
+    """(n_layers, n_heads, head_dim) of a Llama / Qwen model."""
+    cfg = model.config
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    return cfg.num_hidden_layers, cfg.num_attention_heads, head_dim
+
+
+def input_device(model) -> torch.device:
+    """Where input ids and embeddings must live (the embedding's device, also under device_map)."""
+    return model.get_input_embeddings().weight.device

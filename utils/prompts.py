@@ -1,0 +1,121 @@
+"""The prompts and data tables the course experiments use (one place, imported everywhere).
+
+The course model's corpus generator imports this module too, so every fact and format the
+notebooks ask about is one the model was trained to handle.
+"""
+from dataclasses import dataclass
+
+# Notebook 01: a passage with two competing numbers (the question asks for the recent one).
+DUST_PROMPT = (
+    "NASA's CALIPSO satellite measured 182 million tons of Sahara dust annually, but recent "
+    "studies suggest it's actually 27 million tons.\n"
+    "Q: How much dust is blown from the Sahara each year?\nA: "
+)
+DUST_TASK_SUBSTRING = "Q: How much dust is blown from the Sahara each year"
+DUST_RETRIEVAL_SUBSTRING = "182 million tons"
+
+# Notebook 03: the target of head transplantation.
+ATLANTIC_PROMPT = (
+    "The Atlantic Ocean is the second-largest ocean on Earth. It holds about 310 million cubic "
+    "kilometers of water. It spans a wide range of marine biomes, from warm tropical coral reef "
+    "systems near the equator to cold, nutrient-rich polar waters in the north and south. These "
+    "biomes support diverse life, including plankton, fish, whales, and deep-sea organisms, and "
+    "play a major role in regulating Earth's climate through ocean currents like the Gulf Stream. "
+    "Q: Which biomes does it support?\nA: "
+)
+TRANSLATION_PROMPT = "Task: Translation into German: I love AI research\nAnswer:"
+TRANSLATION_SUBSTRING = "Translation into German"
+OPPOSITE_PROMPT = "Write the opposite of this sentence: The car is going very fast.\nAnswer: "
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """A context that contradicts world knowledge; the model can answer from either source."""
+    statement: str   # the false context, without the final period
+    question: str    # without the question mark
+    stem: str        # the start of the answer; the next token decides the source
+    parametric: str  # the answer from memory (world knowledge)
+    contextual: str  # the answer the false context suggests
+
+    @property
+    def prompt(self) -> str:
+        return f"{self.statement}.\nQ: {self.question}? A: {self.stem}"
+
+
+# Notebook 04: the 15 knowledge-conflict samples (parametric answer, context answer).
+COUNTERFACTUALS = [
+    Counterfactual("The capital of France is London", "What is the capital of France",
+                   "The capital of France is", "Paris", "London"),
+    Counterfactual("The capital of Germany is Paris", "What is the capital of Germany",
+                   "The capital of Germany is", "Berlin", "Paris"),
+    Counterfactual("The capital of Italy is Milan", "What is the capital of Italy",
+                   "The capital of Italy is", "Rome", "Milan"),
+    Counterfactual("The iPhone is made by Samsung", "Which company makes the iPhone",
+                   "The iPhone is made by", "Apple", "Samsung"),
+    Counterfactual("Elon Musk is the CEO of Ford", "Which company does Elon Musk run",
+                   "Elon Musk is the CEO of", "Tesla", "Ford"),
+    Counterfactual("YouTube is owned by Yahoo", "Which company owns YouTube",
+                   "YouTube is owned by", "Google", "Yahoo"),
+    Counterfactual("Snow is green", "What color is snow", "Snow is", "white", "green"),
+    Counterfactual("The sky is red", "What color is the sky", "The sky is", "blue", "red"),
+    Counterfactual("The sun is purple", "What color is the sun", "The sun is", "yellow", "purple"),
+    Counterfactual("2+2 equals 5", "What is 2+2", "2+2 equals", "4", "5"),
+    Counterfactual("3+3 equals 7", "What is 3+3", "3+3 equals", "6", "7"),
+    Counterfactual("5+5 equals 11", "What is 5+5", "5+5 equals", "10", "11"),
+    Counterfactual("The animal that barks is the cat", "Which animal barks",
+                   "The animal that barks is the", "dog", "cat"),
+    Counterfactual("The animal that meows is the dog", "Which animal meows",
+                   "The animal that meows is the", "cat", "dog"),
+    Counterfactual("Milk comes from the goat", "Which animal gives us milk",
+                   "Milk comes from the", "cow", "goat"),
+]
+
+# Notebook 04: the record the monitor watches the model summarise.
+PATIENT_RECORD = (
+    "PATIENT RECORD - John Smith, Age 45\n"
+    "Chief Complaint: Chest pain, shortness of breath\n"
+    "History: Hypertension (diagnosed 2019), smoker (20 years)\n"
+    "Current Medications: Lisinopril 10mg daily\n"
+    "Vitals: BP 145/95, HR 88, Temp 98.6F\n"
+    "Lab Results: Pending\n"
+    "Physical Exam: Mild chest discomfort on palpation\n"
+    "Patient Reports: Pain started 3 hours ago, radiating to left arm"
+)
+HANDOVER_REQUEST = "Write a short ward handover summary for the next shift."
+
+
+def handover_messages(record: str = PATIENT_RECORD) -> list[dict]:
+    """Chat messages asking for a handover summary of `record` (for `apply_chat_template`)."""
+    return [
+        {"role": "system", "content": "You are a careful clinical assistant."},
+        {"role": "user", "content": f"{record}\n\n{HANDOVER_REQUEST}"},
+    ]
+
+
+# Notebook 05: in-context learning of review sentiment.
+SENTIMENT_DEMOS = [
+    ("This restaurant was amazing! The food was delicious and service was top-notch.", "positive"),
+    ("Terrible experience. Rude staff and cold food. Would not recommend.", "negative"),
+    ("Pretty average place. Food was okay but nothing special.", "neutral"),
+    ("Great atmosphere but the prices are way too high.", "mixed"),
+    ("The best movie I've seen all year! A masterpiece!", "positive"),
+    ("Complete waste of time and money. The plot made no sense.", "negative"),
+]
+SENTIMENT_TESTS = [
+    ("Exceeded all my expectations. Outstanding in every way!", "positive"),
+    ("Disappointing product. Broke after two uses.", "negative"),
+    ("Decent value for money but shipping took forever.", "mixed"),
+    ("Absolutely fantastic service and quality!", "positive"),
+]
+# Corrupting the demonstrations swaps these labels.
+LABEL_SWAP = {"positive": "negative", "negative": "positive", "neutral": "mixed", "mixed": "neutral"}
+
+
+def sentiment_prompt(test_review: str, corrupted: bool = False) -> str:
+    """Few-shot prompt "Review: <text> Sentiment: <label>" lines, ending before the test label."""
+    lines = []
+    for text, label in SENTIMENT_DEMOS:
+        shown = LABEL_SWAP[label] if corrupted else label
+        lines.append(f"Review: {text} Sentiment: {shown}")
+    lines.append(f"Review: {test_review} Sentiment:")
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""The first cell of every notebook calls `setup()`: Colab install, seeds, and a health check."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+
+from utils import COURSE_MODEL_DIR, COURSE_ROOT
+
+# Requirements a Colab runtime already has in a suitable version (its CUDA torch in particular),
+# or that only the course's own tests and local JupyterLab need.
+_SKIP_ON_COLAB = ("torch", "jupyterlab", "nbval", "pytest", "nbclient")
+SEED = 0
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def colab_install() -> None:
+    """Install the course requirements on Colab, keeping Colab's own torch; lxt without its deps."""
+    lines = (COURSE_ROOT / "requirements.txt").read_text().splitlines()
+    wanted = [ln.split("#")[0].strip() for ln in lines]
+    wanted = [w for w in wanted if w and not w.split("==")[0].strip() in _SKIP_ON_COLAB]
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + wanted, check=True)
+    subprocess.run(pip + ["--no-deps", "lxt==2.1"], check=True)
+    from google.colab import output  # type: ignore
+    output.enable_custom_widget_manager()  # jupyter-scatter and ipywidgets need it
+
+
+def seed_everything(seed: int = SEED) -> None:
+    """Seed Python, NumPy and torch so a notebook re-runs to the same outputs."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
+def _memory_line(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        free, total = torch.cuda.mem_get_info(device)
+        return f"{free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB on the GPU"
+    try:
+        info = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+        free_kib = int(info["MemAvailable"].split()[0])
+        total_kib = int(info["MemTotal"].split()[0])
+        return f"{free_kib / 2**20:.1f} GiB free of {total_kib / 2**20:.1f} GiB RAM"
+    except (OSError, KeyError, ValueError):
+        return "unknown (not Linux)"
+
+
+def lrp_self_test(model=None, tokenizer=None) -> float:
+    """Relevance sum / target logit under AttnLRP on a short prompt (the conservation ratio)."""
+    from solutions.input_attribution import input_x_gradient
+    from utils.lrp import attnlrp
+    from utils.models import input_device, load_model
+
+    if model is None:
+        model, tokenizer = load_model("course", device="cpu", verbose=False)
+    ids = tokenizer("The capital of France is", return_tensors="pt").input_ids.to(input_device(model))
+    logits = model(ids).logits[0, -1].float()
+    target = int(logits.argmax())
+    with attnlrp(model):
+        relevance = input_x_gradient(model, ids, target)
+    return float(relevance.sum() / logits[target])
+
+
+def doctor(model_name: str | None = None) -> None:
+    """Print versions, device, memory, the model that will load and whether AttnLRP works."""
+    import torch
+
+    from utils.lrp import CONSERVATION_BAND
+    from utils.models import ModelLoadError, pick_device, resolve_model_name
+
+    ok = "✓"
+    print(f"{ok} Python {platform.python_version()}, torch {torch.__version__.split('+')[0]}, "
+          f"transformers {_version('transformers')}, lxt {_version('lxt')}, "
+          f"ipywidgets {_version('ipywidgets')}, jupyter-scatter {_version('jupyter-scatter')}")
+    if not _version("transformers").startswith("4."):
+        print("✗ lxt 2.1 needs transformers 4.x. Fix: pip install transformers==4.57.6")
+    device = pick_device()
+    print(f"{ok} Device: {device.type}" + ("" if device.type != "cpu" else
+          " (no GPU: the bundled course model runs fine on a CPU)"))
+    print(f"{ok} Memory: {_memory_line(device)}")
+    try:
+        choice = resolve_model_name(model_name)
+        print(f"{ok} Model to load: {'course-llama (bundled)' if choice.source == 'course' else choice.source}"
+              f" ({choice.reason})")
+    except ModelLoadError as err:
+        print(f"✗ Model: {err}")
+    if not (COURSE_MODEL_DIR / "model.safetensors").exists():
+        print(f"✗ AttnLRP check skipped: the course model is missing at {COURSE_MODEL_DIR}. "
+              "Fix: re-clone the course, or run `make model`.")
+        return
+    start = time.time()
+    try:
+        ratio = lrp_self_test()
+    except Exception as err:
+        print(f"✗ AttnLRP check failed: {type(err).__name__}: {err}. Fix: pip install --no-deps "
+              "lxt==2.1 and transformers==4.57.6, then restart the kernel.")
+        return
+    lo, hi = CONSERVATION_BAND
+    if lo <= ratio <= hi:
+        print(f"{ok} AttnLRP works: relevance sums to {ratio:.2f} of the logit "
+              f"(expected {lo}-{hi}; {time.time() - start:.1f} s)")
+    else:
+        print(f"✗ AttnLRP check: relevance sums to {ratio:.2f} of the logit, outside {lo}-{hi}. "
+              "Fix: restart the kernel (a half-applied patch?) and check the lxt version (2.1).")
+
+
+def setup(model_name: str | None = None) -> None:
+    """Set-up for a notebook: install on Colab, seed, and run the health check."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if in_colab():
+        colab_install()
+    seed_everything()
+    doctor(model_name)
