@@ -3,9 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make lab` lets each notebook choose (auto: the hub model on a GPU, else the course model).
+LAB_MODEL ?= auto
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export MPLBACKEND := Agg
+# Tests and solved notebooks always use the bundled course model (an explicit XAI_MODEL wins).
+export XAI_MODEL ?= course
 
 .PHONY: setup lab test test-fast solved check-solved strip model eval-model bench clean
 
@@ -21,7 +25,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 lab: setup
-	HF_HUB_OFFLINE=0 MPLBACKEND= $(BIN)/jupyter lab notebooks/
+	HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/
 
 # Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval.
 test: setup

@@ -71,11 +71,11 @@ def build_solved(exercise_path: Path) -> nbformat.NotebookNode:
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> nbformat.NotebookNode:
-    """Run `nb` top to bottom in `cwd` on the course model; widget state is not stored."""
+    """Run `nb` top to bottom in `cwd` on the course model, offline; widget state is not stored."""
     from nbclient import NotebookClient
 
     env_before = dict(os.environ)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": os.environ.get("XAI_MODEL", "course"),
+    os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": "course",
                        "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0"})
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
