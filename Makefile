@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# `make lab` lets each notebook choose (auto: the hub model on a GPU, else the course model).
-LAB_MODEL ?= auto
+# `make lab` uses your XAI_MODEL if set, else auto (the hub model on a GPU, else the course model).
+LAB_MODEL := $(if $(filter environment command,$(origin XAI_MODEL)),$(XAI_MODEL),auto)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export MPLBACKEND := Agg
