@@ -25,7 +25,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 lab: setup
-	HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/
+	HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval.
 test: setup
