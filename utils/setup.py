@@ -21,13 +21,17 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def colab_requirements() -> list[str]:
+    """requirements.txt without what Colab already has (its CUDA torch) or only tests need."""
+    lines = (COURSE_ROOT / "requirements.txt").read_text().splitlines()
+    wanted = [line.split("#")[0].strip() for line in lines]
+    return [w for w in wanted if w and w.split("==")[0].strip() not in _SKIP_ON_COLAB]
+
+
 def colab_install() -> None:
     """Install the course requirements on Colab, keeping Colab's own torch; lxt without its deps."""
-    lines = (COURSE_ROOT / "requirements.txt").read_text().splitlines()
-    wanted = [ln.split("#")[0].strip() for ln in lines]
-    wanted = [w for w in wanted if w and not w.split("==")[0].strip() in _SKIP_ON_COLAB]
     pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run(pip + wanted, check=True)
+    subprocess.run(pip + colab_requirements(), check=True)
     subprocess.run(pip + ["--no-deps", "lxt==2.1"], check=True)
     from google.colab import output  # type: ignore
     output.enable_custom_widget_manager()  # jupyter-scatter and ipywidgets need it

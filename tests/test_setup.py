@@ -1,0 +1,36 @@
+"""utils.setup: the first cell of every notebook."""
+import utils.setup as setup_module
+from utils import COURSE_MODEL_DIR
+
+
+def test_colab_requirements_keep_colab_torch_and_skip_test_tools():
+    reqs = setup_module.colab_requirements()
+    names = [r.split("==")[0] for r in reqs]
+    assert "torch" not in names and "nbval" not in names and "jupyterlab" not in names
+    assert any(r.startswith("transformers==4.") for r in reqs)
+    assert not any(r.startswith("lxt") for r in reqs)  # installed with --no-deps separately
+
+
+def test_doctor_reports_each_item(capsys):
+    setup_module.doctor("course")
+    out = capsys.readouterr().out
+    assert "transformers 4." in out and "lxt 2.1" in out
+    assert "Device: cpu" in out and "Memory:" in out
+    assert "Model to load: course-llama (bundled)" in out
+    if (COURSE_MODEL_DIR / "model.safetensors").exists():
+        assert "✓ AttnLRP works" in out, out
+    else:
+        assert "make model" in out
+
+
+def test_doctor_names_the_fix_for_a_bad_model(capsys):
+    setup_module.doctor("not-a-model")
+    assert "✗ Model: Unknown model 'not-a-model'" in capsys.readouterr().out
+
+
+def test_seeding_makes_torch_repeatable():
+    import torch
+    setup_module.seed_everything()
+    a = torch.rand(3)
+    setup_module.seed_everything()
+    assert torch.equal(a, torch.rand(3))
