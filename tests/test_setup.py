@@ -1,10 +1,10 @@
 """utils.setup: the first cell of every notebook."""
-import utils.setup as setup_module
+import utils.setup as course_setup
 from utils import COURSE_MODEL_DIR
 
 
 def test_colab_requirements_keep_colab_torch_and_skip_test_tools():
-    reqs = setup_module.colab_requirements()
+    reqs = course_setup.colab_requirements()
     names = [r.split("==")[0] for r in reqs]
     assert "torch" not in names and "nbval" not in names and "jupyterlab" not in names
     assert any(r.startswith("transformers==4.") for r in reqs)
@@ -12,7 +12,7 @@ def test_colab_requirements_keep_colab_torch_and_skip_test_tools():
 
 
 def test_doctor_reports_each_item(capsys):
-    setup_module.doctor("course")
+    course_setup.doctor("course")
     out = capsys.readouterr().out
     assert "transformers 4." in out and "lxt 2.1" in out
     assert "Device: cpu" in out and "Memory:" in out
@@ -24,13 +24,13 @@ def test_doctor_reports_each_item(capsys):
 
 
 def test_doctor_names_the_fix_for_a_bad_model(capsys):
-    setup_module.doctor("not-a-model")
+    course_setup.doctor("not-a-model")
     assert "✗ Model: Unknown model 'not-a-model'" in capsys.readouterr().out
 
 
 def test_seeding_makes_torch_repeatable():
     import torch
-    setup_module.seed_everything()
+    course_setup.seed_everything()
     a = torch.rand(3)
-    setup_module.seed_everything()
+    course_setup.seed_everything()
     assert torch.equal(a, torch.rand(3))
