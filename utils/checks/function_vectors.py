@@ -1,1 +1,319 @@
-"""Checks for the notebook on function vectors."""
+"""Checks for notebook 03 (function vectors: capture, transplant, heads on a substring)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+import torch
+
+from solutions import function_vectors as ref
+from solutions.attention_heads import attention_relevance
+from utils.checks.core import Case, describe_difference, random_ids, tiny_llama
+from utils.hooks import split_heads
+from utils.lrp import attnlrp
+
+__all__ = ["check_head_outputs_at_last", "check_transplant_heads",
+           "check_substring_token_positions", "check_substring_head_scores"]
+
+# Sentences the small check tokenizer learns its merges from (and the check prompts).
+_CHECK_TEXTS = [
+    "Task: Translation into German: I love AI research\nAnswer:",
+    "Q: How much dust is blown from the Sahara each year?\nA: 27 million tons",
+    "The cat sat on the mat. The cat was happy.",
+]
+
+
+@lru_cache(maxsize=1)
+def tiny_tokenizer():
+    """A byte-level BPE tokenizer with BOS, trained in milliseconds on a few sentences."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<s>", "</s>", "<pad>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(_CHECK_TEXTS * 3, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   pad_token="<pad>")
+
+
+def _close(a, b, rtol, atol) -> bool:
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+            and torch.allclose(a.detach().cpu().float(), b.detach().cpu().float(), rtol=rtol, atol=atol))
+
+
+def named_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: list[Case],
+                mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
+                rtol: float = 1e-3, atol: float = 1e-4, returns: tuple | None = None):
+    """Like `utils.checks.core.run_check`, but a typical mistake is named whatever its shape.
+
+    extra: learner_fn -> problem sentence or None, run after the cases (error handling, clean-up).
+    returns: (learner object, reference object) to hand back when `learner_fn`/`reference_fn`
+    are wrappers; default the functions themselves.
+    """
+    learner_out, reference_out = returns or (learner_fn, reference_fn)
+    try:
+        problem = None
+        for case_no, (args, kwargs) in enumerate(cases, start=1):
+            expected = reference_fn(*args, **kwargs)
+            actual = learner_fn(*args, **kwargs)
+            if _close(actual, expected, rtol, atol):
+                continue
+            for label, wrong_fn in (mistakes or {}).items():
+                if _close(actual, wrong_fn(*args, **kwargs), rtol, atol):
+                    problem = f"on test case {case_no} the result matches a typical mistake: {label}."
+                    break
+            else:
+                problem = f"on test case {case_no} the result {describe_difference(actual, expected, None, rtol, atol)}"
+            break
+        if problem is None and extra is not None:
+            problem = extra(learner_fn)
+    except NotImplementedError:
+        print(f"… {name} is not implemented yet: the cells below use the reference solution.")
+        return reference_out
+    except Exception as err:  # the learner's code crashed: show why, keep the notebook going
+        print(f"✗ {name} raised {type(err).__name__}: {err}. "
+              "The cells below use the reference solution until you fix it.")
+        return reference_out
+    if problem:
+        print(f"✗ {name} {problem} The cells below use the reference solution until you fix it.")
+        return reference_out
+    print(f"✓ {name} passes all {len(cases)} checks.")
+    return learner_out
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 5
+
+def _capture_cases():
+    model = tiny_llama(seed=3)
+    return [((model, random_ids(seed, 7 + seed), heads), {})
+            for seed, heads in enumerate([[(0, 1)], [(1, 3), (0, 0)], [(1, 2), (1, 0), (0, 3)]])]
+
+
+def _capture_variant(pick: Callable):
+    """A capture that stores `pick(o_proj input, o_proj output, n_heads)` -> [seq, H, D]."""
+    def capture(model, input_ids, heads):
+        n_heads = model.config.num_attention_heads
+        stored = {}
+        hooks = []
+        for layer, o_proj in enumerate(l.self_attn.o_proj for l in model.model.layers):
+            hooks.append(o_proj.register_forward_hook(
+                lambda mod, args, out, layer=layer: stored.__setitem__(layer, pick(args[0], out, n_heads))))
+        try:
+            with torch.no_grad():
+                model(input_ids)
+        finally:
+            for h in hooks:
+                h.remove()
+        return torch.stack([stored[layer][head] for layer, head in heads])
+    return capture
+
+
+def check_head_outputs_at_last(fn):
+    """Exercise 5a: the learner's capture against the reference on a tiny Llama."""
+    mistakes = {
+        "it captures the first position instead of the last": _capture_variant(
+            lambda x, out, n: split_heads(x, n)[0, 0]),
+        "the heads are split the wrong way round: reshape to [.., n_heads, head_dim], "
+        "not [.., head_dim, n_heads]": _capture_variant(
+            lambda x, out, n: x[0, -1].unflatten(-1, (x.shape[-1] // n, n)).T),
+        "it slices the output of o_proj (heads already mixed) instead of its input": _capture_variant(
+            lambda x, out, n: split_heads(out, n)[0, -1]),
+    }
+    return named_check("head_outputs_at_last", fn, ref.head_outputs_at_last, _capture_cases(),
+                       mistakes)
+
+
+def _logits_under(cm):
+    """Wrap a transplant context manager as a function returning the patched logits [seq, vocab]."""
+    def run(model, input_ids, heads, vectors, scale):
+        with cm(model, heads, vectors, scale):
+            with torch.no_grad():
+                return model(input_ids).logits[0]
+    return run
+
+
+def _transplant_variant(write: Callable):
+    """A wrong transplant: `write(per_head [b, s, H, D], head, vector, scale)` edits in place."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def cm(model, heads, vectors, scale=1.0):
+        n_heads = model.config.num_attention_heads
+        projections = [l.self_attn.o_proj for l in model.model.layers]
+        handles = []
+
+        def hook_for(layer):
+            def hook(module, args):
+                x = args[0].clone()
+                for (l, h), v in zip(heads, vectors):
+                    if l == layer:
+                        write(split_heads(x, n_heads), h, v, scale)
+                return (x,)
+            return hook
+        for layer in {l for l, _ in heads}:
+            handles.append(projections[layer].register_forward_pre_hook(hook_for(layer)))
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+    return cm
+
+
+def _transplant_cases():
+    model = tiny_llama(seed=4)
+    gen = torch.Generator().manual_seed(0)
+    cases = []
+    for seed, (heads, scale) in enumerate([([(0, 1)], 1.0), ([(1, 2), (0, 3)], 2.5),
+                                           ([(1, 0), (1, 1)], -1.0)]):
+        vectors = torch.randn(len(heads), 8, generator=gen)
+        cases.append(((model, random_ids(10 + seed, 6 + seed), heads, vectors, scale), {}))
+    return cases
+
+
+class _CheckSignal(Exception):
+    """Raised inside a learner's `with` block to see that its hooks still come off."""
+
+
+def _transplant_cleans_up(cm) -> str | None:
+    """Hooks must be gone after the block, also when the block raises."""
+    model, input_ids = tiny_llama(seed=4), random_ids(20, 6)
+    with torch.no_grad():
+        clean = model(input_ids).logits
+    vectors = torch.ones(1, 8)
+    with cm(model, [(1, 1)], vectors, 3.0):
+        pass
+    with torch.no_grad():
+        if not torch.equal(model(input_ids).logits, clean):
+            return "leaves a hook behind after the `with` block: remove every handle on exit."
+    try:
+        with cm(model, [(1, 1)], vectors, 3.0):
+            raise _CheckSignal("stop")
+    except _CheckSignal:
+        pass
+    with torch.no_grad():
+        if not torch.equal(model(input_ids).logits, clean):
+            return ("leaves a hook behind when the block raises: remove the handles in a "
+                    "`finally:` clause.")
+    return None
+
+
+def check_transplant_heads(cm):
+    """Exercise 5b: the learner's transplant context manager against the reference."""
+    def every_position(per_head, h, v, scale):
+        per_head[:, :, h] = scale * v
+
+    def unscaled(per_head, h, v, scale):
+        per_head[:, -1, h] = v
+
+    def added(per_head, h, v, scale):
+        per_head[:, -1, h] += scale * v
+
+    mistakes = {
+        "it replaces the head at every position, not only the last":
+            _logits_under(_transplant_variant(every_position)),
+        "it ignores `scale`": _logits_under(_transplant_variant(unscaled)),
+        "it adds the vector to the head's output instead of replacing it":
+            _logits_under(_transplant_variant(added)),
+    }
+    return named_check("transplant_heads", _logits_under(cm), _logits_under(ref.transplant_heads),
+                       _transplant_cases(), mistakes,
+                       extra=lambda _: _transplant_cleans_up(cm),
+                       returns=(cm, ref.transplant_heads))
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 6
+
+def _position_cases():
+    tok = tiny_tokenizer()
+    return [((tok, _CHECK_TEXTS[0], "Translation into German"), {}),
+            ((tok, _CHECK_TEXTS[1], "27 million tons"), {}),
+            ((tok, _CHECK_TEXTS[2], "The cat"), {}),
+            ((tok, _CHECK_TEXTS[1], "ahara"), {})]   # starts inside a token
+
+
+def _raises_on_missing(fn) -> str | None:
+    try:
+        fn(tiny_tokenizer(), _CHECK_TEXTS[0], "Translation into French")
+    except ValueError:
+        return None
+    return ("does not raise a ValueError when the substring is not in the prompt: tell the "
+            "learner to copy the substring exactly.")
+
+
+def check_substring_token_positions(fn):
+    """Exercise 6a: token positions of a substring via offsets, with a clear error if missing."""
+    def without_bos(tok, prompt, substring):
+        return ref.substring_token_positions(tok, prompt, substring) - 1
+
+    def last_occurrence(tok, prompt, substring):
+        start = prompt.rfind(substring)
+        shifted = prompt[:start].replace(substring, "#" * len(substring)) + prompt[start:]
+        return ref.substring_token_positions(tok, shifted, substring)
+
+    def only_inside(tok, prompt, substring):
+        start = prompt.find(substring)
+        end = start + len(substring)
+        offsets = tok(prompt, return_offsets_mapping=True)["offset_mapping"]
+        return torch.tensor([i for i, (a, b) in enumerate(offsets) if b > a and a >= start and b <= end])
+
+    mistakes = {
+        "positions are off by one: the tokenizer's BOS token is position 0": without_bos,
+        "it finds the last occurrence; use the first (str.find)": last_occurrence,
+        "it drops tokens that overlap the substring only partly (a token may start before it)":
+            only_inside,
+    }
+    return named_check("substring_token_positions", fn, ref.substring_token_positions,
+                       _position_cases(), mistakes, extra=_raises_on_missing)
+
+
+def _scores_variant(rows: str = "last", positive: str = "clamp", lrp: bool = True):
+    def scores(model, tokenizer, prompt, substring, target_id=None):
+        positions = ref.substring_token_positions(tokenizer, prompt, substring)
+        ids = tokenizer(prompt, return_tensors="pt").input_ids
+        if target_id is None:
+            with torch.no_grad():
+                target_id = int(model(ids).logits[0, -1].argmax())
+        if lrp:
+            with attnlrp(model):
+                maps = attention_relevance(model, ids, target_id)
+        else:
+            maps = attention_relevance(model, ids, target_id)
+        picked = maps[:, :, -1, positions] if rows == "last" else maps[:, :, :, positions].sum(2)
+        if positive == "clamp":
+            picked = picked.clamp(min=0)
+        elif positive == "abs":
+            picked = picked.abs()
+        return picked.sum(-1)
+    return scores
+
+
+def _score_cases():
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=5, vocab_size=len(tok))
+    return [((model, tok, _CHECK_TEXTS[0], "Translation into German"), {}),
+            ((model, tok, _CHECK_TEXTS[1], "27 million"), {"target_id": 7}),
+            ((model, tok, _CHECK_TEXTS[2], "sat on the mat"), {})]
+
+
+def check_substring_head_scores(fn):
+    """Exercise 6b: positive relevance of the last query on the substring's keys, per head."""
+    mistakes = {
+        "it sums every query row; only the last position predicts the next token":
+            _scores_variant(rows="all"),
+        "negative relevance is kept: keep only the positive part (clamp(min=0))":
+            _scores_variant(positive="none"),
+        "it takes absolute values: negative relevance should count as zero, not as positive":
+            _scores_variant(positive="abs"),
+        "it runs without AttnLRP: compute the maps inside `with attnlrp(model):`":
+            _scores_variant(lrp=False),
+    }
+    return named_check("substring_head_scores", fn, ref.substring_head_scores, _score_cases(),
+                       mistakes, rtol=1e-3, atol=1e-6)

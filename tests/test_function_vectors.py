@@ -1,0 +1,199 @@
+"""Notebook 03: substring positions, head scores, and checks that name the typical mistakes."""
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+from solutions import function_vectors as fv
+from utils.checks import (check_head_outputs_at_last, check_substring_head_scores,
+                          check_substring_token_positions, check_transplant_heads)
+from utils.checks.core import random_ids, tiny_llama
+from utils.checks.function_vectors import tiny_tokenizer
+from utils.hooks import split_heads
+
+PROMPT = "Task: Translation into German: I love AI research\nAnswer:"
+
+
+def _run(capsys, check, fn):
+    used = check(fn)
+    return used, capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# the functions themselves
+
+def test_substring_positions_cover_exactly_the_substring():
+    tok = tiny_tokenizer()
+    positions = fv.substring_token_positions(tok, PROMPT, "Translation into German")
+    offsets = tok(PROMPT, return_offsets_mapping=True)["offset_mapping"]
+    text = "".join(PROMPT[a:b] for a, b in (offsets[i] for i in positions))
+    assert "Translation into German" in text
+    assert positions.tolist() == list(range(positions[0], positions[-1] + 1))   # contiguous
+    assert 0 not in positions.tolist()                                          # never BOS
+    # a substring that starts inside a token still gets that token
+    inner = fv.substring_token_positions(tok, PROMPT, "ranslation")
+    assert inner[0] == positions[0]
+
+
+@pytest.mark.parametrize("bad", ["Translation into French", ""])
+def test_substring_missing_gives_a_clear_error(bad):
+    with pytest.raises(ValueError, match="not in the prompt. Copy the substring exactly"):
+        fv.substring_token_positions(tiny_tokenizer(), PROMPT, bad)
+
+
+def test_substring_head_scores_are_positive_last_row_sums():
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=5, vocab_size=len(tok))
+    scores = fv.substring_head_scores(model, tok, PROMPT, "German", target_id=3)
+    assert scores.shape == (2, 4)
+    assert (scores >= 0).all() and scores.sum() > 0
+
+
+def test_top_heads_and_k_errors():
+    scores = torch.tensor([[0.1, 0.9], [0.5, 0.3]])
+    assert fv.top_heads(scores, 2) == [(0, 1), (1, 0)]
+    with pytest.raises(ValueError, match="larger than the number of heads|has 4 heads"):
+        fv.top_heads(scores, 5)
+
+
+def test_atlas_fallback_and_library_give_a_titled_figure():
+    scores = {"task heads": torch.rand(2, 4), "retrieval heads": torch.rand(2, 4)}
+    fig = fv.plot_head_atlas(scores, "atlas", top_k=2)
+    ax = fig.axes[0]
+    assert "atlas" in ax.get_title() and ax.get_xlabel() == "head" and ax.get_ylabel() == "layer"
+    assert ax.get_legend() is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# checks: accept the reference, fall back on a stub, name at least three mistakes each
+
+def test_check_head_outputs_names_mistakes(capsys):
+    used, out = _run(capsys, check_head_outputs_at_last, fv.head_outputs_at_last)
+    assert used is fv.head_outputs_at_last and out.startswith("✓")
+
+    def stub(model, input_ids, heads):
+        raise NotImplementedError
+    used, out = _run(capsys, check_head_outputs_at_last, stub)
+    assert used is fv.head_outputs_at_last and "not implemented yet" in out
+
+    def capture(pick):
+        def fn(model, input_ids, heads):
+            n = model.config.num_attention_heads
+            stored = {}
+            handles = [layer.self_attn.o_proj.register_forward_hook(
+                lambda m, a, o, i=i: stored.__setitem__(i, pick(a[0], o, n)))
+                for i, layer in enumerate(model.model.layers)]
+            try:
+                model(input_ids)
+            finally:
+                for h in handles:
+                    h.remove()
+            return torch.stack([stored[l][h] for l, h in heads])
+        return fn
+
+    wrong = {
+        "first position": capture(lambda x, o, n: split_heads(x, n)[0, 0]),
+        "wrong way round": capture(lambda x, o, n: x[0, -1].unflatten(-1, (x.shape[-1] // n, n)).T),
+        "output of o_proj": capture(lambda x, o, n: split_heads(o, n)[0, -1]),
+    }
+    for phrase, fn in wrong.items():
+        used, out = _run(capsys, check_head_outputs_at_last, fn)
+        assert used is fv.head_outputs_at_last and out.startswith("✗") and phrase in out, out
+
+
+def _wrong_transplant(edit, remove=True):
+    @contextmanager
+    def cm(model, heads, vectors, scale=1.0):
+        n = model.config.num_attention_heads
+
+        def hook_for(layer):
+            def hook(module, args):
+                x = args[0].clone()
+                for (l, h), v in zip(heads, vectors):
+                    if l == layer:
+                        edit(split_heads(x, n), h, v, scale)
+                return (x,)
+            return hook
+        handles = [model.model.layers[l].self_attn.o_proj.register_forward_pre_hook(hook_for(l))
+                   for l in {l for l, _ in heads}]
+        yield
+        if remove:   # deliberately not in a `finally`
+            for handle in handles:
+                handle.remove()
+    return cm
+
+
+def _right(per_head, h, v, scale):
+    per_head[:, -1, h] = scale * v
+
+
+def test_check_transplant_names_mistakes(capsys):
+    used, out = _run(capsys, check_transplant_heads, fv.transplant_heads)
+    assert used is fv.transplant_heads and out.startswith("✓")
+
+    @contextmanager
+    def stub(model, heads, vectors, scale=1.0):
+        raise NotImplementedError
+        yield
+    used, out = _run(capsys, check_transplant_heads, stub)
+    assert used is fv.transplant_heads and "not implemented yet" in out
+
+    def every(per_head, h, v, scale):
+        per_head[:, :, h] = scale * v
+
+    def unscaled(per_head, h, v, scale):
+        per_head[:, -1, h] = v
+
+    def added(per_head, h, v, scale):
+        per_head[:, -1, h] += scale * v
+
+    for phrase, cm in {"every position": _wrong_transplant(every),
+                       "ignores `scale`": _wrong_transplant(unscaled),
+                       "adds the vector": _wrong_transplant(added),
+                       "when the block raises": _wrong_transplant(_right, remove=True),
+                       "after the `with` block": _wrong_transplant(_right, remove=False)}.items():
+        used, out = _run(capsys, check_transplant_heads, cm)
+        assert used is fv.transplant_heads and out.startswith("✗") and phrase in out, out
+
+
+def test_check_substring_positions_names_mistakes(capsys):
+    ref = fv.substring_token_positions
+    used, out = _run(capsys, check_substring_token_positions, ref)
+    assert used is ref and out.startswith("✓")
+
+    def no_bos(tok, prompt, substring):
+        return ref(tok, prompt, substring) - 1
+
+    def last(tok, prompt, substring):
+        start = prompt.rfind(substring)
+        return ref(tok, prompt[:start].replace(substring, "?" * len(substring)) + prompt[start:],
+                   substring)
+
+    def inside_only(tok, prompt, substring):
+        start, end = prompt.find(substring), prompt.find(substring) + len(substring)
+        offsets = tok(prompt, return_offsets_mapping=True)["offset_mapping"]
+        return torch.tensor([i for i, (a, b) in enumerate(offsets) if b > a and a >= start and b <= end])
+
+    def silent(tok, prompt, substring):
+        if substring not in prompt:
+            return torch.tensor([], dtype=torch.long)
+        return ref(tok, prompt, substring)
+
+    for phrase, fn in {"off by one": no_bos, "last occurrence": last,
+                       "overlap the substring only partly": inside_only,
+                       "does not raise a ValueError": silent}.items():
+        used, out = _run(capsys, check_substring_token_positions, fn)
+        assert used is ref and out.startswith("✗") and phrase in out, out
+
+
+def test_check_substring_scores_names_mistakes(capsys):
+    from utils.checks.function_vectors import _scores_variant
+
+    used, out = _run(capsys, check_substring_head_scores, fv.substring_head_scores)
+    assert used is fv.substring_head_scores and out.startswith("✓")
+    for phrase, fn in {"every query row": _scores_variant(rows="all"),
+                       "negative relevance is kept": _scores_variant(positive="none"),
+                       "absolute values": _scores_variant(positive="abs"),
+                       "without AttnLRP": _scores_variant(lrp=False)}.items():
+        used, out = _run(capsys, check_substring_head_scores, fn)
+        assert used is fv.substring_head_scores and out.startswith("✗") and phrase in out, out
