@@ -1,13 +1,33 @@
-"""Checks for notebook 01 (input attribution)."""
+"""Checks for notebook 01 (input attribution): occlusion, Input x Gradient, LRP.
+
+Each check runs the learner's function and the reference on a tiny random Llama and names the
+typical mistakes (a function per mistake computes what that mistake would return).
+"""
 import torch
 
 from solutions import input_attribution as ref
 from utils.checks.core import random_ids, run_check, tiny_llama
+from utils.lrp import attnlrp, disable_lrp, lrp_is_enabled
+
+__all__ = ["check_occlusion", "check_input_x_gradient", "check_lrp"]
 
 
 def _cases():
     model = tiny_llama(seed=1)
     return [((model, random_ids(seed, 9), 5 + seed), {"baseline_id": 0}) for seed in range(3)]
+
+
+def _gradient_cases():
+    """Without and with a foil: the learner's function must handle both."""
+    model = tiny_llama(seed=2)
+    return [((model, random_ids(10, 8), 5), {}),
+            ((model, random_ids(11, 11), 17), {}),
+            ((model, random_ids(12, 7), 9), {"foil_id": 30})]
+
+
+def _top_token(model, input_ids):
+    with torch.no_grad():
+        return int(model(input_ids).logits[0, -1].argmax())
 
 
 def check_occlusion(occlusion_fn):
@@ -23,12 +43,144 @@ def check_occlusion(occlusion_fn):
         return torch.stack(drops)
 
     def argmax_target(model, input_ids, target_id, baseline_id, **kw):
+        return ref.occlusion(model, input_ids, _top_token(model, input_ids), baseline_id)
+
+    def deleted_token(model, input_ids, target_id, baseline_id, **_):
         with torch.no_grad():
-            top = int(model(input_ids).logits[0, -1].argmax())
-        return ref.occlusion(model, input_ids, top, baseline_id)
+            clean = model(input_ids).logits[0, -1, target_id]
+            drops = []
+            for i in range(input_ids.shape[1]):
+                shorter = torch.cat([input_ids[:, :i], input_ids[:, i + 1:]], dim=1)
+                drops.append(clean - model(shorter).logits[0, -1, target_id])
+        drops = torch.stack(drops)
+        return drops / drops.abs().max()
+
+    def probability(model, input_ids, target_id, baseline_id, **_):
+        with torch.no_grad():
+            clean = model(input_ids).logits[0, -1].softmax(-1)[target_id]
+            drops = []
+            for i in range(input_ids.shape[1]):
+                occluded = input_ids.clone()
+                occluded[0, i] = baseline_id
+                drops.append(clean - model(occluded).logits[0, -1].softmax(-1)[target_id])
+        drops = torch.stack(drops)
+        return drops / drops.abs().max()
 
     mistakes = {
         "the drops are not normalised (divide by the largest absolute drop)": unnormalised,
         "it explains the most likely token instead of `target_id`": argmax_target,
+        "it deletes the token (a shorter prompt) instead of replacing it with `baseline_id`":
+            deleted_token,
+        "it measures the drop of the probability (softmax) instead of the logit": probability,
     }
     return run_check("occlusion", occlusion_fn, ref.occlusion, _cases(), mistakes)
+
+
+def _embedding_grad(model, input_ids, score_fn):
+    embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
+    logits = model(inputs_embeds=embeds, use_cache=False).logits[0]
+    score_fn(logits).backward()
+    return embeds[0].detach(), embeds.grad[0]
+
+
+def _score(target_id, foil_id):
+    def score(logits):
+        last = logits[-1]
+        return last[target_id] - (last[foil_id] if foil_id is not None else 0)
+    return score
+
+
+def check_input_x_gradient(input_x_gradient_fn):
+    """Compare the learner's Input x Gradient with the reference; returns the fn to use."""
+    def gradient_only(model, input_ids, target_id, foil_id=None):
+        _, grad = _embedding_grad(model, input_ids, _score(target_id, foil_id))
+        return grad.sum(-1)
+
+    def gradient_norm(model, input_ids, target_id, foil_id=None):
+        _, grad = _embedding_grad(model, input_ids, _score(target_id, foil_id))
+        return grad.norm(dim=-1)
+
+    def normalised(model, input_ids, target_id, foil_id=None):
+        relevance = ref.input_x_gradient(model, input_ids, target_id, foil_id)
+        return relevance / relevance.abs().max()
+
+    def ignores_foil(model, input_ids, target_id, foil_id=None):
+        return ref.input_x_gradient(model, input_ids, target_id)
+
+    def argmax_target(model, input_ids, target_id, foil_id=None):
+        return ref.input_x_gradient(model, input_ids, _top_token(model, input_ids), foil_id)
+
+    def log_probability(model, input_ids, target_id, foil_id=None):
+        def score(logits):
+            logp = logits[-1].log_softmax(-1)
+            return logp[target_id] - (logp[foil_id] if foil_id is not None else 0)
+        embeds, grad = _embedding_grad(model, input_ids, score)
+        return (embeds * grad).sum(-1)
+
+    def first_position(model, input_ids, target_id, foil_id=None):
+        def score(logits):
+            return logits[0, target_id] - (logits[0, foil_id] if foil_id is not None else 0)
+        embeds, grad = _embedding_grad(model, input_ids, score)
+        return (embeds * grad).sum(-1)
+
+    mistakes = {
+        "the gradient alone, summed over the hidden dimension: multiply it by the embeddings "
+        "first": gradient_only,
+        "the gradient's norm per token (plain saliency), not gradient times input": gradient_norm,
+        "the relevance is normalised: return it unscaled (the notebook normalises for plots)":
+            normalised,
+        "`foil_id` is ignored: explain logit(target) - logit(foil) when a foil is given":
+            ignores_foil,
+        "it explains the most likely token instead of `target_id`": argmax_target,
+        "it explains the log-probability (log_softmax), not the logit": log_probability,
+        "it explains the logit at the first position: use the last one ([0, -1])": first_position,
+    }
+    return run_check("input_x_gradient", input_x_gradient_fn, ref.input_x_gradient,
+                     _gradient_cases(), mistakes)
+
+
+def check_lrp(lrp_relevance_fn):
+    """Compare the learner's LRP relevance with the reference; returns the fn to use.
+
+    Also fails when the function leaves AttnLRP switched on (it must restore the model).
+    """
+    def restores_model(model, input_ids, target_id, foil_id=None):
+        try:
+            return lrp_relevance_fn(model, input_ids, target_id, foil_id)
+        finally:
+            if lrp_is_enabled(model):
+                disable_lrp(model)
+                raise RuntimeError("AttnLRP is still switched on after the function returned: "
+                                   "use `with attnlrp(model):` so the rules are removed again")
+
+    def plain_gradient_x_input(model, input_ids, target_id, foil_id=None):
+        return ref.input_x_gradient(model, input_ids, target_id, foil_id)
+
+    def normalised(model, input_ids, target_id, foil_id=None):
+        relevance = ref.lrp_relevance(model, input_ids, target_id, foil_id)
+        return relevance / relevance.abs().max()
+
+    def ignores_foil(model, input_ids, target_id, foil_id=None):
+        return ref.lrp_relevance(model, input_ids, target_id)
+
+    def argmax_target(model, input_ids, target_id, foil_id=None):
+        return ref.lrp_relevance(model, input_ids, _top_token(model, input_ids), foil_id)
+
+    def lrp_gradient_only(model, input_ids, target_id, foil_id=None):
+        with attnlrp(model):
+            _, grad = _embedding_grad(model, input_ids, _score(target_id, foil_id))
+        return grad.sum(-1)
+
+    mistakes = {
+        "plain Input x Gradient: the AttnLRP rules are off (compute inside `with attnlrp(model):`)":
+            plain_gradient_x_input,
+        "the relevance is normalised: return it unscaled, so it can be compared with the logit":
+            normalised,
+        "`foil_id` is ignored: pass it on to input_x_gradient": ignores_foil,
+        "it explains the most likely token instead of `target_id`": argmax_target,
+        "the LRP gradient alone, summed over the hidden dimension: multiply it by the embeddings":
+            lrp_gradient_only,
+    }
+    used = run_check("lrp_relevance", restores_model, ref.lrp_relevance, _gradient_cases(),
+                     mistakes)
+    return lrp_relevance_fn if used is restores_model else used

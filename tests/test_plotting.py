@@ -1,0 +1,84 @@
+"""utils.plotting: token heatmaps as escaped HTML and as static PNG figures."""
+import html
+
+import numpy as np
+import pytest
+import torch
+
+from utils.plotting import (TokenHeatmap, colorbar_html, colored_tokens_html, legend_items_html,
+                            relevance_colors, show_html_file, text_color_for, token_heatmap)
+
+EVIL = ["<s>", "NASA", "␣<script>alert('x')</script>", "␣&amp;", '␣"quoted"', "↵", "A", ":"]
+
+
+def test_html_escapes_token_text():
+    page = token_heatmap(EVIL, torch.linspace(-1, 1, len(EVIL)), title="<b>title</b>").html()
+    assert "<script>" not in page and "</script>" not in page
+    assert html.escape("<script>alert('x')</script>") in page
+    assert "&amp;amp;" in page              # an '&' in token text is escaped, not interpreted
+    assert "&lt;b&gt;title&lt;/b&gt;" in page
+    assert page.count("<br>") == 1          # the newline token ends its line
+
+
+def test_colours_are_diverging_and_centred_on_zero():
+    neg, zero, pos = relevance_colors([-1.0, 0.0, 1.0])
+    r, g, b = (int(zero[i:i + 2], 16) for i in (1, 3, 5))
+    assert min(r, g, b) > 230                       # zero is (near) white
+    assert int(neg[5:7], 16) > int(neg[1:3], 16)    # negative is blue
+    assert int(pos[1:3], 16) > int(pos[5:7], 16)    # positive is red
+    # the scale is symmetric: +-vmax map to the ends, values beyond are clipped
+    assert relevance_colors([-5.0, 5.0], vmax=1.0) == relevance_colors([-1.0, 1.0])
+
+
+def test_text_colour_switches_with_background_brightness():
+    assert text_color_for("#ffffff") == "#000000"
+    assert text_color_for("#f0f0a0") == "#000000"
+    assert text_color_for("#08306b") == "#ffffff"
+    page = token_heatmap(["a", "b"], [1.0, 0.0]).html()
+    assert "color:#ffffff" in page and "color:#000000" in page
+
+
+def test_heatmap_has_legend_and_static_png():
+    heatmap = TokenHeatmap(EVIL, np.arange(len(EVIL)) - 3.0, title="relevance")
+    assert "linear-gradient" in heatmap.html()          # the colour bar
+    png = heatmap._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = heatmap.figure()
+    assert fig._suptitle.get_text() == "relevance"
+    assert "relevance" in fig.axes[1].get_xlabel()      # colour bar label
+    assert "most for: ':' +4.00, 'A' +3.00" in repr(heatmap)
+
+
+def test_bad_input_gets_clear_errors():
+    with pytest.raises(ValueError, match="one score per token"):
+        token_heatmap(["a", "b"], [1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        token_heatmap(["a", "b"], [1.0, float("nan")])
+    with pytest.raises(ValueError, match="one colour per token"):
+        colored_tokens_html(["a"], [])
+
+
+def test_all_zero_scores_do_not_divide_by_zero():
+    assert "nan" not in token_heatmap(["a", "b"], [0.0, 0.0]).html().lower()
+
+
+def test_coloured_tokens_with_own_colours_and_legend():
+    page = colored_tokens_html(["x<", "y"], ["#1f77b4", "#d62728"], title="monitor",
+                               tooltips=['"from context"', "memory"],
+                               legend_html=legend_items_html([("context <", "#1f77b4")]))
+    assert "x&lt;" in page and "&quot;from context&quot;" in page and "context &lt;" in page
+    assert "background:#1f77b4" in page
+    assert "linear-gradient" in colorbar_html(2.0, low_label="context", high_label="memory")
+
+
+def test_show_html_file_inlines_the_page(tmp_path, capsys):
+    from unittest import mock
+    page = tmp_path / "p.html"
+    page.write_text('<html><body><script>let a = "x";</script></body></html>')
+    with mock.patch("IPython.display.display") as display:
+        show_html_file(page)
+    shown = display.call_args[0][0].data
+    assert shown.startswith("<div><iframe srcdoc=") and "&lt;script&gt;" in shown
+    assert "p.html" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match="make_assets"):
+        show_html_file(tmp_path / "missing.html")
