@@ -1,1 +1,202 @@
-"""Checks for the notebook on patching."""
+"""Checks for notebook 05 (activation patching)."""
+import torch
+
+from solutions import activation_patching as ref
+from utils.checks.core import random_ids, run_check, tiny_llama
+from utils.patching import AlignedPair, cache_activations, clean_and_corrupted_logprob
+
+__all__ = ["check_normalised_logprob", "check_patch_residual_stream", "check_spearman",
+           "tiny_pair"]
+
+
+# ---------------------------------------------------------------- normalised_logprob
+def _metric_cases():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 64, generator=gen) * 3
+    return [((logits, 5, -1.2, -4.0), {}), ((logits[:1], 17, -0.5, -2.5), {}),
+            ((logits[2], 3, -6.0, -1.0), {})]
+
+
+def check_normalised_logprob(fn):
+    """Compare the learner's metric with the reference on random logits."""
+    def raw_logit(logits, answer_id, clean, corrupted):
+        return (logits.float()[..., answer_id] - corrupted) / (clean - corrupted)
+
+    def probability(logits, answer_id, clean, corrupted):
+        return (logits.float().softmax(-1)[..., answer_id] - corrupted) / (clean - corrupted)
+
+    def reversed_scale(logits, answer_id, clean, corrupted):
+        return (clean - logits.float().log_softmax(-1)[..., answer_id]) / (clean - corrupted)
+
+    def unnormalised(logits, answer_id, clean, corrupted):
+        return logits.float().log_softmax(-1)[..., answer_id]
+
+    def wrong_dim(logits, answer_id, clean, corrupted):
+        lp = logits.float().log_softmax(0) if logits.dim() > 1 else logits.float().log_softmax(-1)
+        return (lp[..., answer_id] - corrupted) / (clean - corrupted)
+
+    mistakes = {
+        "it uses the raw logit, not the log-probability (apply log_softmax over the vocabulary)":
+            raw_logit,
+        "it uses the probability, not the log-probability": probability,
+        "clean and corrupted are swapped: the corrupted run must score 0 and the clean run 1":
+            reversed_scale,
+        "the log-probability is not normalised by (clean - corrupted)": unnormalised,
+        "log_softmax runs over the batch dimension; use dim=-1 (the vocabulary)": wrong_dim,
+    }
+    return run_check("normalised_logprob", fn, ref.normalised_logprob, _metric_cases(), mistakes)
+
+
+# ---------------------------------------------------------------- patch_residual_stream
+def tiny_pair(model, seed: int, seq_len: int = 6, differ=(1, 3), pad_at=None) -> AlignedPair:
+    """A clean/corrupted pair of random ids differing at `differ`; `pad_at`: a position that is
+    a pad in the clean prompt (as when a label is one token shorter)."""
+    vocab = model.config.vocab_size
+    clean = random_ids(seed, seq_len, vocab)
+    corrupted = clean.clone()
+    for pos in differ:
+        corrupted[0, pos] = (clean[0, pos] + 7) % (vocab - 1) + 1
+    clean_mask = torch.ones_like(clean)
+    if pad_at is not None:
+        clean[0, pad_at] = 0
+        clean_mask[0, pad_at] = 0
+    labels = [str(int(t)) for t in clean[0]]
+    answer = int(random_ids(seed + 100, 1, vocab)[0, 0])
+    return AlignedPair(clean, corrupted, clean_mask, torch.ones_like(clean), labels, answer,
+                       [bool(d) for d in (clean != corrupted)[0]])
+
+
+def _residual_cases():
+    model = tiny_llama(seed=3)
+    cases = []
+    for seed, pad_at in ((0, None), (2, 4)):
+        pair = tiny_pair(model, seed, pad_at=pad_at)
+        clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+        resid = cache_activations(model, pair.clean_inputs())["resid"]
+
+        def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
+            return ref.normalised_logprob(logits, pair.answer_id, c, k)
+        cases.append(((model, pair, resid, metric), {}))
+    return cases
+
+
+def _loop(model, pair, run_inputs, make_hook, metric, remove=True):
+    """One patched run per valid (layer, position); make_hook(layer, position) -> pre-hook."""
+    n_layers = model.config.num_hidden_layers
+    result = torch.full((n_layers, pair.seq_len), float("nan"))
+    kept = []
+    try:
+        for layer in range(n_layers):
+            for position in pair.valid_positions.tolist():
+                hook, where = make_hook(layer, position)
+                handle = where.register_forward_pre_hook(hook) if hook.__name__ == "pre" \
+                    else where.register_forward_hook(hook)
+                with torch.no_grad():
+                    logits = model(**run_inputs).logits[:, -1]
+                if remove:
+                    handle.remove()
+                else:
+                    kept.append(handle)
+                result[layer, position] = metric(logits)[0]
+    finally:
+        for handle in kept:
+            handle.remove()
+    return result
+
+
+def check_patch_residual_stream(fn):
+    """Compare the learner's residual patching loop with the reference on a tiny model."""
+    def replacing(resid, layer, position, upto=False):
+        def pre(module, args):
+            hidden = args[0].clone()
+            where = slice(0, position + 1) if upto else position
+            hidden[:, where] = resid[layer, where]
+            return (hidden, *args[1:])
+        return pre
+
+    def one_layer_late(model, pair, resid, metric):
+        layers = model.model.layers
+        n = len(layers)
+
+        def make(layer, position):
+            if layer + 1 < n:
+                return replacing(resid, layer + 1, position), layers[layer + 1]
+            # after the last layer: the final norm's input
+            return replacing(torch.cat([resid[1:], resid[-1:]]), layer, position), model.model.norm
+        return _loop(model, pair, pair.corrupted_inputs(), make, metric)
+
+    def up_to_position(model, pair, resid, metric):
+        return _loop(model, pair, pair.corrupted_inputs(),
+                     lambda l, p: (replacing(resid, l, p, upto=True), model.model.layers[l]), metric)
+
+    def clean_run(model, pair, resid, metric):
+        return _loop(model, pair, pair.clean_inputs(),
+                     lambda l, p: (replacing(resid, l, p), model.model.layers[l]), metric)
+
+    def hooks_kept(model, pair, resid, metric):
+        return _loop(model, pair, pair.corrupted_inputs(),
+                     lambda l, p: (replacing(resid, l, p), model.model.layers[l]), metric,
+                     remove=False)
+
+    def plain_ids(model, pair, resid, metric):
+        ids = {"input_ids": pair.corrupted_ids}
+        return _loop(model, pair, ids,
+                     lambda l, p: (replacing(resid, l, p), model.model.layers[l]), metric)
+
+    mistakes = {
+        "it patches one layer too late (the output of the layer instead of its input; use a "
+        "forward *pre*-hook)": one_layer_late,
+        "it patches every position up to `position`, not that one position": up_to_position,
+        "it runs the clean prompt; patch into the corrupted run (pair.corrupted_inputs())": clean_run,
+        "hooks are never removed, so patches pile up run after run (remove them in `finally`)":
+            hooks_kept,
+        "it runs the corrupted ids alone; pass **pair.corrupted_inputs() (mask and positions "
+        "keep pads out of attention)": plain_ids,
+    }
+    # Pads leave NaN in the result, which the comparison would reject: compare them as a
+    # sentinel value instead (a NaN where the reference has a number still fails).
+    def nan_as_sentinel(f):
+        return lambda *args: _sentinel(f(*args))
+    learner = nan_as_sentinel(fn)
+    chosen = run_check("patch_residual_stream", learner,
+                       nan_as_sentinel(ref.patch_residual_stream), _residual_cases(),
+                       {label: nan_as_sentinel(f) for label, f in mistakes.items()},
+                       rtol=1e-3, atol=1e-4)
+    return fn if chosen is learner else ref.patch_residual_stream
+
+
+def _sentinel(result):
+    return result.nan_to_num(nan=-99.0) if isinstance(result, torch.Tensor) else result
+
+
+# ---------------------------------------------------------------- spearman
+def _spearman_cases():
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randn(6, 8, generator=gen)
+    b = a.pow(3) + 0.5 * torch.randn(6, 8, generator=gen)   # monotone-ish, not linear
+    ties = torch.tensor([2.0, 0.0, 2.0, 3.0, 5.0, 1.0, 5.0, 5.0])
+    spread = torch.tensor([3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.0, 0.5])
+    return [((a, b), {}), ((a.exp(), -b), {}), ((ties, spread), {})]
+
+
+def check_spearman(fn):
+    """Compare the learner's rank correlation with the reference."""
+    def pearson(a, b):
+        a, b = a.flatten().double(), b.flatten().double()
+        a, b = a - a.mean(), b - b.mean()
+        return (a @ b / (a.norm() * b.norm())).float()
+
+    def argsort_once(a, b):
+        return pearson(a.flatten().argsort().double(), b.flatten().argsort().double())
+
+    def ties_ignored(a, b):
+        return pearson(a.flatten().argsort().argsort().double(),
+                       b.flatten().argsort().argsort().double())
+
+    mistakes = {
+        "it is the Pearson correlation of the values; correlate their ranks instead": pearson,
+        "argsort gives the order, not the ranks: argsort twice (or scatter positions)": argsort_once,
+        "tied values get different ranks; give each tie the mean of its ranks": ties_ignored,
+    }
+    return run_check("spearman", fn, ref.spearman, _spearman_cases(), mistakes,
+                     rtol=1e-4, atol=1e-5)

@@ -1,0 +1,243 @@
+"""Activation patching (utils.patching, solutions.activation_patching, its checks)."""
+import pytest
+import torch
+
+from solutions import activation_patching as ref
+from utils.checks.core import tiny_llama
+from utils.checks.patching import (check_normalised_logprob, check_patch_residual_stream,
+                                   check_spearman, tiny_pair)
+from utils.patching import (HEAD_SITES, Patch, align_prompts, cache_activations,
+                            clean_and_corrupted_logprob, head_patches, patch_heads,
+                            patch_residual_batched, patching_hooks, residual_patches,
+                            run_with_patches, site_heads)
+
+
+def gqa_llama(seed=0):
+    """A tiny Llama with grouped-query attention (4 query heads share 2 key/value heads)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
+    return LlamaForCausalLM(config).eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def setting():
+    model = gqa_llama()
+    pair = tiny_pair(model, seed=0, seq_len=7, differ=(2, 4))
+    clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+    metric = lambda logits: ref.normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)  # noqa: E731
+    return model, pair, metric
+
+
+def test_clean_cache_into_clean_run_gives_one_everywhere(setting):
+    model, pair, metric = setting
+    cache = cache_activations(model, pair.clean_inputs())
+    # run the *clean* prompt as the "corrupted" side: every patch is a no-op, metric stays 1
+    same = type(pair)(pair.clean_ids, pair.clean_ids, pair.clean_mask, pair.clean_mask,
+                      pair.labels, pair.answer_id)
+    resid = patch_residual_batched(model, same, cache, metric)
+    assert torch.allclose(resid, torch.ones_like(resid), atol=1e-4)
+    for site in HEAD_SITES:
+        scores = patch_heads(model, same, cache, site, metric)
+        assert scores.shape == (2, site_heads(model, site))
+        assert torch.allclose(scores, torch.ones_like(scores), atol=1e-4), site
+
+
+def test_nothing_patched_gives_zero_and_everything_patched_gives_one(setting):
+    model, pair, metric = setting
+    cache = cache_activations(model, pair.clean_inputs())
+    logits = run_with_patches(model, pair, cache, [None, Patch("resid", 0)])
+    scores = metric(logits)
+    assert abs(float(scores[0])) < 1e-4          # the plain corrupted run
+    assert abs(float(scores[1]) - 1) < 1e-4      # whole residual stream at layer 0 is clean
+
+
+def test_corrupted_cache_into_corrupted_run_changes_nothing(setting):
+    model, pair, metric = setting
+    cache = cache_activations(model, pair.corrupted_inputs())
+    for site in HEAD_SITES:
+        scores = patch_heads(model, pair, cache, site, metric)
+        assert torch.allclose(scores, torch.zeros_like(scores), atol=1e-4), site
+
+
+def test_batched_equals_one_patch_per_run(setting):
+    model, pair, metric = setting
+    cache = cache_activations(model, pair.clean_inputs())
+    patches = [p for p in residual_patches(model, pair) if p is not None]
+    for site in HEAD_SITES:
+        patches += head_patches(model, site)
+        patches.append(Patch(site, 1, head=0, position=pair.seq_len - 1))
+    batched = run_with_patches(model, pair, cache, patches, batch_size=64)
+    looped = run_with_patches(model, pair, cache, patches, batch_size=1)
+    assert torch.allclose(batched, looped, atol=1e-5)
+    loop = ref.patch_residual_stream(model, pair, cache["resid"], metric)
+    fast = patch_residual_batched(model, pair, cache, metric, batch_size=5)
+    assert torch.allclose(loop, fast, atol=1e-5, equal_nan=True)
+
+
+def test_pattern_patch_equals_recomputed_head_output(setting):
+    """Patching a head's pattern = clean pattern applied to the corrupted values."""
+    model, pair, metric = setting
+    clean = cache_activations(model, pair.clean_inputs())
+    corrupted = cache_activations(model, pair.corrupted_inputs())
+    # patch layer 1 head 3 pattern; its output must be clean pattern @ corrupted values of kv 1
+    seen = {}
+    with torch.no_grad(), patching_hooks(model, clean, [Patch("pattern", 1, head=3)],
+                                         pair.valid_positions):
+        # registered after the patching hook, so it sees the patched head output
+        handle = model.model.layers[1].self_attn.o_proj.register_forward_pre_hook(
+            lambda m, a: seen.__setitem__("z", a[0][0].view(pair.seq_len, 4, 8)[:, 3].clone()))
+        try:
+            model(**pair.corrupted_inputs())
+        finally:
+            handle.remove()
+    expected = clean["pattern"][1, 3] @ corrupted["v"][1, :, 3 // 2]
+    assert torch.allclose(seen["z"], expected, atol=1e-5)
+
+
+def test_hooks_are_removed_on_errors(setting):
+    model, pair, _ = setting
+    cache = cache_activations(model, pair.clean_inputs())
+    with pytest.raises(RuntimeError):
+        with patching_hooks(model, cache, [Patch("z", 0, head=1), Patch("pattern", 1, head=0)],
+                            pair.valid_positions):
+            raise RuntimeError("boom")
+    for module in model.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+
+
+def test_bad_patches_are_refused(setting):
+    model, pair, _ = setting
+    cache = cache_activations(model, pair.clean_inputs())
+    with pytest.raises(ValueError, match="key/value|0 .. 1"):
+        run_with_patches(model, pair, cache, [Patch("k", 0, head=3)])   # only 2 kv heads
+    with pytest.raises(ValueError, match="layers"):
+        run_with_patches(model, pair, cache, [Patch("resid", 5)])
+    with pytest.raises(ValueError, match="Unknown site"):
+        run_with_patches(model, pair, cache, [Patch("mlp", 0)])
+    with pytest.raises(ValueError, match="outside the prompt"):
+        run_with_patches(model, pair, cache, [Patch("resid", 0, position=99)])
+
+
+def test_prompts_of_different_lengths_are_aligned_with_masked_pads(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="eager").eval()
+    # one label swapped: " neutral" and " mixed" are different numbers of tokens here
+    clean = "Review: It was fine. Sentiment: neutral\nReview: Good. Sentiment:"
+    corrupted = clean.replace("neutral", "mixed")
+    n_clean, n_corrupted = len(tokenizer(clean).input_ids), len(tokenizer(corrupted).input_ids)
+    assert n_clean != n_corrupted   # this tokenizer splits the labels unevenly
+    pair = align_prompts(tokenizer, clean, corrupted, " positive")
+    assert pair.clean_ids.shape == pair.corrupted_ids.shape
+    assert int(pair.clean_mask.sum()) == n_clean and int(pair.corrupted_mask.sum()) == n_corrupted
+    with torch.no_grad():   # the pads change nothing the model computes
+        for prompt, inputs in ((clean, pair.clean_inputs()), (corrupted, pair.corrupted_inputs())):
+            plain = model(tokenizer(prompt, return_tensors="pt").input_ids).logits[0, -1]
+            padded = model(**inputs).logits[0, -1]
+            assert torch.allclose(plain, padded, atol=1e-5)
+    assert all(p in range(pair.seq_len) for p in pair.valid_positions.tolist())
+    assert len(pair.valid_positions) < pair.seq_len
+
+
+def test_alignment_refuses_bad_prompts(tiny_model_dir):
+    from transformers import AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    with pytest.raises(ValueError, match="empty"):
+        align_prompts(tokenizer, "", "Paris", " x")
+    with pytest.raises(ValueError, match="nothing to patch"):
+        align_prompts(tokenizer, "The capital", "The capital", " x")
+    with pytest.raises(ValueError, match="extra tokens at its end"):
+        align_prompts(tokenizer, "The capital of France", "The capital of France is", " x")
+
+
+def test_checks_accept_the_reference():
+    assert check_normalised_logprob(ref.normalised_logprob) is ref.normalised_logprob
+    assert check_patch_residual_stream(ref.patch_residual_stream) is ref.patch_residual_stream
+    assert check_spearman(ref.spearman) is ref.spearman
+
+
+def _says(capsys, check, fn, words):
+    used = check(fn)
+    out = capsys.readouterr().out
+    assert out.startswith("✗") and words in out, out
+    return used
+
+
+def test_metric_check_names_typical_mistakes(capsys):
+    def raw_logit(logits, answer_id, clean, corrupted):
+        return (logits[..., answer_id] - corrupted) / (clean - corrupted)
+
+    def swapped(logits, answer_id, clean, corrupted):
+        return (clean - logits.log_softmax(-1)[..., answer_id]) / (clean - corrupted)
+
+    def unnormalised(logits, answer_id, clean, corrupted):
+        return logits.log_softmax(-1)[..., answer_id]
+
+    for fn, words in ((raw_logit, "raw logit"), (swapped, "swapped"), (unnormalised, "not normalised")):
+        assert _says(capsys, check_normalised_logprob, fn, words) is ref.normalised_logprob
+
+
+def test_residual_check_names_typical_mistakes(capsys):
+    def clean_run(model, pair, clean_resid, metric):
+        result = torch.full((model.config.num_hidden_layers, pair.seq_len), float("nan"))
+        for layer in range(model.config.num_hidden_layers):
+            for pos in pair.valid_positions.tolist():
+                def hook(m, args, layer=layer, pos=pos):
+                    h = args[0].clone(); h[:, pos] = clean_resid[layer, pos]
+                    return (h, *args[1:])
+                handle = model.model.layers[layer].register_forward_pre_hook(hook)
+                try:
+                    result[layer, pos] = metric(model(**pair.clean_inputs()).logits[:, -1])[0]
+                finally:
+                    handle.remove()
+        return result
+
+    def forward_hook_late(model, pair, clean_resid, metric):
+        n = model.config.num_hidden_layers
+        result = torch.full((n, pair.seq_len), float("nan"))
+        shifted = torch.cat([clean_resid[1:], clean_resid[-1:]])
+        for layer in range(n):
+            for pos in pair.valid_positions.tolist():
+                target = model.model.layers[layer + 1] if layer + 1 < n else model.model.norm
+                src = clean_resid[layer + 1] if layer + 1 < n else shifted[layer]
+                def hook(m, args, src=src, pos=pos):
+                    h = args[0].clone(); h[:, pos] = src[pos]
+                    return (h, *args[1:])
+                handle = target.register_forward_pre_hook(hook)
+                try:
+                    result[layer, pos] = metric(model(**pair.corrupted_inputs()).logits[:, -1])[0]
+                finally:
+                    handle.remove()
+        return result
+
+    def all_zero(model, pair, clean_resid, metric):
+        return torch.zeros(model.config.num_hidden_layers, pair.seq_len)
+
+    _says(capsys, check_patch_residual_stream, clean_run, "runs the clean prompt")
+    _says(capsys, check_patch_residual_stream, forward_hook_late, "one layer too late")
+    _says(capsys, check_patch_residual_stream, all_zero, "differs")
+
+
+def test_spearman_check_names_typical_mistakes(capsys):
+    def pearson(a, b):
+        a, b = a.flatten() - a.mean(), b.flatten() - b.mean()
+        return a @ b / (a.norm() * b.norm())
+
+    def order_not_rank(a, b):
+        return pearson(a.flatten().argsort().float(), b.flatten().argsort().float())
+
+    def no_ties(a, b):
+        return pearson(a.flatten().argsort().argsort().float(), b.flatten().argsort().argsort().float())
+
+    _says(capsys, check_spearman, pearson, "Pearson")
+    _says(capsys, check_spearman, order_not_rank, "argsort twice")
+    _says(capsys, check_spearman, no_ties, "tie")
+
+
+def test_unfinished_exercise_falls_back_to_reference(capsys):
+    def stub(*args):
+        raise NotImplementedError
+    assert check_spearman(stub) is ref.spearman
+    assert "not implemented yet" in capsys.readouterr().out

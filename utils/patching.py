@@ -1,0 +1,443 @@
+"""Activation patching with plain PyTorch hooks on a Hugging Face Llama / Qwen model.
+
+    pair = align_prompts(tokenizer, clean_prompt, corrupted_prompt, answer=" positive", model=model)
+    cache = cache_activations(model, pair.clean_inputs())
+    logits = run_with_patches(model, pair, cache, [Patch("resid", layer=2, position=5), ...])
+
+Every hook lives inside a context manager and is removed on exit, errors included. A batch of
+corrupted copies runs in one forward pass, each row with its own patch: the same numbers as one
+patch per run, many times faster.
+
+Sites (what a patch replaces with the clean run's value):
+    "resid"    residual stream entering decoder layer `layer`                [S, d]
+    "z"        one head's output (the input of o_proj, before mixing heads)  [S, H, dh]
+    "q"        one head's query (output of q_proj, before RoPE)              [S, H, dh]
+    "k", "v"   one key / value head (outputs of k_proj / v_proj)             [S, H_kv, dh]
+    "pattern"  one head's attention probabilities (query x key)              [H, S, S]
+With grouped-query attention a key/value head serves several query heads, so "k" and "v"
+patches index key/value heads (0 .. H_kv - 1), not query heads.
+"""
+from __future__ import annotations
+
+import difflib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+
+from utils.models import input_device, model_shape
+from utils.progress import progress
+from utils.tokens import readable_token
+
+SITES = ("resid", "z", "q", "k", "v", "pattern")
+HEAD_SITES = ("z", "q", "k", "v", "pattern")
+PAD_LABEL = "∅"
+
+
+# --------------------------------------------------------------------------------------------
+# Model anatomy
+# --------------------------------------------------------------------------------------------
+def decoder_layers(model):
+    """The list of decoder layers of a Llama / Qwen causal LM."""
+    try:
+        return model.model.layers
+    except AttributeError:
+        raise ValueError("Expected a Llama / Qwen causal LM with `model.model.layers`; load one "
+                         "with utils.models.load_model.") from None
+
+
+def n_kv_heads(model) -> int:
+    """Number of key/value heads (fewer than query heads under grouped-query attention)."""
+    cfg = model.config
+    return getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+
+
+def site_heads(model, site: str) -> int:
+    """How many heads a per-head site has: query heads, or key/value heads for "k" and "v"."""
+    _check_site(site)
+    return n_kv_heads(model) if site in ("k", "v") else model_shape(model)[1]
+
+
+def _check_site(site: str) -> None:
+    if site not in SITES:
+        raise ValueError(f"Unknown site {site!r}: choose one of {', '.join(SITES)}.")
+
+
+# --------------------------------------------------------------------------------------------
+# Clean and corrupted prompts, token for token
+# --------------------------------------------------------------------------------------------
+@dataclass
+class AlignedPair:
+    """A clean and a corrupted prompt laid out on the same positions.
+
+    Where the two differ in length (e.g. " neutral" is one token, " mixed" two), the shorter
+    side gets pad tokens right after its differing tokens; pads are masked out of attention
+    and skipped by the position ids, so the model computes exactly what it computes on the
+    unpadded prompt. All tensors are [1, S] on the model's input device.
+    """
+    clean_ids: torch.Tensor
+    corrupted_ids: torch.Tensor
+    clean_mask: torch.Tensor
+    corrupted_mask: torch.Tensor
+    labels: list[str]          # axis labels: token text, "clean/corrupted" where they differ
+    answer_id: int             # the correct answer's first token
+    differs: list[bool] = field(default_factory=list)   # positions whose tokens differ
+
+    @property
+    def seq_len(self) -> int:
+        return self.clean_ids.shape[1]
+
+    @property
+    def valid_positions(self) -> torch.Tensor:
+        """Positions that hold a real token in both prompts (the only ones worth patching)."""
+        both = (self.clean_mask[0] > 0) & (self.corrupted_mask[0] > 0)
+        return torch.nonzero(both).flatten().cpu()
+
+    def clean_inputs(self, batch: int = 1) -> dict:
+        return _model_inputs(self.clean_ids, self.clean_mask, batch)
+
+    def corrupted_inputs(self, batch: int = 1) -> dict:
+        return _model_inputs(self.corrupted_ids, self.corrupted_mask, batch)
+
+
+def _model_inputs(ids: torch.Tensor, mask: torch.Tensor, batch: int) -> dict:
+    """Keyword arguments for the model: ids, and where there are pads, a mask and position
+    ids that skip them (without pads the model's defaults are the same, and faster)."""
+    inputs = {"input_ids": ids.expand(batch, -1), "use_cache": False}
+    if not bool(mask.all()):
+        positions = (mask.long().cumsum(-1) - 1).clamp_min(0)
+        inputs.update(attention_mask=mask.expand(batch, -1), position_ids=positions.expand(batch, -1))
+    return inputs
+
+
+def align_prompts(tokenizer, clean_prompt: str, corrupted_prompt: str, answer: str,
+                  model=None) -> AlignedPair:
+    """Tokenize both prompts and align them position by position (see AlignedPair)."""
+    from utils.tokens import answer_token_id
+
+    for name, text in (("clean", clean_prompt), ("corrupted", corrupted_prompt)):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"The {name} prompt is empty: patching needs two non-empty prompts.")
+    clean = tokenizer(clean_prompt).input_ids
+    corrupted = tokenizer(corrupted_prompt).input_ids
+    if clean == corrupted:
+        raise ValueError("The clean and corrupted prompts tokenize identically: there is nothing "
+                         "to patch. Change the corrupted prompt (e.g. swap the labels).")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ids_a, ids_b, mask_a, mask_b, labels, differs = [], [], [], [], [], []
+    matcher = difflib.SequenceMatcher(None, clean, corrupted, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        a, b = clean[i1:i2], corrupted[j1:j2]
+        if op == "equal":
+            ids_a += a; ids_b += b; mask_a += [1] * len(a); mask_b += [1] * len(b)
+            labels += [readable_token(tokenizer, t) for t in a]
+            differs += [False] * len(a)
+            continue
+        n = max(len(a), len(b))
+        for k in range(n):
+            ta = a[k] if k < len(a) else None
+            tb = b[k] if k < len(b) else None
+            ids_a.append(pad if ta is None else ta); mask_a.append(0 if ta is None else 1)
+            ids_b.append(pad if tb is None else tb); mask_b.append(0 if tb is None else 1)
+            text_a = PAD_LABEL if ta is None else readable_token(tokenizer, ta)
+            text_b = PAD_LABEL if tb is None else readable_token(tokenizer, tb)
+            labels.append(f"{text_a}/{text_b}")
+            differs.append(True)
+    if not (mask_a[-1] and mask_b[-1]):
+        raise ValueError("One prompt has extra tokens at its end: the metric reads the last "
+                         "position, so both prompts must end on a real token at the same place. "
+                         "Make them differ earlier (e.g. in the demonstrations) and end alike.")
+    device = input_device(model) if model is not None else torch.device("cpu")
+    as_row = lambda xs: torch.tensor([xs], device=device)  # noqa: E731
+    return AlignedPair(as_row(ids_a), as_row(ids_b), as_row(mask_a), as_row(mask_b), labels,
+                       answer_token_id(tokenizer, clean_prompt, answer), differs)
+
+
+# --------------------------------------------------------------------------------------------
+# Caching the clean run
+# --------------------------------------------------------------------------------------------
+@contextmanager
+def hooks_removed_on_exit():
+    """Collect hook handles in a list; every one is removed when the block ends, errors too."""
+    handles = []
+    try:
+        yield handles
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _hidden_from_args(args, kwargs):
+    return args[0] if args else kwargs["hidden_states"]
+
+
+def _with_hidden(args, kwargs, hidden):
+    if args:
+        return (hidden, *args[1:]), kwargs
+    return args, {**kwargs, "hidden_states": hidden}
+
+
+def cache_activations(model, inputs: dict) -> dict[str, torch.Tensor]:
+    """Run `inputs` (batch 1) once and keep every patchable activation (CPU-independent: each
+    tensor stays on the device where its layer runs).
+
+    Returns resid [L, S, d], z and q [L, S, H, dh], k and v [L, S, H_kv, dh],
+    pattern [L, H, S, S] and logits [S, vocab].
+    """
+    n_layers, n_heads, head_dim = model_shape(model)
+    store: dict[str, list] = {s: [None] * n_layers for s in SITES}
+
+    def keep(site, layer, split_heads):
+        def hook(module, args, output):
+            x = output.detach()[0]
+            store[site][layer] = x.view(x.shape[0], -1, head_dim) if split_heads else x
+        return hook
+
+    with torch.no_grad(), hooks_removed_on_exit() as handles:
+        for layer, block in enumerate(decoder_layers(model)):
+            attn = block.self_attn
+            handles.append(block.register_forward_pre_hook(
+                lambda m, a, k, layer=layer: store["resid"].__setitem__(
+                    layer, _hidden_from_args(a, k).detach()[0]), with_kwargs=True))
+            handles.append(attn.o_proj.register_forward_pre_hook(
+                lambda m, a, layer=layer: store["z"].__setitem__(
+                    layer, a[0].detach()[0].view(a[0].shape[1], n_heads, head_dim))))
+            for site in ("q", "k", "v"):
+                handles.append(getattr(attn, f"{site}_proj").register_forward_hook(
+                    keep(site, layer, split_heads=True)))
+        out = model(**inputs, output_attentions=True)
+    store["pattern"] = [a.detach()[0] for a in out.attentions]
+    if any(a is None for a in store["pattern"]):
+        raise ValueError("The model returned no attention weights: load it with "
+                         "attn_implementation='eager' (utils.models.load_model does).")
+    return {**{s: torch.stack([t.to(store[s][0].device) for t in store[s]]) for s in SITES},
+            "logits": out.logits.detach()[0]}
+
+
+# --------------------------------------------------------------------------------------------
+# Patching
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Patch:
+    """Replace one activation by its clean value: `site` at `layer`, one `head` (per-head
+    sites) and one `position` (None: every position that is real in both prompts)."""
+    site: str
+    layer: int
+    head: int | None = None
+    position: int | None = None
+
+
+def _validate(model, patches: list, seq_len: int) -> None:
+    n_layers = model_shape(model)[0]
+    for p in patches:
+        if p is None:
+            continue
+        _check_site(p.site)
+        if not 0 <= p.layer < n_layers:
+            raise ValueError(f"Layer {p.layer} does not exist: the model has {n_layers} layers "
+                             f"(0 .. {n_layers - 1}).")
+        if p.site in HEAD_SITES:
+            n = site_heads(model, p.site)
+            if p.head is None or not 0 <= p.head < n:
+                raise ValueError(f"Site {p.site!r} needs a head in 0 .. {n - 1} (got {p.head}).")
+        if p.position is not None and not 0 <= p.position < seq_len:
+            raise ValueError(f"Position {p.position} is outside the prompt (0 .. {seq_len - 1}).")
+
+
+@contextmanager
+def patching_hooks(model, cache: dict, patches: list, all_positions: torch.Tensor):
+    """Hooks that patch row i of the next forward pass with `patches[i]` (None: unpatched).
+
+    all_positions: the positions a patch with position=None replaces (e.g. pair.valid_positions).
+    """
+    n_layers, n_heads, head_dim = model_shape(model)
+    group = n_heads // n_kv_heads(model)
+    by_layer_site: dict[tuple[int, str], list[tuple[int, Patch]]] = {}
+    for row, p in enumerate(patches):
+        if p is not None:
+            by_layer_site.setdefault((p.layer, p.site), []).append((row, p))
+
+    def where(p, device):
+        return all_positions.to(device) if p.position is None else torch.tensor([p.position], device=device)
+
+    def resid_hook(layer):
+        def hook(module, args, kwargs):
+            hidden = _hidden_from_args(args, kwargs).clone()
+            for row, p in by_layer_site[(layer, "resid")]:
+                pos = where(p, hidden.device)
+                hidden[row, pos] = cache["resid"][layer][pos].to(hidden.dtype)
+            return _with_hidden(args, kwargs, hidden)
+        return hook
+
+    def proj_hook(layer, site):   # q / k / v: outputs of the projections, heads split
+        def hook(module, args, output):
+            out = output.clone()
+            heads = out.view(out.shape[0], out.shape[1], -1, head_dim)
+            for row, p in by_layer_site[(layer, site)]:
+                pos = where(p, out.device)
+                heads[row, pos, p.head] = cache[site][layer][pos, p.head].to(out.dtype)
+            return out
+        return hook
+
+    values: dict[int, torch.Tensor] = {}   # this run's value vectors, for pattern patches
+
+    def value_keeper(layer):
+        def hook(module, args, output):
+            values[layer] = output.view(output.shape[0], output.shape[1], -1, head_dim)
+        return hook
+
+    def z_hook(layer):
+        def hook(module, args):
+            z = args[0].clone()
+            heads = z.view(z.shape[0], z.shape[1], n_heads, head_dim)
+            for row, p in by_layer_site.get((layer, "z"), []):
+                pos = where(p, z.device)
+                heads[row, pos, p.head] = cache["z"][layer][pos, p.head].to(z.dtype)
+            for row, p in by_layer_site.get((layer, "pattern"), []):
+                # a head's output is its pattern times its (key/value head's) values
+                pos = where(p, z.device)
+                pattern = cache["pattern"][layer][p.head][pos].to(z.device, z.dtype)   # [P, S]
+                v = values[layer][row, :, p.head // group]                            # [S, dh]
+                heads[row, pos, p.head] = pattern @ v
+            return (z, *args[1:])
+        return hook
+
+    with hooks_removed_on_exit() as handles:
+        for layer, block in enumerate(decoder_layers(model)):
+            attn = block.self_attn
+            sites = {site for (lay, site) in by_layer_site if lay == layer}
+            if "resid" in sites:
+                handles.append(block.register_forward_pre_hook(resid_hook(layer), with_kwargs=True))
+            for site in ("q", "k", "v"):
+                if site in sites:
+                    handles.append(getattr(attn, f"{site}_proj").register_forward_hook(
+                        proj_hook(layer, site)))
+            if "pattern" in sites:
+                handles.append(attn.v_proj.register_forward_hook(value_keeper(layer)))
+            if sites & {"z", "pattern"}:
+                handles.append(attn.o_proj.register_forward_pre_hook(z_hook(layer)))
+        yield
+
+
+def run_with_patches(model, pair: AlignedPair, cache: dict, patches: list,
+                     batch_size: int = 64, desc: str = "patching") -> torch.Tensor:
+    """Last-position logits [len(patches), vocab] of the corrupted prompt, row i patched with
+    patches[i] (None: unpatched), `batch_size` rows per forward pass."""
+    _validate(model, patches, pair.seq_len)
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    out = []
+    starts = range(0, len(patches), batch_size)
+    with torch.no_grad():
+        for start in progress(starts, desc=desc):
+            chunk = patches[start:start + batch_size]
+            with patching_hooks(model, cache, chunk, pair.valid_positions):
+                logits = model(**pair.corrupted_inputs(len(chunk))).logits[:, -1]
+            out.append(logits.float().cpu())
+    return torch.cat(out)
+
+
+def residual_patches(model, pair: AlignedPair) -> list:
+    """One "resid" patch per (layer, position), layer-major; None where a prompt has a pad."""
+    n_layers = model_shape(model)[0]
+    valid = set(pair.valid_positions.tolist())
+    return [Patch("resid", layer, position=pos) if pos in valid else None
+            for layer in range(n_layers) for pos in range(pair.seq_len)]
+
+
+def head_patches(model, site: str) -> list:
+    """One patch per (layer, head) of `site` over every position, layer-major."""
+    n_layers = model_shape(model)[0]
+    return [Patch(site, layer, head=h) for layer in range(n_layers)
+            for h in range(site_heads(model, site))]
+
+
+def clean_and_corrupted_logprob(model, pair: AlignedPair) -> tuple[float, float]:
+    """Log-probability of the answer at the last position in the clean and corrupted runs."""
+    with torch.no_grad():
+        clean = model(**pair.clean_inputs()).logits[0, -1].float().log_softmax(-1)
+        corrupted = model(**pair.corrupted_inputs()).logits[0, -1].float().log_softmax(-1)
+    return float(clean[pair.answer_id]), float(corrupted[pair.answer_id])
+
+
+def patch_residual_batched(model, pair: AlignedPair, cache: dict, metric, batch_size: int = 64):
+    """metric after patching the clean residual stream at each (layer, position): [L, S].
+
+    metric: last-position logits [n, vocab] -> [n]. Positions with a pad in either prompt
+    stay NaN (there is no matching token to patch).
+    """
+    n_layers = model_shape(model)[0]
+    patches = [p for p in residual_patches(model, pair) if p is not None]
+    scores = metric(run_with_patches(model, pair, cache, patches, batch_size, "residual patching"))
+    result = torch.full((n_layers, pair.seq_len), float("nan"))
+    for p, score in zip(patches, scores):
+        result[p.layer, p.position] = score
+    return result
+
+
+def patch_heads(model, pair: AlignedPair, cache: dict, site: str, metric, batch_size: int = 64):
+    """metric after patching one head's `site` at every position: [L, heads of that site]."""
+    if site not in HEAD_SITES:
+        raise ValueError(f"Per-head patching works on {', '.join(HEAD_SITES)}, not {site!r} "
+                         "(use patch_residual_batched for the residual stream).")
+    n_layers = model_shape(model)[0]
+    patches = head_patches(model, site)
+    scores = metric(run_with_patches(model, pair, cache, patches, batch_size, f"{site} patching"))
+    return scores.reshape(n_layers, site_heads(model, site))
+
+
+# --------------------------------------------------------------------------------------------
+# Figures (diverging colours on a fixed -1 .. 1 scale: 0 = corrupted, 1 = clean behaviour)
+# --------------------------------------------------------------------------------------------
+SITE_NAMES = {"resid": "residual stream", "z": "head output", "q": "query", "k": "key",
+              "v": "value", "pattern": "attention pattern"}
+
+
+def plot_residual_patching(result: torch.Tensor, labels: list[str], title: str):
+    """Heatmap of [L, S] patching scores, one column per token (pads and NaN in grey)."""
+    import matplotlib.pyplot as plt
+
+    n_layers, seq_len = result.shape
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.13 * seq_len + 2), 0.35 * n_layers + 2.6))
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("#d9d9d9")
+    image = ax.imshow(result.numpy(), cmap=cmap, vmin=-1, vmax=1, aspect="auto",
+                      interpolation="nearest")
+    ax.set_xticks(range(seq_len), labels, rotation=90, fontsize=6)
+    ax.set_yticks(range(n_layers))
+    ax.set_xlabel("position (token; 'clean/corrupted' where the prompts differ)")
+    ax.set_ylabel("layer (residual stream entering it)")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01,
+                 label="recovered: 0 = corrupted, 1 = clean")
+    fig.tight_layout()
+    return fig
+
+
+def plot_head_patching(results: dict, title: str):
+    """One layer x head heatmap per site: results maps site -> [L, heads of that site]."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(3.1 * len(results) + 1, 3.4), squeeze=False)
+    for ax, (site, scores) in zip(axes[0], results.items()):
+        image = ax.imshow(scores.numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto",
+                          interpolation="nearest")
+        ax.set_title(SITE_NAMES.get(site, site), fontsize=10)
+        ax.set_xlabel("key/value head" if site in ("k", "v") else "head")
+        ax.set_xticks(range(scores.shape[1]))
+        ax.set_yticks(range(scores.shape[0]))
+    axes[0][0].set_ylabel("layer")
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, pad=0.01,
+                 label="recovered: 0 = corrupted, 1 = clean")
+    fig.suptitle(title)
+    return fig
+
+
+def top_heads(scores: torch.Tensor, k: int) -> list[tuple[int, int]]:
+    """The k (layer, head) pairs with the largest scores ([L, H]), best first."""
+    n_layers, n_heads = scores.shape
+    if not 1 <= k <= n_layers * n_heads:
+        raise ValueError(f"k must be between 1 and the number of heads ({n_layers * n_heads}), "
+                         f"got {k}.")
+    flat = scores.flatten().nan_to_num(nan=float("-inf")).argsort(descending=True)[:k]
+    return [(int(i) // n_heads, int(i) % n_heads) for i in flat]
