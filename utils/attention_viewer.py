@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import html
 
+import ipywidgets as widgets
 import torch
 
-from utils.head_plots import figure_png, last_query_overview, token_map
+from utils.head_plots import figure_png, last_query_overview, show_figure, token_map
 from utils.models import model_shape
 from utils.tokens import encode, readable_tokens
 
@@ -33,12 +34,21 @@ def top_keys(row: torch.Tensor, tokens: list[str], n: int = 3) -> list[tuple[int
     return [(int(p), tokens[int(p)], float(v)) for v, p in zip(values, positions)]
 
 
+class Panel(widgets.VBox):
+    """A VBox whose text form is a short fixed summary (the default repr would show image bytes)."""
+
+    def __init__(self, children, summary: str, **kwargs):
+        super().__init__(children, **kwargs)
+        self.summary = summary
+
+    def __repr__(self) -> str:
+        return self.summary
+
+
 class AttentionViewer:
     """Layer and head sliders over precomputed attention maps [n_layers, n_heads, seq, seq]."""
 
     def __init__(self, maps: torch.Tensor, tokens: list[str], layer: int = 0, head: int = 0):
-        import ipywidgets as widgets
-
         if maps.dim() != 4 or maps.shape[-1] != len(tokens):
             raise ValueError(f"maps must be [n_layers, n_heads, seq, seq] with seq = {len(tokens)} "
                              f"tokens, got {tuple(maps.shape)}.")
@@ -51,8 +61,9 @@ class AttentionViewer:
                                              description="head", continuous_update=False)
         self.caption = widgets.HTML()
         self.image = widgets.Image(format="png")
-        self.widget = widgets.VBox([widgets.HBox([self.layer_slider, self.head_slider]),
-                                    self.caption, self.image])
+        self.widget = Panel([widgets.HBox([self.layer_slider, self.head_slider]),
+                             self.caption, self.image],
+                            summary=f"[attention viewer: {n_layers} layers x {n_heads} heads]")
         self._updating = False
         for slider in (self.layer_slider, self.head_slider):
             slider.observe(self._on_slider, names="value")
@@ -103,7 +114,7 @@ class AttentionViewer:
         display(self.widget)
         print("Static view (also readable without a running kernel):")
         print(self.describe(self.layer_slider.value, self.head_slider.value))
-        display(self.static_overview())
+        show_figure(self.static_overview())
 
 
 def attention_viewer(model, tokenizer, prompt: str, layer: int = 0, head: int = 0) -> AttentionViewer:

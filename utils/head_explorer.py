@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from solutions.attention_heads import attention_relevance, check_relevance_inputs
-from utils.head_plots import ATLAS_COLOURS, figure_png, head_name, token_map
+from utils.attention_viewer import Panel
+from utils.head_plots import ATLAS_COLOURS, figure_png, head_name, show_figure, token_map
 from utils.lrp import attnlrp
 from utils.models import model_shape
 from utils.tokens import encode, readable_tokens
@@ -226,9 +227,12 @@ class HeadExplorer:
                                       categories=[str(c) for c in range(int(result["labels"].max()) + 1)]),
             "relevance": [float(result["scores"][layer, head]) for layer, head in heads],
         })
-        self.scatter = jscatter.Scatter(data=self.table, x="x", y="y", height=380, size=9,
-                                        tooltip=True, legend=True,
-                                        tooltip_properties=["head", "cluster", "layer", "relevance"])
+        with warnings.catch_warnings():
+            # jupyter-scatter 1.0.1 uses a pandas argument that pandas 3.1 deprecates
+            warnings.simplefilter("ignore")
+            self.scatter = jscatter.Scatter(data=self.table, x="x", y="y", height=380, size=9,
+                                            tooltip=True, legend=True,
+                                            tooltip_properties=["head", "cluster", "layer", "relevance"])
         self.color_choice = widgets.ToggleButtons(options=["cluster", "layer"], value=color_by,
                                                   description="colour by")
         self.color_choice.observe(lambda change: self.recolour(change["new"]), names="value")
@@ -238,10 +242,11 @@ class HeadExplorer:
         self.selected: int | None = None
         self.show_head(0)   # the most relevant head until the learner clicks another
         self.scatter.widget.observe(self._on_selection, names="selection")
-        self.widget = widgets.HBox([
+        self.widget = Panel([widgets.HBox([
             widgets.VBox([self.color_choice, self.scatter.show()]),
             widgets.VBox([self.caption, self.image]),
-        ])
+        ])], summary=f"[head explorer: {len(heads)} heads in "
+                     f"{len(self.table['cluster'].cat.categories)} clusters]")
 
     def recolour(self, by: str) -> None:
         if by not in ("cluster", "layer"):
@@ -276,6 +281,6 @@ class HeadExplorer:
 
         display(self.widget)
         print("Static view (also readable without a running kernel):")
-        display(cluster_scatter_figure(self.result, "The most relevant heads, placed by the "
+        show_figure(cluster_scatter_figure(self.result, "The most relevant heads, placed by the "
                                                     "shape of their relevance maps"))
         display(describe_clusters(self.result))

@@ -23,8 +23,19 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
+def show_figure(fig: Figure, dpi: int = 100) -> None:
+    """Display `fig` as a PNG: works with any matplotlib backend (Agg included) and on GitHub."""
+    from IPython.display import Image, display
+
+    display(Image(data=figure_png(fig, dpi)))
+
+
 def head_name(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
+
+
+def _label(token: str) -> str:
+    return token.replace("$", r"\$")   # a bare '$' would start matplotlib's maths mode
 
 
 def _as_grid(scores) -> np.ndarray:
@@ -157,9 +168,9 @@ def token_map(matrix, tokens: list[str], title: str, kind: str = "attention",
     if n <= max_label_tokens:
         font = 7 if n <= 50 else 5
         ax.set_xticks(range(n))
-        ax.set_xticklabels(tokens, rotation=90, fontsize=font)
+        ax.set_xticklabels([_label(t) for t in tokens], rotation=90, fontsize=font)
         ax.set_yticks(range(n))
-        ax.set_yticklabels(tokens, fontsize=font)
+        ax.set_yticklabels([_label(t) for t in tokens], fontsize=font)
     ax.set_xlabel("key (the token looked at)")
     ax.set_ylabel("query (the token looking)")
     ax.set_title(title)
@@ -189,9 +200,9 @@ def last_query_overview(maps, tokens: list[str], title: str, kind: str = "attent
         label = "relevance (red: for the target, blue: against)"
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label=label)
     ax.set_xticks(range(seq))
-    ax.set_xticklabels(tokens, rotation=90, fontsize=7 if seq <= 50 else 5)
-    # One tick per layer, at its first head; thin lines separate the layers.
-    ax.set_yticks([layer * n_heads for layer in range(n_layers)])
+    ax.set_xticklabels([_label(t) for t in tokens], rotation=90, fontsize=7 if seq <= 50 else 5)
+    # One tick per layer, in the middle of its heads; thin lines separate the layers.
+    ax.set_yticks([layer * n_heads + (n_heads - 1) / 2 for layer in range(n_layers)])
     ax.set_yticklabels([f"layer {layer}" for layer in range(n_layers)], fontsize=7)
     for layer in range(1, n_layers):
         ax.axhline(layer * n_heads - 0.5, color="#1f77b4", linewidth=0.5)
