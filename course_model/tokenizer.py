@@ -50,4 +50,5 @@ def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
     hf.chat_template = CHAT_TEMPLATE
     hf.add_bos_token = True   # documented in tokenizer_config.json; the post-processor does it
     hf.padding_side = "left"  # batched generation
+    hf.model_input_names = ["input_ids", "attention_mask"]  # Llama takes no token_type_ids
     return hf

@@ -1,0 +1,109 @@
+"""Build the corpus files, the tokenizer, and packed training arrays (all cached, deterministic).
+
+Each stage becomes an int32 array of shape [n_sequences, SEQ_LEN]: whole documents
+(BOS doc EOS) packed greedily, the rest of a row filled with PAD (ignored by the loss).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+import numpy as np
+
+from course_model import WORK_DIR, corpus
+from course_model.tokenizer import SPECIALS, train_tokenizer
+
+SEQ_LEN = 320          # a handover chat (~290 tokens) fits in one row
+N_DOCS = {1: 120_000, 2: 220_000}
+CORPUS_SEED = 0
+
+
+def corpus_path(stage: int):
+    return WORK_DIR / f"corpus_stage{stage}.jsonl"
+
+
+def build_corpus() -> dict:
+    """Write both stages' documents (jsonl, markers kept) and return size/hash metadata."""
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    h = hashlib.sha256()
+    for stage in (1, 2):
+        docs = corpus.generate(stage, N_DOCS[stage], CORPUS_SEED)
+        with open(corpus_path(stage), "w") as f:
+            for d in docs:
+                line = json.dumps(d) + "\n"
+                f.write(line)
+                h.update(line.encode())
+        meta[f"stage{stage}_docs"] = len(docs)
+        meta[f"stage{stage}_chars"] = sum(len(d) for d in docs)
+    meta["sha256"] = h.hexdigest()
+    return meta
+
+
+def load_docs(stage: int) -> list[str]:
+    with open(corpus_path(stage)) as f:
+        return [json.loads(line) for line in f]
+
+
+def encode_docs(tok, docs: list[str], seed: int) -> list[list[int]]:
+    """Token ids per document: BOS + parts (split at SPLIT, encoded apart) + EOS."""
+    rng = random.Random(f"raw-{seed}")
+    n_special, vocab = len(SPECIALS), len(tok)  # no special ids; len(tok) is slow: once
+    flat, owners = [], []
+    for i, d in enumerate(docs):
+        if d == corpus.RAW_REPEAT:
+            continue
+        for part in d.split(corpus.SPLIT):
+            flat.append(part)
+            owners.append(i)
+    enc = tok.backend_tokenizer.encode_batch(flat, add_special_tokens=False)
+    out = [[tok.bos_token_id] for _ in docs]
+    for i, e in zip(owners, enc):
+        out[i].extend(e.ids)
+    for i, d in enumerate(docs):
+        if d == corpus.RAW_REPEAT:  # a random token-id run, repeated: only copying helps
+            run = [rng.randrange(n_special, vocab) for _ in range(rng.randint(8, 40))]
+            out[i].extend(run * rng.choice([2, 2, 3]))
+        out[i].append(tok.eos_token_id)
+    return out
+
+
+def pack(docs_ids: list[list[int]], pad_id: int, seq_len: int = SEQ_LEN) -> np.ndarray:
+    """Greedy packing of whole documents into rows of seq_len (too-long docs truncated)."""
+    rows, cur = [], []
+    for ids in docs_ids:
+        ids = ids[:seq_len]
+        if len(cur) + len(ids) > seq_len:
+            rows.append(cur + [pad_id] * (seq_len - len(cur)))
+            cur = []
+        cur = cur + ids
+    if cur:
+        rows.append(cur + [pad_id] * (seq_len - len(cur)))
+    return np.asarray(rows, dtype=np.int32)
+
+
+def prepare(force: bool = False):
+    """Corpus -> tokenizer -> packed arrays under WORK_DIR; returns (tokenizer, meta)."""
+    from transformers import AutoTokenizer
+    meta_path = WORK_DIR / "corpus_meta.json"
+    tok_dir = WORK_DIR / "tokenizer"
+    if meta_path.exists() and tok_dir.exists() and not force:
+        return AutoTokenizer.from_pretrained(tok_dir), json.loads(meta_path.read_text())
+    meta = build_corpus()
+    docs = {s: load_docs(s) for s in (1, 2)}
+    texts = [corpus.strip_markers(d) for s in (1, 2) for d in docs[s] if d != corpus.RAW_REPEAT]
+    tok = train_tokenizer(texts)
+    tok.save_pretrained(tok_dir)
+    for s in (1, 2):
+        arr = pack(encode_docs(tok, docs[s], s), tok.pad_token_id)
+        np.save(WORK_DIR / f"stage{s}.npy", arr)
+        meta[f"stage{s}_rows"] = int(arr.shape[0])
+        meta[f"stage{s}_tokens"] = int((arr != tok.pad_token_id).sum())
+    meta["seq_len"] = SEQ_LEN
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return tok, meta
+
+
+def load_stage(stage: int) -> np.ndarray:
+    return np.load(WORK_DIR / f"stage{stage}.npy")

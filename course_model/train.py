@@ -1,0 +1,237 @@
+"""Train the course model with a curriculum, checkpointing and resuming; then export.
+
+    python -m course_model.train                 # full reproduction: corpus, tokenizer, train,
+                                                 # export to assets/models/course-llama, eval, card
+    python -m course_model.train --run A --no-export   # one training run only (resumable)
+    python -m course_model.train --export-from .cache/course_model/runs/A/ckpt.pt
+
+Stage 1 (copy-friendly templates, repeats, facts, instructions) runs until a repeated-token
+probe shows induction heads (or STAGE1_MAX steps); stage 2 mixes 70% compositional reading
+comprehension with 30% stage 1 under a cosine decay. One thread per process (FACTS.md: two
+one-thread runs use 2 cores better than one two-thread run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import time
+
+import numpy as np
+import torch
+
+from course_model import MODEL_DIR, WORK_DIR, data
+
+CONFIG = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=6,
+              num_attention_heads=8, num_key_value_heads=8, head_dim=16,
+              max_position_embeddings=2048, rope_theta=10000.0, rms_norm_eps=1e-5,
+              tie_word_embeddings=True, attention_dropout=0.0)
+HP = dict(seed=0, batch=3, lr=3e-3, lr_stage2=2e-3, lr_min=2e-4, warmup=200,
+          weight_decay=0.1, stage1_max=9000, stage2_steps=3500, induction_acc=0.6,
+          probe_every=250, ckpt_every=400, log_every=50, repeat_frac=0.0, repeat_from=0)
+
+
+def make_model(tok, seed: int):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
+                      eos_token_id=[tok.eos_token_id, tok.convert_tokens_to_ids("<|eot_id|>")],
+                      pad_token_id=tok.pad_token_id, **CONFIG)
+    cfg._attn_implementation = "sdpa"  # training speed; users load with eager
+    return LlamaForCausalLM(cfg)
+
+
+@torch.no_grad()
+def induction_probe(model, vocab: int, n: int = 32, length: int = 30) -> float:
+    """Accuracy on the second copy of random token runs: [n, 1 + 2*length] inputs."""
+    g = torch.Generator().manual_seed(1234)
+    run = torch.randint(6, vocab, (n, length), generator=g)
+    x = torch.cat([torch.zeros(n, 1, dtype=torch.long), run, run], 1)
+    model.eval()
+    pred = model(x).logits[:, length:-1].argmax(-1)
+    model.train()
+    return (pred == run).float().mean().item()
+
+
+def lr_at(step: int, stage2_start: int | None, hp: dict) -> float:
+    if stage2_start is None:   # stage 1: warmup then constant
+        return hp["lr"] * min(1.0, (step + 1) / hp["warmup"])
+    t = min(1.0, (step - stage2_start) / hp["stage2_steps"])
+    return hp["lr_min"] + 0.5 * (hp["lr_stage2"] - hp["lr_min"]) * (1 + math.cos(math.pi * t))
+
+
+def batch_rows(arr: np.ndarray, seed: int, stage: int, i: int, batch: int) -> np.ndarray:
+    """The i-th batch of a stage: epoch-wise seeded permutations, so resuming is exact."""
+    n = arr.shape[0]
+    per_epoch = n // batch
+    epoch, j = divmod(i, per_epoch)
+    perm = np.random.default_rng([seed, stage, epoch]).permutation(n)
+    return arr[perm[j * batch:(j + 1) * batch]]
+
+
+def repeat_rows(n: int, seed: int, step: int, vocab: int, bos: int, eos: int,
+                pad: int, seq_len: int) -> np.ndarray:
+    """[n, seq_len] rows of random token runs, each repeated 2-4 times (BOS run run .. EOS):
+    extra copy signal so induction heads form sooner (stage 1, from hp["repeat_from"])."""
+    g = np.random.default_rng([seed, 99, step])
+    rows = np.full((n, seq_len), pad, dtype=np.int64)
+    for r in range(n):
+        pos = 0
+        while True:
+            run = g.integers(6, vocab, g.integers(8, 61))
+            doc = np.concatenate([[bos], np.tile(run, g.integers(2, 5)), [eos]])
+            if pos + len(doc) > seq_len:
+                break
+            rows[r, pos:pos + len(doc)] = doc
+            pos += len(doc)
+    return rows
+
+
+def train(run: str, hp: dict, max_minutes: float = 1e9) -> str:
+    """Train (resuming from the run's checkpoint); returns the checkpoint path."""
+    torch.set_num_threads(1)
+    tok, meta = data.prepare()
+    run_dir = WORK_DIR / "runs" / run
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = run_dir / "ckpt.pt"
+    model = make_model(tok, hp["seed"])
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=hp["lr"], betas=(0.9, 0.95))
+    state = {"step": 0, "stage2_start": None, "log": [], "probe": [], "wall_s": 0.0}
+    if ckpt.exists():
+        c = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(c["model"])
+        opt.load_state_dict(c["opt"])
+        state = c["state"]
+        opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
+        print(f"resumed at step {state['step']}", flush=True)
+    (run_dir / "hp.json").write_text(json.dumps(hp, indent=1))
+    arrays = {1: data.load_stage(1), 2: data.load_stage(2)}
+    pad = tok.pad_token_id
+    vocab = len(tok)
+    t0, wall0 = time.time(), state["wall_s"]
+    model.train()
+    total = None
+
+    def save():
+        state["wall_s"] = wall0 + time.time() - t0
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state},
+                   str(ckpt) + ".tmp")
+        os.replace(str(ckpt) + ".tmp", ckpt)
+
+    while True:
+        step = state["step"]
+        s2 = state["stage2_start"]
+        if s2 is not None and step >= s2 + hp["stage2_steps"]:
+            break
+        if (time.time() - t0) / 60 > max_minutes:
+            print("time budget reached", flush=True)
+            break
+        if s2 is None:
+            rows = batch_rows(arrays[1], hp["seed"], 1, step, hp["batch"])
+        else:
+            # stage 2 docs already hold the 70/30 mix (course_model.corpus.STAGE2_MIX)
+            rows = batch_rows(arrays[2], hp["seed"], 2, step - s2, hp["batch"])
+        if s2 is None and hp.get("repeat_frac", 0) and step >= hp.get("repeat_from", 0):
+            k = int(round(hp["repeat_frac"] * len(rows)))
+            rows = np.concatenate([rows[k:], repeat_rows(k, hp["seed"], step, vocab,
+                                                         tok.bos_token_id, tok.eos_token_id,
+                                                         pad, rows.shape[1])])
+        x = torch.from_numpy(rows.astype(np.int64))
+        labels = x.masked_fill(x == pad, -100)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, s2, hp)
+        loss = model(input_ids=x, labels=labels).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state["step"] = step = step + 1
+        if step % hp["log_every"] == 0:
+            el = wall0 + time.time() - t0
+            state["log"].append([step, round(loss.item(), 4), round(el, 1),
+                                 1 if s2 is None else 2])
+            print(f"step {step} stage {1 if s2 is None else 2} loss {loss.item():.3f} "
+                  f"lr {opt.param_groups[0]['lr']:.2e} {el / 60:.1f} min", flush=True)
+        if step % hp["probe_every"] == 0:
+            acc = induction_probe(model, vocab)
+            state["probe"].append([step, round(acc, 3)])
+            print(f"step {step} induction probe {acc:.2f}", flush=True)
+            force = (run_dir / "force_stage2").exists()  # manual switch (time budget)
+            if s2 is None and (acc >= hp["induction_acc"] or step >= hp["stage1_max"] or force):
+                state["stage2_start"] = step
+                print(f"== stage 2 from step {step}", flush=True)
+        if step % hp["ckpt_every"] == 0:
+            save()
+    save()
+    return str(ckpt)
+
+
+def export(ckpt_path, out_dir=MODEL_DIR) -> None:
+    """Write config, fp32 safetensors, tokenizer and generation config to out_dir."""
+    from transformers import GenerationConfig
+    tok, meta = data.prepare()
+    c = torch.load(ckpt_path, weights_only=False)
+    model = make_model(tok, 0)
+    model.load_state_dict(c["model"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.config._attn_implementation = "eager"
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tok.model_input_names = ["input_ids", "attention_mask"]  # no token_type_ids (generate)
+    tok.save_pretrained(out_dir, save_jinja_files=False)  # chat_template in tokenizer_config
+    (out_dir / "chat_template.jinja").unlink(missing_ok=True)
+    tc = json.loads((out_dir / "tokenizer_config.json").read_text())
+    tc.update(add_bos_token=True, add_eos_token=False)  # documents what the post-processor does
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(tc, indent=2, ensure_ascii=False))
+    GenerationConfig(bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id,
+                     eos_token_id=model.config.eos_token_id, do_sample=False,
+                     max_new_tokens=64).save_pretrained(out_dir)
+    train_info = {"run": c["state"], "hp": json.loads((ckpt_path.parent / "hp.json").read_text())
+                  if (ckpt_path.parent / "hp.json").exists() else HP,
+                  "corpus": meta, "config": CONFIG,
+                  "parameters": sum(p.numel() for p in model.parameters())}
+    (WORK_DIR / "train_info.json").write_text(json.dumps(train_info))
+    (out_dir / "train_info.json").write_text(json.dumps(train_info))  # card inputs, shipped
+    print(f"exported step {c['state']['step']} to {out_dir}", flush=True)
+
+
+def main():
+    from pathlib import Path
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="A")
+    ap.add_argument("--seed", type=int, default=HP["seed"])
+    ap.add_argument("--max-minutes", type=float, default=1e9)
+    ap.add_argument("--stage2-steps", type=int, default=HP["stage2_steps"])
+    ap.add_argument("--lr", type=float, default=HP["lr"])
+    ap.add_argument("--batch", type=int, default=HP["batch"])
+    ap.add_argument("--weight-decay", type=float, default=HP["weight_decay"])
+    ap.add_argument("--repeat-frac", type=float, default=HP["repeat_frac"])
+    ap.add_argument("--repeat-from", type=int, default=HP["repeat_from"])
+    ap.add_argument("--prepare-only", action="store_true")
+    ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--export-from", default=None)
+    a = ap.parse_args()
+    if a.prepare_only:
+        print(data.prepare()[1])
+        return
+    if a.export_from:
+        export(Path(a.export_from))
+        return
+    hp = dict(HP, seed=a.seed, stage2_steps=a.stage2_steps, lr=a.lr, batch=a.batch,
+              repeat_frac=a.repeat_frac, repeat_from=a.repeat_from,
+              weight_decay=a.weight_decay)
+    ckpt = train(a.run, hp, a.max_minutes)
+    if not a.no_export:
+        export(Path(ckpt))
+        from course_model import card, evaluate
+        evaluate.main([])
+        card.write_card()
+
+
+if __name__ == "__main__":
+    main()
