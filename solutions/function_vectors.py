@@ -190,11 +190,12 @@ def plot_head_atlas(scores_by_type, title, top_k=None):
         return head_atlas(scores_by_type, title, top_k=top_k)
     except ImportError:
         pass
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     first = next(iter(scores_by_type.values()))
     n_layers, n_heads = first.shape
-    fig, ax = plt.subplots(figsize=(min(12, 2 + 0.35 * n_heads), min(10, 1.5 + 0.45 * n_layers)))
+    fig = Figure(figsize=(min(12, 2 + 0.35 * n_heads), min(10, 1.5 + 0.45 * n_layers)))
+    ax = fig.subplots()
     top = max(float(s.clamp(min=0).max()) for s in scores_by_type.values()) or 1.0
     for i, (name, scores) in enumerate(scores_by_type.items()):
         scores = scores.clamp(min=0)

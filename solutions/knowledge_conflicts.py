@@ -1,0 +1,201 @@
+"""Notebook 04: heads that answer from memory vs from the context, and a monitor built on them."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from solutions.attention_heads import head_relevance
+from utils.lrp import attnlrp
+from utils.models import input_device
+from utils.progress import progress
+from utils.tokens import first_divergent_tokens
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 7
+
+def conflict_head_relevance(model, tokenizer, sample, top_k=10):
+    """AttnLRP head relevance of the parametric and of the contextual answer of `sample`.
+
+    sample: a utils.prompts.Counterfactual. Both answers are explained at the position where
+    they first differ (shared tokens such as "1" of "10"/"11" are appended to the prompt).
+    Returns [2, n_layers, n_heads] (row 0: parametric, row 1: contextual), or None when either
+    answer is not among the model's top_k next tokens there.
+    """
+    input_ids, param_id, context_id = first_divergent_tokens(
+        tokenizer, sample.prompt, " " + sample.parametric, " " + sample.contextual)
+    input_ids = input_ids.to(input_device(model))
+    with torch.no_grad():
+        logits = model(input_ids).logits[0, -1]
+    if not 1 <= top_k <= logits.shape[-1]:
+        raise ValueError(f"top_k={top_k} but the vocabulary has {logits.shape[-1]} tokens: "
+                         "pick a top_k between 1 and that (10 is usual).")
+    top = logits.topk(top_k).indices.tolist()
+    if param_id not in top or context_id not in top:
+        return None
+    with attnlrp(model):
+        param = head_relevance(model, input_ids, param_id)
+        context = head_relevance(model, input_ids, context_id)
+    return torch.stack([param, context])
+
+
+# ---------------------------------------------------------------------------------------------
+# Contrastive head scores
+
+def answer_ranks(model, tokenizer, sample):
+    """Where the two answers stand among the next tokens: dict of ranks (1 = top) and probabilities."""
+    input_ids, param_id, context_id = first_divergent_tokens(
+        tokenizer, sample.prompt, " " + sample.parametric, " " + sample.contextual)
+    with torch.no_grad():
+        probs = model(input_ids.to(input_device(model))).logits[0, -1].float().softmax(-1)
+    rank = lambda token: int((probs > probs[token]).sum()) + 1   # noqa: E731
+    return {"parametric rank": rank(param_id), "contextual rank": rank(context_id),
+            "p(parametric)": float(probs[param_id]), "p(contextual)": float(probs[context_id])}
+
+
+def conflict_relevances(model, tokenizer, samples, top_k=10, relevance_fn=None):
+    """Exercise 7 over all samples: (relevance [n, 2, L, H], kept samples, skipped samples).
+
+    relevance_fn: the function to use (default `conflict_head_relevance`; pass your own).
+    """
+    relevance_fn = relevance_fn or conflict_head_relevance
+    kept, skipped, relevances = [], [], []
+    for sample in progress(samples, desc="counterfactuals"):
+        relevance = relevance_fn(model, tokenizer, sample, top_k)
+        if relevance is None:
+            skipped.append(sample)
+        else:
+            kept.append(sample)
+            relevances.append(relevance)
+    if not relevances:
+        raise ValueError(f"No sample has both answers among the top {top_k} next tokens: raise "
+                         "top_k, or check the prompts against the model's tokenizer.")
+    return torch.stack(relevances), kept, skipped
+
+
+def contrastive_scores(relevance):
+    """Per head, mean parametric minus mean contextual relevance: [n, 2, L, H] -> [L, H].
+
+    Each answer's relevance is first divided by its total |relevance| (answers differ in logit
+    size); positive = the head favours the memorised answer, negative = the context's answer.
+    """
+    from utils.monitor import normalise_relevance
+
+    normalised = normalise_relevance(relevance.float())
+    return normalised[:, 0].mean(0) - normalised[:, 1].mean(0)
+
+
+def split_heads_by_source(scores, k):
+    """The k most parametric (largest) and k most contextual (smallest) heads of [L, H]."""
+    n_layers, n_heads = scores.shape
+    if not 1 <= 2 * k <= n_layers * n_heads:
+        raise ValueError(f"k={k} per side needs {2 * k} heads, the model has {n_layers * n_heads}: "
+                         f"pick k <= {n_layers * n_heads // 2}.")
+    order = torch.sort(scores.flatten(), descending=True, stable=True).indices
+    as_head = lambda i: (int(i) // n_heads, int(i) % n_heads)   # noqa: E731
+    return [as_head(i) for i in order[:k]], [as_head(i) for i in order.flip(0)[:k]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The monitor
+
+def monitor_dataset(relevance, heads):
+    """Features [2n, len(heads)] and labels [2n] (1 = parametric) from relevance [n, 2, L, H]."""
+    from utils.monitor import CONTEXTUAL, PARAMETRIC, head_features
+
+    n = relevance.shape[0]
+    features = head_features(relevance.reshape(2 * n, *relevance.shape[2:]), heads)
+    labels = np.tile([PARAMETRIC, CONTEXTUAL], n)
+    return features, labels
+
+
+def leave_one_out_accuracy(relevance, k):
+    """Accuracy of the monitor on each held-out sample (both its answers), heads chosen without it.
+
+    relevance: [n, 2, L, H]. Head selection and LDA are redone in every fold, so the held-out
+    sample never influences which heads the monitor reads. Returns (accuracy, predictions [2n]).
+    """
+    from utils.monitor import fit_monitor
+
+    n = relevance.shape[0]
+    predictions = np.zeros(2 * n, dtype=int)
+    for i in range(n):
+        train = torch.cat([relevance[:i], relevance[i + 1:]])
+        param_heads, context_heads = split_heads_by_source(contrastive_scores(train), k)
+        heads = param_heads + context_heads
+        monitor = fit_monitor(*monitor_dataset(train, heads))
+        test_features, _ = monitor_dataset(relevance[i:i + 1], heads)
+        predictions[2 * i:2 * i + 2] = monitor.predict(test_features)
+    labels = np.tile([1, 0], n)
+    return float((predictions == labels).mean()), predictions
+
+
+# ---------------------------------------------------------------------------------------------
+# Head relevance of every generated token
+
+def chat_ids(model, tokenizer, messages):
+    """The chat template applied to `messages`, ready for the assistant's reply: [1, seq]."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError("This tokenizer has no chat template: pick an instruction-tuned model "
+                         "(e.g. unsloth/Llama-3.2-1B-Instruct) or the course model.")
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+    return ids.to(input_device(model))
+
+
+def generate_ids(model, tokenizer, input_ids, max_new_tokens=100):
+    """Greedy generation: [1, prompt + new] ids (stops at an end-of-sequence token)."""
+    stop = set()
+    for source in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        stop |= set(source if isinstance(source, (list, tuple)) else [source]) - {None}
+    ids, cache, step = input_ids.to(input_device(model)), None, input_ids.to(input_device(model))
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            out = model(input_ids=step, past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            step = out.logits[:, -1:].argmax(-1)
+            if int(step) in stop:
+                break
+            ids = torch.cat([ids, step], dim=1)
+    return ids
+
+
+def token_head_relevance_loop(model, input_ids, start):
+    """Head relevance of each token from `start` on, one forward+backward per token.
+
+    input_ids: [1, seq]; token t is explained at position t - 1 with the prefix ids[:, :t].
+    Call inside `attnlrp(model)`. Returns [seq - start, n_layers, n_heads].
+    """
+    rows = [head_relevance(model, input_ids[:, :t], int(input_ids[0, t]))
+            for t in progress(range(start, input_ids.shape[1]), desc="per token")]
+    return torch.stack(rows)
+
+
+def token_head_relevance_batched(model, input_ids, start, batch_size=32):
+    """The same as `token_head_relevance_loop`, from one forward pass over the whole text.
+
+    Why it is equal: a causal model's logits at position p depend only on ids[:p + 1], so one
+    forward pass over the full text serves every prefix. The backward passes for many target
+    logits run at once: `is_grads_batched` vectorises the backward pass over a batch of one-hot
+    output gradients, one per explained token (`batch_size` of them per backward call).
+    Call inside `attnlrp(model)`. Returns [seq - start, n_layers, n_heads].
+    """
+    seq = input_ids.shape[1]
+    targets = torch.arange(start, seq)
+    embeds = model.get_input_embeddings()(input_ids[:, :seq - 1]).detach().requires_grad_(True)
+    out = model.model(inputs_embeds=embeds, use_cache=False, output_attentions=True)
+    # Only the logits we explain: the output layer on len(targets) rows instead of every row.
+    hidden = out.last_hidden_state[0, targets - 1]                       # [n, d]
+    logits = model.lm_head(hidden)                                        # [n, vocab]
+    scores = logits[torch.arange(len(targets)), input_ids[0, targets].to(logits.device)]
+    results = []
+    for first in progress(range(0, len(targets), batch_size), desc="batched"):
+        chunk = range(first, min(first + batch_size, len(targets)))
+        one_hot = torch.zeros(len(chunk), len(targets), dtype=scores.dtype, device=scores.device)
+        one_hot[torch.arange(len(chunk)), torch.tensor(chunk)] = 1.0
+        grads = torch.autograd.grad(scores, out.attentions, grad_outputs=one_hot,
+                                    retain_graph=True, is_grads_batched=True)
+        # weights [1, H, s, s], grads [chunk, 1, H, s, s] -> [chunk, H] per layer
+        per_layer = [(w * g).sum(dim=(-2, -1))[:, 0].float().detach().cpu()
+                     for w, g in zip(out.attentions, grads)]
+        results.append(torch.stack(per_layer, dim=1))                    # [chunk, L, H]
+    return torch.cat(results)
