@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from utils.plotting import (TokenHeatmap, colorbar_html, colored_tokens_html, legend_items_html,
-                            relevance_colors, show_html_file, text_color_for, token_heatmap)
+                            relevance_colors, show_html_file, text_color_for, token_heatmap,
+                            vmax_without_ends)
 
 EVIL = ["<s>", "NASA", "␣<script>alert('x')</script>", "␣&amp;", '␣"quoted"', "↵", "A", ":"]
 
@@ -82,3 +83,31 @@ def test_show_html_file_inlines_the_page(tmp_path, capsys):
     assert "p.html" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="make_assets"):
         show_html_file(tmp_path / "missing.html")
+
+
+def test_vmax_without_ends_ignores_first_and_last_token():
+    assert vmax_without_ends([9.0, 0.5, -2.0, 1.0, 30.0]) == 2.0
+    assert vmax_without_ends([5.0, 7.0]) is None          # nothing between the ends
+    assert vmax_without_ends([5.0, 0.0, 7.0]) is None
+    heatmap = token_heatmap(list("abcde"), [9.0, 0.5, -2.0, 1.0, 30.0], vmax=2.0)
+    assert heatmap.html().count("color:#ffffff") >= 2     # the clipped ends are darkest
+
+
+def test_asset_pages_are_self_contained_and_escaped(tiny_model_dir, tmp_path):
+    import json
+    import re
+
+    from tools import make_assets
+    from utils.models import load_model
+    model, tokenizer = load_model(str(tiny_model_dir), device="cpu", verbose=False)
+    evil = "The <script>alert(1)</script> & capital of France is"
+    paths = make_assets.build(model, tokenizer, "a tiny test model", tmp_path, prompt=evil)
+    for path in paths:
+        page = path.read_text()
+        assert page.count("<script") == 1 and "src=" not in page and "http" not in page
+        assert "alert(1)</script>" not in page          # token text cannot close the script
+        data = json.loads(re.search(r"const DATA = (.*?);\n", page).group(1))
+        assert "".join(data["tokens"]).replace("␣", " ").endswith("capital of France is")
+    noise = json.loads(re.search(r"const DATA = (.*?);\n", paths[1].read_text()).group(1))
+    assert noise["levels"][0]["level"] == 0.0
+    assert noise["levels"][0]["draws"][0]["lrp_corr"] == 1.0   # noise-free map equals itself

@@ -15,7 +15,7 @@ import html
 import ipywidgets as widgets
 
 from solutions.input_attribution import lrp_relevance, top_k_predictions
-from utils.plotting import TokenHeatmap
+from utils.plotting import TokenHeatmap, vmax_without_ends
 from utils.tokens import encode, readable_tokens
 
 NO_FOIL = -1
@@ -42,16 +42,19 @@ class RelevanceExplorer:
         self.choices = widgets.RadioButtons(options=[], description="Explain")
         self.foil_menu = widgets.Dropdown(options=[("none", NO_FOIL)], value=NO_FOIL,
                                           description="Foil")
+        self.cap_box = widgets.Checkbox(value=True, indent=False,
+                                        description="colour scale without first and last token")
         self.status = widgets.HTML()
         self.view = widgets.HTML()
 
         self.predict_button.on_click(lambda _button: self.predict())
         self.choices.observe(self._on_choice, names="value")
         self.foil_menu.observe(self._on_foil, names="value")
+        self.cap_box.observe(self._on_foil, names="value")
         self.widget = widgets.VBox([
             self.prompt_box,
             widgets.HBox([self.k_slider, self.predict_button]),
-            widgets.HBox([self.choices, self.foil_menu]),
+            widgets.HBox([self.choices, widgets.VBox([self.foil_menu, self.cap_box])]),
             self.status, self.view])
         if prompt.strip():
             self.predict()
@@ -116,8 +119,11 @@ class RelevanceExplorer:
         relevance = self._cache[key]
         explained = f"logit({target.token})" + (f" - logit({foil.token})" if foil else "")
         value = target.logit - (foil.logit if foil else 0.0)
+        # First and last token often dominate; capping the scale there keeps the rest visible
+        # (clipped tokens show in the darkest colour, their values in the tooltip).
+        vmax = vmax_without_ends(relevance) if self.cap_box.value else None
         self.heatmap = TokenHeatmap(readable_tokens(self.tokenizer, self.input_ids), relevance,
-                                    title=f"{self.method_name} relevance for {explained}")
+                                    title=f"{self.method_name} relevance for {explained}", vmax=vmax)
         self._message(f"Explaining {explained} = {value:.2f}; the relevance sums to "
                       f"{float(relevance.sum()):.2f}.")
         self.view.value = self.heatmap.html()

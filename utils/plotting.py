@@ -58,6 +58,18 @@ def _as_array(scores) -> np.ndarray:
     return scores
 
 
+def vmax_without_ends(scores) -> float | None:
+    """The largest |score| without the first and last token (None if nothing is left).
+
+    Input relevance often piles up on the first token (the attention sink) and on the last one
+    (where the prediction is made); a colour scale capped here keeps the other tokens visible.
+    """
+    middle = _as_array(scores)[1:-1]
+    if middle.size == 0 or not np.abs(middle).max() > 0:
+        return None
+    return float(np.abs(middle).max())
+
+
 def _vmax(scores: np.ndarray, vmax: float | None) -> float:
     if vmax is None:
         vmax = float(np.abs(scores).max()) if scores.size else 1.0
@@ -182,6 +194,13 @@ def figure_png(fig, dpi: int = 100) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def show_figure(fig, dpi: int = 100) -> None:
+    """Display a Figure as a PNG: works with any backend (Agg too) and reads on GitHub."""
+    from IPython.display import Image, display
+
+    display(Image(data=figure_png(fig, dpi)))
 
 
 # ---------------------------------------------------------------------------------------------
