@@ -290,6 +290,7 @@ def test_head_atlas_layout_and_legend():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["task heads (1)", "retrieval heads (1)"]
     assert ax.get_xlabel() == "head" and ax.get_ylabel() == "layer"
+    assert fig._repr_png_().startswith(b"\x89PNG")   # display(fig) shows it under any backend
     with pytest.raises(ValueError, match="same"):
         head_atlas({"a": torch.zeros(2, 2), "b": torch.zeros(3, 2)}, "x")
 

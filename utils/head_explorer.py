@@ -19,7 +19,7 @@ import torch
 
 from solutions.attention_heads import attention_relevance, check_relevance_inputs
 from utils.attention_viewer import Panel
-from utils.head_plots import ATLAS_COLOURS, figure_png, head_name, show_figure, token_map
+from utils.head_plots import ATLAS_COLOURS, HeadFigure, figure_png, head_name, show_figure, token_map
 from utils.lrp import attnlrp
 from utils.models import model_shape
 from utils.tokens import encode, readable_tokens
@@ -111,6 +111,7 @@ def head_clusters(model, tokenizer, prompt: str, target_id: int | None = None, k
     """
     n_layers, n_heads, _ = model_shape(model)
     k = default_k(n_layers, n_heads) if k is None else k
+    select_top_heads(torch.zeros(n_layers, n_heads), k)      # a bad k fails before the slow part
     ids = encode(tokenizer, prompt, model)
     if target_id is None:
         with torch.no_grad():
@@ -163,11 +164,10 @@ def describe_clusters(result: dict):
 
 def cluster_scatter_figure(result: dict, title: str):
     """Static 2-D map of the heads: colour = cluster, each point named L<layer>H<head>."""
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     coords, labels, heads = result["coords"], result["labels"], result["heads"]
-    fig = Figure(figsize=(7, 5.5))
+    fig = HeadFigure(figsize=(7, 5.5))
     ax = fig.subplots()
     colours = [ATLAS_COLOURS[int(c) % len(ATLAS_COLOURS)] for c in labels]
     ax.scatter(coords[:, 0], coords[:, 1], c=colours, s=60, edgecolors="black", linewidths=0.4)
@@ -186,14 +186,12 @@ def cluster_scatter_figure(result: dict, title: str):
 
 def cluster_maps_figure(result: dict, title: str):
     """Mean relevance map of each cluster (each scaled to its own largest value), side by side."""
-    from matplotlib.figure import Figure
-
     labels, maps, tokens = result["labels"], result["maps"], result["tokens"]
     n_clusters = int(labels.max()) + 1
     columns = min(3, n_clusters)
     rows = math.ceil(n_clusters / columns)
     side = min(6.0, 2.0 + 0.09 * len(tokens))
-    fig = Figure(figsize=(columns * (side + 1.3), rows * side))
+    fig = HeadFigure(figsize=(columns * (side + 1.3), rows * side))
     axes = np.atleast_1d(fig.subplots(rows, columns)).flatten()
     for cluster in range(n_clusters):
         members = torch.as_tensor(labels == cluster)
@@ -213,8 +211,12 @@ class HeadExplorer:
 
     def __init__(self, result: dict, color_by: str = "cluster"):
         import ipywidgets as widgets
-        import jscatter
         import pandas as pd
+
+        with warnings.catch_warnings():
+            # jupyter-scatter 1.0.1 loads its fonts with a pandas argument pandas 3.1 deprecates
+            warnings.simplefilter("ignore")
+            import jscatter
 
         self.result = result
         heads = result["heads"]
@@ -228,7 +230,6 @@ class HeadExplorer:
             "relevance": [float(result["scores"][layer, head]) for layer, head in heads],
         })
         with warnings.catch_warnings():
-            # jupyter-scatter 1.0.1 uses a pandas argument that pandas 3.1 deprecates
             warnings.simplefilter("ignore")
             self.scatter = jscatter.Scatter(data=self.table, x="x", y="y", height=380, size=9,
                                             tooltip=True, legend=True,
@@ -238,7 +239,7 @@ class HeadExplorer:
         self.color_choice.observe(lambda change: self.recolour(change["new"]), names="value")
         self.recolour(color_by)
         self.caption = widgets.HTML()
-        self.image = widgets.Image(format="png", width=480)
+        self.image = widgets.Image(format="png", width=560)
         self.selected: int | None = None
         self.show_head(0)   # the most relevant head until the learner clicks another
         self.scatter.widget.observe(self._on_selection, names="selection")

@@ -1,7 +1,8 @@
 """Figures about attention heads: sorted relevance bars, the head atlas, token-labelled maps.
 
 Every function draws on a matplotlib Figure built without pyplot (so nothing is shown twice
-in a notebook) and returns it; `figure_png` turns a figure into PNG bytes for widgets.
+in a notebook) and returns it. The figures display themselves as PNG with `display(fig)` under
+any matplotlib backend (also Agg, as in tests); `figure_png` gives the bytes for widgets.
 """
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ from matplotlib.lines import Line2D
 
 ATLAS_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
                  "#17becf", "#bcbd22", "#7f7f7f"]
+
+
+class HeadFigure(Figure):
+    """A Figure that renders itself as PNG when a notebook displays it, whatever the backend."""
+
+    def _repr_png_(self) -> bytes:
+        return figure_png(self)
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
@@ -57,7 +65,7 @@ def head_bar_chart(head_scores, title: str, n_labels: int = 12) -> Figure:
     flat = grid.flatten()
     order = np.argsort(-np.abs(flat), kind="stable")
     values = flat[order]
-    fig = Figure(figsize=(12, 4))
+    fig = HeadFigure(figsize=(12, 4))
     ax, ax_share = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.4, 1]})
     colours = np.where(values >= 0, "#d62728", "#1f77b4")
     ax.bar(np.arange(len(values)), values, color=colours, width=0.85)
@@ -88,12 +96,14 @@ def head_bar_chart(head_scores, title: str, n_labels: int = 12) -> Figure:
     return fig
 
 
-def head_atlas(scores_by_type: dict, title: str, top_k: int | None = None) -> Figure:
+def head_atlas(scores_by_type: dict, title: str, top_k: int | None = None,
+               legend_title: str = "head type") -> Figure:
     """Layer x head grid: x = head, y = layer (layer 0 on top), dot size = score, colour = type.
 
     scores_by_type: {"task heads": Tensor[n_layers, n_heads], ...}. Only positive scores are
     drawn; sizes are relative to each type's strongest head (types may use different units).
     top_k: draw only each type's k strongest heads (None: all with a positive score).
+    legend_title: e.g. "cluster" when the types are clusters.
     """
     if not scores_by_type:
         raise ValueError("scores_by_type is empty: pass e.g. {'task heads': scores}.")
@@ -102,21 +112,25 @@ def head_atlas(scores_by_type: dict, title: str, top_k: int | None = None) -> Fi
     if len(shapes) != 1:
         raise ValueError(f"all score grids must have the same [n_layers, n_heads] shape, got {shapes}.")
     n_layers, n_heads = shapes.pop()
-    fig = Figure(figsize=(max(5.0, 0.32 * n_heads + 3), max(3.0, 0.32 * n_layers + 1.5)))
+    fig = HeadFigure(figsize=(max(5.0, 0.32 * n_heads + 3), max(3.0, 0.32 * n_layers + 1.5)))
     ax = fig.subplots()
-    # A small offset per type keeps a head that belongs to two types visible twice.
-    offsets = np.linspace(-0.15, 0.15, len(grids)) if len(grids) > 1 else [0.0]
-    handles = []
-    for i, (name, grid) in enumerate(grids.items()):
-        colour = ATLAS_COLOURS[i % len(ATLAS_COLOURS)]
+    drawn = {}
+    for name, grid in grids.items():
         positive = np.clip(grid, 0, None)
         if top_k is not None and 0 < top_k < positive.size:
             cutoff = np.sort(positive.flatten())[-top_k]
             positive = np.where(positive >= cutoff, positive, 0)
+        drawn[name] = positive
+    # A head of two types is drawn twice, side by side; other heads sit on their grid point.
+    shared = sum((p > 0).astype(int) for p in drawn.values()) > 1
+    offsets = np.linspace(-0.18, 0.18, len(drawn)) if len(drawn) > 1 else [0.0]
+    handles = []
+    for i, (name, positive) in enumerate(drawn.items()):
+        colour = ATLAS_COLOURS[i % len(ATLAS_COLOURS)]
         layers, heads = np.nonzero(positive > 0)
         sizes = 300 * positive[layers, heads] / max(positive.max(), 1e-12)
-        ax.scatter(heads + offsets[i], layers, s=sizes, color=colour, alpha=0.7,
-                   edgecolors="black", linewidths=0.4)
+        x = heads + np.where(shared[layers, heads], offsets[i], 0.0)
+        ax.scatter(x, layers, s=sizes, color=colour, alpha=0.7, edgecolors="black", linewidths=0.4)
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=9, color=colour,
                               markeredgecolor="black", label=f"{name} ({len(layers)})"))
     ax.set_xlim(-0.7, n_heads - 0.3)
@@ -131,7 +145,7 @@ def head_atlas(scores_by_type: dict, title: str, top_k: int | None = None) -> Fi
     ax.set_ylabel("layer")
     ax.set_title(f"{title}\n(dot size = score relative to the strongest head of its type)")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
-              title="head type")
+              title=legend_title)
     fig.tight_layout()
     return fig
 
@@ -153,7 +167,7 @@ def token_map(matrix, tokens: list[str], title: str, kind: str = "attention",
     masked = np.ma.masked_where(np.triu(np.ones((n, n), dtype=bool), k=1), values)
     if ax is None:
         side = min(11.0, 2.5 + 0.16 * n)
-        fig = Figure(figsize=(side + 1.2, side))
+        fig = HeadFigure(figsize=(side + 1.2, side))
         ax = fig.subplots()
     else:
         fig = ax.figure
@@ -187,7 +201,7 @@ def last_query_overview(maps, tokens: list[str], title: str, kind: str = "attent
     if len(tokens) != seq:
         raise ValueError(f"the maps cover {seq} tokens but {len(tokens)} token labels were given.")
     rows = maps[:, :, -1, :].reshape(n_layers * n_heads, seq).numpy()
-    fig = Figure(figsize=(min(14.0, 3 + 0.2 * seq), min(14.0, 1.5 + 0.12 * n_layers * n_heads)))
+    fig = HeadFigure(figsize=(min(14.0, 3 + 0.2 * seq), min(14.0, 1.5 + 0.12 * n_layers * n_heads)))
     ax = fig.subplots()
     if kind == "attention":
         image = ax.imshow(rows, cmap="Greys", vmin=0, vmax=max(float(rows.max()), 1e-12),
