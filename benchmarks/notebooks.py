@@ -1,0 +1,49 @@
+"""Wall time of each solved notebook, executed top to bottom on CPU with the course model.
+
+Each notebook is executed from a copy in memory (outputs cleared) with the same harness that
+builds the solved notebooks; the committed files are never written.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+
+import nbformat
+
+from tools import solved_notebooks as harness
+
+
+def solved_paths(selection: list[str] | None = None):
+    paths = sorted(harness.SOLVED.glob("[0-9][0-9]_*.ipynb"))
+    if selection:
+        paths = [p for p in paths if any(p.name.startswith(s) for s in selection)]
+    return paths
+
+
+def notebook_times(selection: list[str] | None = None, log=print) -> list[dict]:
+    """[{notebook, seconds, status}] for every solved notebook (status 'ok' or the error)."""
+    rows = []
+    env_before = os.environ.get("XAI_MODEL")
+    os.environ["XAI_MODEL"] = "course"
+    try:
+        for path in solved_paths(selection):
+            nb = copy.deepcopy(nbformat.read(path, as_version=4))
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            start = time.perf_counter()
+            try:
+                harness.execute(nb, cwd=harness.SOLVED)
+                status = "ok"
+            except Exception as err:   # report and go on: one broken notebook is a result too
+                status = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"
+            seconds = time.perf_counter() - start
+            log(f"  {path.name}: {seconds:.0f} s ({status})")
+            rows.append({"notebook": path.name, "seconds": seconds, "status": status})
+    finally:
+        if env_before is None:
+            os.environ.pop("XAI_MODEL", None)
+        else:
+            os.environ["XAI_MODEL"] = env_before
+    return rows
