@@ -332,7 +332,8 @@ def run_with_patches(model, pair: AlignedPair, cache: dict, patches: list,
         for start in progress(starts, desc=desc):
             chunk = patches[start:start + batch_size]
             with patching_hooks(model, cache, chunk, pair.valid_positions):
-                logits = model(**pair.corrupted_inputs(len(chunk))).logits[:, -1]
+                # logits_to_keep=1: the unembedding runs for the last position only
+                logits = model(**pair.corrupted_inputs(len(chunk)), logits_to_keep=1).logits[:, -1]
             out.append(logits.float().cpu())
     return torch.cat(out)
 
@@ -360,19 +361,85 @@ def clean_and_corrupted_logprob(model, pair: AlignedPair) -> tuple[float, float]
     return float(clean[pair.answer_id]), float(corrupted[pair.answer_id])
 
 
-def patch_residual_batched(model, pair: AlignedPair, cache: dict, metric, batch_size: int = 64):
+def patch_residual_batched(model, pair: AlignedPair, cache: dict, metric, batch_size: int = 32):
     """metric after patching the clean residual stream at each (layer, position): [L, S].
 
+    The same numbers as one patched forward pass per (layer, position), computed with three
+    exact shortcuts:
+    - many patches per forward pass (a batch of corrupted copies, one patch per row);
+    - a patch at (layer l, position p) leaves layers below l and positions before p as in the
+      corrupted run: those come from the corrupted run's residual stream and key/value cache,
+      so only layers l.. and positions p.. are computed;
+    - where the clean and corrupted residual vectors are identical (the same token at layer 0,
+      anything before the first differing token) the patch changes nothing and is not run.
     metric: last-position logits [n, vocab] -> [n]. Positions with a pad in either prompt
     stay NaN (there is no matching token to patch).
     """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
     n_layers = model_shape(model)[0]
-    patches = [p for p in residual_patches(model, pair) if p is not None]
-    scores = metric(run_with_patches(model, pair, cache, patches, batch_size, "residual patching"))
     result = torch.full((n_layers, pair.seq_len), float("nan"))
-    for p, score in zip(patches, scores):
-        result[p.layer, p.position] = score
+    with torch.no_grad():
+        corrupted_out = model(**{**pair.corrupted_inputs(), "use_cache": True})   # keys, values
+        corrupted_resid = cache_activations(model, pair.corrupted_inputs())["resid"]
+        unchanged = float(metric(corrupted_out.logits[:, -1].float().cpu())[0])
+        chunks = []
+        for layer in range(n_layers):
+            todo = []
+            for pos in pair.valid_positions.tolist():
+                if torch.equal(cache["resid"][layer, pos].to(corrupted_resid.device),
+                               corrupted_resid[layer, pos]):
+                    result[layer, pos] = unchanged    # same vector: patching it is a no-op
+                else:
+                    todo.append(pos)
+            chunks += [(layer, todo[i:i + batch_size]) for i in range(0, len(todo), batch_size)]
+        for layer, positions in progress(chunks, desc="residual patching"):
+            logits = _run_from(model, pair, layer, positions, cache["resid"][layer],
+                               corrupted_resid[layer], corrupted_out.past_key_values)
+            result[layer, positions] = metric(logits.float().cpu()).float()
     return result
+
+
+def _run_from(model, pair, layer, positions, clean_resid, corrupted_resid, corrupted_kv):
+    """Last-position logits [len(positions), vocab] of the corrupted run, row i with the residual
+    stream entering `layer` patched at positions[i]; computes layers layer.. and positions
+    min(positions).. only, the rest is taken from the corrupted run."""
+    import copy
+
+    batch, start = len(positions), min(positions)
+    device = corrupted_resid.device
+    hidden = corrupted_resid[start:].unsqueeze(0).repeat(batch, 1, 1)      # [B, S - start, d]
+    rows, cols = torch.arange(batch, device=device), torch.tensor(positions, device=device)
+    hidden[rows, cols - start] = clean_resid[cols].to(device, hidden.dtype)
+    mask = pair.corrupted_mask
+    positions_ids = (mask.long().cumsum(-1) - 1).clamp_min(0)
+    inputs = {"inputs_embeds": hidden, "position_ids": positions_ids[:, start:].expand(batch, -1),
+              "logits_to_keep": 1}
+    if not bool(mask.all()):
+        inputs["attention_mask"] = mask.expand(batch, -1)
+    if start > 0:   # positions before `start` are exactly the corrupted run's: reuse their keys
+        kv = copy.deepcopy(corrupted_kv)
+        kv.crop(start)
+        kv.batch_repeat_interleave(batch)
+        inputs.update(past_key_values=kv, use_cache=True,
+                      cache_position=torch.arange(start, pair.seq_len, device=device))
+    else:
+        inputs["use_cache"] = False
+    with _layers_from(model, layer):
+        return model(**inputs).logits[:, -1]
+
+
+@contextmanager
+def _layers_from(model, first: int):
+    """Keep only decoder layers first.. while the block runs, so that `inputs_embeds` stands for
+    the residual stream entering layer `first` (Llama and Qwen do not rescale embeddings)."""
+    inner = model.model
+    all_layers = inner.layers
+    inner.layers = torch.nn.ModuleList(list(all_layers)[first:])
+    try:
+        yield
+    finally:
+        inner.layers = all_layers
 
 
 def patch_heads(model, pair: AlignedPair, cache: dict, site: str, metric, batch_size: int = 64):
@@ -395,30 +462,33 @@ SITE_NAMES = {"resid": "residual stream", "z": "head output", "q": "query", "k":
 
 def plot_residual_patching(result: torch.Tensor, labels: list[str], title: str):
     """Heatmap of [L, S] patching scores, one column per token (pads and NaN in grey)."""
-    import matplotlib.pyplot as plt
+    import matplotlib
+    from matplotlib.figure import Figure
 
     n_layers, seq_len = result.shape
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.13 * seq_len + 2), 0.35 * n_layers + 2.6))
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("#d9d9d9")
+    fig = Figure(figsize=(max(8.0, 0.13 * seq_len + 2), 0.35 * n_layers + 2.6))
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#d9d9d9")
     image = ax.imshow(result.numpy(), cmap=cmap, vmin=-1, vmax=1, aspect="auto",
                       interpolation="nearest")
-    ax.set_xticks(range(seq_len), labels, rotation=90, fontsize=6)
+    # a bare '$' would start matplotlib's maths mode
+    ax.set_xticks(range(seq_len), [t.replace("$", r"\$") for t in labels], rotation=90, fontsize=6)
     ax.set_yticks(range(n_layers))
     ax.set_xlabel("position (token; 'clean/corrupted' where the prompts differ)")
     ax.set_ylabel("layer (residual stream entering it)")
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01,
                  label="recovered: 0 = corrupted, 1 = clean")
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
 def plot_head_patching(results: dict, title: str):
     """One layer x head heatmap per site: results maps site -> [L, heads of that site]."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(1, len(results), figsize=(3.1 * len(results) + 1, 3.4), squeeze=False)
+    fig = Figure(figsize=(3.1 * len(results) + 1, 3.6), layout="constrained")
+    axes = fig.subplots(1, len(results), squeeze=False)
     for ax, (site, scores) in zip(axes[0], results.items()):
         image = ax.imshow(scores.numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto",
                           interpolation="nearest")
@@ -427,7 +497,7 @@ def plot_head_patching(results: dict, title: str):
         ax.set_xticks(range(scores.shape[1]))
         ax.set_yticks(range(scores.shape[0]))
     axes[0][0].set_ylabel("layer")
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02, pad=0.01,
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.02,
                  label="recovered: 0 = corrupted, 1 = clean")
     fig.suptitle(title)
     return fig
@@ -441,3 +511,33 @@ def top_heads(scores: torch.Tensor, k: int) -> list[tuple[int, int]]:
                          f"got {k}.")
     flat = scores.flatten().nan_to_num(nan=float("-inf")).argsort(descending=True)[:k]
     return [(int(i) // n_heads, int(i) % n_heads) for i in flat]
+
+
+def plot_effect_vs_relevance(effect: torch.Tensor, relevances: dict, rhos: dict, title: str,
+                             n_labels: int = 5):
+    """Scatter of each head's patching effect [L, H] against each relevance [L, H] (one panel
+    per entry of `relevances`); the `n_labels` strongest heads of either score are named."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.2 * len(relevances), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(relevances), squeeze=False)[0]
+    n_heads = effect.shape[1]
+    y = effect.flatten().numpy()
+    layer_of = torch.arange(effect.numel()) // n_heads
+    for ax, (name, relevance) in zip(axes, relevances.items()):
+        x = relevance.flatten().numpy()
+        points = ax.scatter(x, y, c=layer_of.numpy(), cmap="viridis", s=28, edgecolors="k",
+                            linewidths=0.3)
+        named = {i for i in effect.flatten().abs().argsort(descending=True)[:n_labels].tolist()}
+        named |= {i for i in relevance.flatten().abs().argsort(descending=True)[:n_labels].tolist()}
+        for i in sorted(named):
+            ax.annotate(f"L{i // n_heads}H{i % n_heads}", (x[i], y[i]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.axvline(0, color="grey", lw=0.6)
+        ax.set_xlabel(f"{name} (LRP, clean prompt)")
+        ax.set_ylabel("patching effect of the head's output")
+        ax.set_title(f"{name}: Spearman rho = {float(rhos[name]):.2f}", fontsize=10)
+    fig.colorbar(points, ax=axes.tolist(), label="layer")
+    fig.suptitle(title)
+    return fig

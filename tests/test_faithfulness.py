@@ -1,0 +1,99 @@
+"""Deletion and insertion curves (solutions.faithfulness) and the check of the exercise."""
+import pytest
+import torch
+
+from solutions import faithfulness as ref
+from utils.checks.core import random_ids, tiny_llama
+from utils.checks.faithfulness import check_deletion_curve
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_llama(seed=5)
+
+
+def _logit(model, ids, target):
+    with torch.no_grad():
+        return float(model(ids).logits[0, -1, target])
+
+
+def test_curves_start_and_end_where_they_must(model):
+    ids, target, baseline = random_ids(1, 9), 7, 0
+    order = torch.tensor([3, 8, 1, 5, 2, 7, 4, 6])              # every position but the first
+    all_removed = ids.clone()
+    all_removed[0, 1:] = baseline
+    deletion = ref.deletion_curve(model, ids, target, order, baseline)
+    insertion = ref.insertion_curve(model, ids, target, order, baseline)
+    assert deletion.shape == insertion.shape == (9,)
+    assert float(deletion[0]) == pytest.approx(_logit(model, ids, target), abs=1e-4)       # full input
+    assert float(deletion[-1]) == pytest.approx(_logit(model, all_removed, target), abs=1e-4)
+    assert float(insertion[0]) == pytest.approx(float(deletion[-1]), abs=1e-4)
+    assert float(insertion[-1]) == pytest.approx(float(deletion[0]), abs=1e-4)
+    # an intermediate step: the first three of the order are gone, nothing else
+    step = ids.clone()
+    step[0, order[:3]] = baseline
+    assert float(deletion[3]) == pytest.approx(_logit(model, step, target), abs=1e-4)
+
+
+def test_batching_does_not_change_the_curve(model):
+    ids, order = random_ids(2, 8), torch.tensor([5, 1, 7, 3])
+    a = ref.deletion_curve(model, ids, 4, order, 0, batch_size=2)
+    b = ref.deletion_curve(model, ids, 4, order, 0, batch_size=64)
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_normalised_curves_run_from_one_to_zero(model):
+    ids = random_ids(3, 8)
+    relevances = {"a": torch.randn(8), "b": torch.arange(8.0)}
+    curves = ref.faithfulness_curves(model, ids, 9, relevances, torch.arange(1, 8), 0)
+    for c in curves.values():
+        assert c["deletion"][0] == pytest.approx(1.0) and c["deletion"][-1] == pytest.approx(0.0, abs=1e-5)
+        assert c["insertion"][0] == pytest.approx(0.0, abs=1e-5) and c["insertion"][-1] == pytest.approx(1.0)
+
+
+def test_relevance_order_and_area():
+    order = ref.relevance_order(torch.tensor([9.0, 0.1, 3.0, 3.0, -1.0]), torch.arange(1, 5))
+    assert order.tolist() == [2, 3, 1, 4]          # the first position is never a candidate
+    assert ref.area_under_curve(torch.tensor([1.0, 0.0])) == pytest.approx(0.5)
+    assert ref.area_under_curve(torch.tensor([1.0, 1.0, 1.0])) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least two points"):
+        ref.area_under_curve(torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="does not change"):
+        ref.normalise_curve(torch.ones(3), 2.0, 2.0)
+
+
+def test_check_accepts_the_reference_and_falls_back_on_a_stub(capsys):
+    assert check_deletion_curve(ref.deletion_curve) is ref.deletion_curve
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+    assert check_deletion_curve(stub) is ref.deletion_curve
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_check_names_typical_mistakes(capsys):
+    def one_at_a_time(model, input_ids, target_id, order, baseline_id, batch_size=32):
+        rows = input_ids.repeat(len(order) + 1, 1)
+        for k, pos in enumerate(order.tolist(), start=1):
+            rows[k, pos] = baseline_id
+        with torch.no_grad():
+            return model(rows).logits[:, -1, target_id]
+
+    def least_relevant_first(model, input_ids, target_id, order, baseline_id, batch_size=32):
+        return ref.deletion_curve(model, input_ids, target_id, order.flip(0), baseline_id)
+
+    def probabilities(model, input_ids, target_id, order, baseline_id, batch_size=32):
+        rows = input_ids.repeat(len(order) + 1, 1)
+        for k in range(1, len(order) + 1):
+            rows[k, order[:k]] = baseline_id
+        with torch.no_grad():
+            return model(rows).logits[:, -1].softmax(-1)[:, target_id]
+
+    def no_start(model, input_ids, target_id, order, baseline_id, batch_size=32):
+        return ref.deletion_curve(model, input_ids, target_id, order, baseline_id)[1:]
+
+    for fn, words in ((one_at_a_time, "accumulate"), (least_relevant_first, "least relevant"),
+                      (probabilities, "probabilities"), (no_start, "shape")):
+        assert check_deletion_curve(fn) is ref.deletion_curve
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out
