@@ -11,7 +11,7 @@ export MPLBACKEND := Agg
 # Tests and solved notebooks always use the bundled course model (an explicit XAI_MODEL wins).
 export XAI_MODEL ?= course
 
-.PHONY: setup lab test test-fast solved check-solved strip model eval-model bench clean
+.PHONY: setup lab test test-fast solved check-solved strip model eval-model bench browser clean
 
 setup: $(STAMP)
 
@@ -27,8 +27,10 @@ $(STAMP): requirements.txt
 lab: setup
 	HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval.
-test: setup
+# Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval,
+# and the widgets in a real browser (tests/test_browser.py: Debian's Chromium, installed here
+# where missing and possible; without it that test skips and says why).
+test: setup browser
 	$(BIN)/python -m pytest tests solutions/notebooks --nbval \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
@@ -55,6 +57,15 @@ eval-model: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# Chromium for the browser test: apt as root where it is missing (about 70 s, once).
+browser:
+	@test -x /usr/bin/chromium || command -v chromium >/dev/null || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	        >/dev/null; } || echo "Chromium could not be installed: the browser test will skip."; \
+	  else echo "Chromium is missing and cannot be installed here (needs root and apt):" \
+	    "the browser test will skip."; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -66,7 +66,7 @@ def run_copy(lab, solved_name: str, last_marker: str):
 
 
 def test_head_explorer_renders_and_a_click_shows_that_heads_map(lab):
-    page = run_copy(lab, "02_attention_heads.ipynb", "HeadExplorer(")
+    page = run_copy(lab, "02_attention_heads.ipynb", r"HeadExplorer\(")
 
     # The attention viewer: two sliders; moving the head slider redraws the caption.
     viewer = output_with(page, ".widget-slider")
@@ -129,7 +129,7 @@ def test_head_explorer_renders_and_a_click_shows_that_heads_map(lab):
 
 
 def test_topk_explorer_renders_and_a_choice_redraws_the_heatmap(lab):
-    page = run_copy(lab, "01_input_attribution.ipynb", "RelevanceExplorer")
+    page = run_copy(lab, "01_input_attribution.ipynb", r"^explorer = RelevanceExplorer\(")
 
     explorer = output_with(page, ".widget-radio-box")
     for selector, what in [("textarea", "prompt box"), (".widget-slider", "top-k slider"),

@@ -19,7 +19,8 @@ WIDGET_ERROR = "Error displaying widget"
 
 
 def trimmed_copy(solved: Path, last_marker: str, dest: Path) -> Path:
-    """Copy of the solved notebook `solved`, cut after the last code cell containing `last_marker`.
+    """Copy of the solved notebook `solved`, cut after the last code cell in which the regex
+    `last_marker` matches (multi-line: ^ is the start of any line).
 
     Outputs are cleared (the browser must produce them) and the kernel is named, so the lab
     starts it without asking. Only code cells are kept: the prose is not under test.
@@ -28,7 +29,8 @@ def trimmed_copy(solved: Path, last_marker: str, dest: Path) -> Path:
         raise FileNotFoundError(f"{solved} is missing: build it with `make solved NB={solved.name[:2]}`.")
     nb = nbformat.read(solved, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    last = max((i for i, c in enumerate(code) if last_marker in c.source), default=None)
+    last = max((i for i, c in enumerate(code) if re.search(last_marker, c.source, re.MULTILINE)),
+               default=None)
     if last is None:
         raise ValueError(f"{solved.name} has no code cell containing {last_marker!r}: the browser "
                          "test needs that widget; update tests/test_browser.py if it was renamed.")
