@@ -5,8 +5,9 @@ import numpy as np
 import torch
 
 from solutions.attention_heads import head_relevance
+from utils.hooks import o_proj_pre_hooks
 from utils.lrp import attnlrp
-from utils.models import input_device
+from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import first_divergent_tokens
 
@@ -170,32 +171,54 @@ def token_head_relevance_loop(model, input_ids, start):
     return torch.stack(rows)
 
 
-def token_head_relevance_batched(model, input_ids, start, batch_size=32):
+def token_head_relevance_batched(model, input_ids, start, route="auto"):
     """The same as `token_head_relevance_loop`, from one forward pass over the whole text.
 
-    Why it is equal: a causal model's logits at position p depend only on ids[:p + 1], so one
-    forward pass over the full text serves every prefix. The backward passes for many target
-    logits run at once: `is_grads_batched` vectorises the backward pass over a batch of one-hot
-    output gradients, one per explained token (`batch_size` of them per backward call).
-    Call inside `attnlrp(model)`. Returns [seq - start, n_layers, n_heads].
+    Three facts make it fast (and equal up to float rounding):
+    1. Causal: the logits at position p depend only on ids[:p + 1], so one forward pass over the
+       full text serves every prefix, and the output layer runs only on the explained rows.
+    2. A head's relevance, sum over (q, k) of A[q, k] * dA[q, k], equals the sum over q of its
+       output o[q] times the output's gradient g[q] (o[q] = sum_k A[q, k] v[k]), so the head
+       outputs at o_proj's input are all we need to keep.
+    3. Backward passes are linear in the output gradient u: one backward pass from sum_t u_t *
+       logit_t (kept differentiable) gives every head's relevance as a linear function of u;
+       differentiating it with respect to u (one pass per head) yields all tokens at once.
+       That is n_layers * n_heads passes instead of one per token: route "heads". Where a model
+       has more heads than tokens to explain, route "tokens" runs one backward pass per token
+       on the shared forward pass instead. "auto" picks the smaller count.
+    Call inside `attnlrp(model)`. input_ids: [1, seq]. Returns [seq - start, n_layers, n_heads].
     """
+    if route not in ("auto", "heads", "tokens"):
+        raise ValueError(f"route must be 'auto', 'heads' or 'tokens', not {route!r}.")
+    n_layers, n_heads, head_dim = model_shape(model)
     seq = input_ids.shape[1]
     targets = torch.arange(start, seq)
-    embeds = model.get_input_embeddings()(input_ids[:, :seq - 1]).detach().requires_grad_(True)
-    out = model.model(inputs_embeds=embeds, use_cache=False, output_attentions=True)
-    # Only the logits we explain: the output layer on len(targets) rows instead of every row.
-    hidden = out.last_hidden_state[0, targets - 1]                       # [n, d]
-    logits = model.lm_head(hidden)                                        # [n, vocab]
-    scores = logits[torch.arange(len(targets)), input_ids[0, targets].to(logits.device)]
-    results = []
-    for first in progress(range(0, len(targets), batch_size), desc="batched"):
-        chunk = range(first, min(first + batch_size, len(targets)))
-        one_hot = torch.zeros(len(chunk), len(targets), dtype=scores.dtype, device=scores.device)
-        one_hot[torch.arange(len(chunk)), torch.tensor(chunk)] = 1.0
-        grads = torch.autograd.grad(scores, out.attentions, grad_outputs=one_hot,
-                                    retain_graph=True, is_grads_batched=True)
-        # weights [1, H, s, s], grads [chunk, 1, H, s, s] -> [chunk, H] per layer
-        per_layer = [(w * g).sum(dim=(-2, -1))[:, 0].float().detach().cpu()
-                     for w, g in zip(out.attentions, grads)]
-        results.append(torch.stack(per_layer, dim=1))                    # [chunk, L, H]
-    return torch.cat(results)
+    n_tokens = len(targets)
+    outputs = []   # per layer: o_proj's input [1, seq - 1, n_heads * head_dim], in the graph
+    with o_proj_pre_hooks(model, {layer: lambda module, args: outputs.append(args[0])
+                                  for layer in range(n_layers)}):
+        embeds = model.get_input_embeddings()(input_ids[:, :seq - 1]).detach().requires_grad_(True)
+        hidden = model.model(inputs_embeds=embeds, use_cache=False).last_hidden_state
+    logits = model.lm_head(hidden[0, targets.to(hidden.device) - 1])          # [n_tokens, vocab]
+    scores = logits[torch.arange(n_tokens), input_ids[0, targets].to(logits.device)]
+
+    def per_head(grads):   # per layer: [1, s, H * D] -> that layer's head relevance [H]
+        return [(g * o.detach()).unflatten(-1, (n_heads, head_dim)).sum(dim=(0, 1, 3))
+                for g, o in zip(grads, outputs)]
+
+    if route == "auto":
+        route = "heads" if n_layers * n_heads <= n_tokens else "tokens"
+    if route == "tokens":
+        rows = [torch.stack([r.detach().float().cpu() for r in
+                             per_head(torch.autograd.grad(scores[i], outputs, retain_graph=True))])
+                for i in progress(range(n_tokens), desc="tokens")]
+        return torch.stack(rows)
+    weights = torch.zeros(n_tokens, device=scores.device, dtype=scores.dtype, requires_grad=True)
+    grads = torch.autograd.grad(scores, outputs, grad_outputs=weights, create_graph=True)
+    # One tensor per layer, not one stacked tensor: a pass for a head of layer l then only
+    # walks back through the layers above l (a stacked tensor would drag every layer along).
+    relevance = per_head(grads)                                   # linear in `weights`
+    columns = [torch.autograd.grad(relevance[layer][head], weights, retain_graph=True)[0]
+               for layer, head in progress([(l, h) for l in range(n_layers) for h in range(n_heads)],
+                                           desc="heads")]
+    return torch.stack(columns, dim=1).reshape(n_tokens, n_layers, n_heads).float().cpu()

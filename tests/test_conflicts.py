@@ -17,19 +17,22 @@ from utils.monitor import (fit_monitor, head_features, monitor_html, monitor_tex
 # per-token relevance: batched == loop
 
 @pytest.mark.parametrize("lrp", [True, False])
-def test_batched_token_relevance_equals_the_loop(lrp):
+@pytest.mark.parametrize("route", ["auto", "heads", "tokens"])
+def test_batched_token_relevance_equals_the_loop(lrp, route):
     model, ids = tiny_llama(seed=7), random_ids(8, 24)
-    start = 14
+    start = 14   # 10 tokens, 8 heads: "auto" takes the heads route
     if lrp:
         with attnlrp(model):
             loop = kc.token_head_relevance_loop(model, ids, start)
-            batched = kc.token_head_relevance_batched(model, ids, start, batch_size=4)
+            batched = kc.token_head_relevance_batched(model, ids, start, route=route)
     else:
         loop = kc.token_head_relevance_loop(model, ids, start)
-        batched = kc.token_head_relevance_batched(model, ids, start, batch_size=4)
+        batched = kc.token_head_relevance_batched(model, ids, start, route=route)
     assert loop.shape == batched.shape == (10, 2, 4)
     assert loop.abs().max() > 1e-3                   # not trivially zero
     assert (loop - batched).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="route must be"):
+        kc.token_head_relevance_batched(model, ids, start, route="fast")
 
 
 def test_generate_ids_stops_at_end_of_sequence():
