@@ -78,3 +78,12 @@ def test_static_snapshot_is_escaped_html(model_and_tokenizer):
     snapshot = explorer.snapshot_html()
     assert "<script" not in snapshot and "&lt;" in snapshot   # pieces of "<script>", escaped
     assert "<table>" in snapshot and "Explorer snapshot" in snapshot
+
+
+def test_colour_scale_checkbox(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    explorer = RelevanceExplorer(model, tokenizer, "The capital of France is", k=2)
+    scores = explorer.heatmap.scores
+    assert explorer.heatmap.vmax == pytest.approx(abs(scores[1:-1]).max())
+    explorer.cap_box.value = False            # a click on the check box re-renders
+    assert explorer.heatmap.vmax == pytest.approx(abs(scores).max())

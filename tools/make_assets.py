@@ -203,7 +203,9 @@ function drawMaps() {
   document.getElementById('logit').textContent = d.logit.toFixed(3);
   const box = document.getElementById('maps'); box.replaceChildren();
   M.forEach(m => {
-    const vals = d[m], mx = Math.max(...vals.map(Math.abs)) || 1;
+    // colour scale set by the tokens between the first and the last (those two often dominate)
+    const vals = d[m], mid = vals.slice(1, -1).map(Math.abs);
+    const mx = Math.max(...mid) || Math.max(...vals.map(Math.abs)) || 1;
     const h = document.createElement('div'); h.style.margin = '10px 0 2px'; h.style.fontWeight = 'bold';
     h.textContent = `${DATA.methods[m]}: rank correlation with the noise-free map ${d[m + '_corr'].toFixed(2)}`;
     box.appendChild(h);
@@ -217,13 +219,18 @@ function drawMaps() {
   });
 }
 function drawChart() {
-  const svg = document.getElementById('chart'), W = 420, Hh = 220, pad = 40;
+  const svg = document.getElementById("chart"), W = 420, Hh = 220, pad = 48;
   const colors = {gradient: '#d95f02', ixg: '#7570b3', lrp: '#1b9e77'};
   const n = DATA.levels.length, x = i => pad + i * (W - 2 * pad) / (n - 1);
-  const yy = v => (Hh - pad) - (v + 1) / 2 * (Hh - 2 * pad);
+  // y axis from just below the lowest mean correlation (at most 0.8) up to 1
+  let low = 1;
+  DATA.levels.forEach(l => M.forEach(m => {
+    low = Math.min(low, l.draws.reduce((a, d) => a + d[m + '_corr'], 0) / l.draws.length); }));
+  low = Math.max(-1, Math.min(0.8, Math.floor(low * 10) / 10));
+  const yy = v => (Hh - pad) - (v - low) / (1 - low) * (Hh - 2 * pad);
   let s = `<line x1="${pad}" y1="${Hh - pad}" x2="${W - pad}" y2="${Hh - pad}" stroke="#888"/>` +
           `<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${Hh - pad}" stroke="#888"/>`;
-  [-1, 0, 1].forEach(v => { s += `<text x="${pad - 6}" y="${yy(v) + 4}" font-size="10" text-anchor="end">${v}</text>`; });
+  [low, (low + 1) / 2, 1].forEach(v => { s += `<text x="${pad - 6}" y="${yy(v) + 4}" font-size="10" text-anchor="end">${v.toFixed(2)}</text>`; });
   DATA.levels.forEach((l, i) => { s += `<text x="${x(i)}" y="${Hh - pad + 14}" font-size="10" text-anchor="middle">${l.level}</text>`; });
   s += `<text x="${W / 2}" y="${Hh - 6}" font-size="11" text-anchor="middle">noise std / embedding RMS</text>`;
   s += `<text x="12" y="${Hh / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 12 ${Hh / 2})">rank corr. with noise-free map</text>`;
@@ -268,8 +275,9 @@ def noise_page(data: dict, model_note: str) -> str:
     body = f"""
 <h1>Gradient shattering: tiny input changes, three explanations</h1>
 <p>The model explains its top prediction <code id="target"></code> (logit <span id="clean"></span>).
-We add Gaussian noise to the input embeddings, far too small to change the prediction, and
-recompute three attributions. A trustworthy explanation should barely move; raw gradients of deep
+We add Gaussian noise to the input embeddings, small
+against their size (the logit shown beside the sliders moves little), and recompute three
+attributions. A trustworthy explanation should barely move; raw gradients of deep
 networks are known to jump around ("shatter") between nearby inputs. Slide the noise up and
 compare each map with the noise-free one (rank correlation 1 = same order of tokens).</p>
 <p><b>{html.escape(noise_summary(data))}</b></p>
@@ -279,7 +287,8 @@ compare each map with the noise-free one (rank correlation 1 = same order of tok
 <div><label>noise level <input id="level" type="range" min="0" value="0" step="1"></label>
  <span id="lvl"></span><br><label>noise draw <input id="draw" type="range" min="0" max="{DRAWS - 1}"
  value="0" step="1"></label><br>logit of the target with this noise: <span id="logit"></span></div></div>
-<div id="maps"></div>"""
+<p class="note">Each map's colour scale is set by the tokens between the first and the last,
+which often take a large share; hover over a token for its value.</p><div id="maps"></div>"""
     return _page("Gradient shattering", body, data, _NOISE_JS)
 
 
