@@ -165,9 +165,12 @@ def token_heatmap_figure(tokens: Sequence[str], scores, title: str = "", vmax: f
             row, used = [], 0
     if row:
         rows.append(row)
-    char_w, row_h = 0.1, 0.32   # inches
-    fig = Figure(figsize=(chars_per_row * char_w + 0.4, row_h * len(rows) + 1.4))
-    ax = fig.add_axes((0.02, 0.32, 0.96, 0.58 if title else 0.66))
+    # Sizes in inches, turned into figure fractions: rows of tokens, a title above, and the
+    # colour bar with its label below.
+    char_w, row_h, top, bottom = 0.1, 0.32, (0.45 if title else 0.1), 1.0
+    height = row_h * len(rows) + top + bottom
+    fig = Figure(figsize=(chars_per_row * char_w + 0.4, height))
+    ax = fig.add_axes((0.02, bottom / height, 0.96, row_h * len(rows) / height))
     ax.set_xlim(0, chars_per_row)
     ax.set_ylim(len(rows), 0)
     ax.axis("off")
@@ -179,8 +182,8 @@ def token_heatmap_figure(tokens: Sequence[str], scores, title: str = "", vmax: f
             ax.text(x + width / 2, y + 0.5, _mpl_text(token), ha="center", va="center",
                     family="DejaVu Sans Mono", fontsize=9, color=text_color_for(color))
     if title:
-        fig.suptitle(title, fontsize=11, y=0.97)
-    cax = fig.add_axes((0.3, 0.12, 0.4, 0.06))
+        fig.suptitle(title, fontsize=11, y=1 - 0.12 / height, va="top")
+    cax = fig.add_axes((0.3, 0.5 / height, 0.4, 0.16 / height))
     norm = matplotlib.colors.Normalize(-vmax, vmax)
     bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax,
                        orientation="horizontal")
