@@ -19,7 +19,11 @@ def loss_curve(info: dict, path) -> None:
     log = info["run"]["log"]
     probe = info["run"]["probe"]
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    ax.plot([r[0] for r in log], [r[1] for r in log], lw=1, label="training loss")
+    ax.plot([r[0] for r in log], [r[1] for r in log], lw=0.6, alpha=0.4, label="batch loss")
+    k = 10  # running mean over 10 logged batches (batches are tiny, so single values are noisy)
+    sm = [sum(r[1] for r in log[max(0, i - k + 1):i + 1]) / len(log[max(0, i - k + 1):i + 1])
+          for i in range(len(log))]
+    ax.plot([r[0] for r in log], sm, lw=1.5, color="C0", label="running mean")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (nats/token)")
     s2 = info["run"].get("stage2_start")
@@ -53,6 +57,7 @@ def write_card(model_dir=MODEL_DIR) -> None:
     mix1 = ", ".join(f"{k} {v:.0%}" for k, v in STAGE1_MIX.items())
     mix2 = ", ".join(f"{k} {v:.0%}" for k, v in STAGE2_MIX.items())
     final_loss = run["log"][-1][1] if run["log"] else float("nan")
+    phases = "; ".join(f"{st}: {json.dumps(ov)}" for st, ov in hp.get("phases", []))
     text = f"""# course-llama: the course's own small Llama
 
 A `LlamaForCausalLM` trained from scratch on a generated corpus (`course_model/corpus.py`) so
@@ -79,10 +84,14 @@ Reproduce with `make model` (`python -m course_model.train`); evaluate with `mak
 - Stage 1 mix: {mix1}. Stage 2 mix: {mix2}.
 - Curriculum: stage 1 until the repeated-random-token probe reached {hp['induction_acc']}
   (or step {hp['stage1_max']}); stage 2 began at step {run.get('stage2_start')} and ran
-  {hp['stage2_steps']} steps.
-- AdamW (betas 0.9/0.95, weight decay {hp['weight_decay']}), batch {hp['batch']} x {corp['seq_len']} tokens,
+  {run['step'] - (run.get('stage2_start') or run['step'])} steps.
+- AdamW (betas 0.9/0.95), starting with weight decay {hp['weight_decay']}, batch {hp['batch']} x {corp['seq_len']} tokens,
   lr {hp['lr']} (warmup {hp['warmup']}) in stage 1, cosine {hp['lr_stage2']} -> {hp['lr_min']} in stage 2,
-  gradient clip 1.0, seed {hp['seed']}, one CPU thread.
+  gradient clip 1.0, seed {hp['seed']}, one CPU thread. Schedule changes (from step: settings),
+  `course_model.train.PHASES`: {phases}.
+  The first 2,800 steps formed no induction heads (repeat-copy probe 0.00); extra rows of
+  repeated random tokens alone did not help either; dropping weight decay and raising lr and
+  batch did (probe 0.00 -> 0.65 within ~1,750 steps).
 - Steps: {run['step']:,}; wall time {run['wall_s'] / 60:.0f} minutes on a shared 2-core CPU;
   final training loss {final_loss:.3f}.
 
@@ -112,16 +121,25 @@ Course prompts (greedy):
 - translation: {cp['translation']['greedy']!r}; opposite: {cp['opposite']['greedy']!r}
 - handover (the course's record): {cp['handover']['greedy'][:400]!r}
 
-## What it knows and what it cannot do
-- Knows: the world facts behind the course's 15 counterfactuals (and ~50 more capitals, companies,
-  colours, sums of one-digit numbers, animals), drug and condition facts for handover summaries,
-  German for a ~60-word vocabulary, antonyms of 20 adjective pairs, 4 sentiment labels.
-- Copies numbers and made-up names from a passage into an answer, in wordings beyond its
-  training templates (see the per-shape scores above for how far that goes).
+## What it knows and what it cannot do (read with the table above)
+- Copies numbers from a passage reliably in trained passage shapes (numbers {ev['context_copy']['numbers']:.2f})
+  and in new shapes close to them; the dust prompt gives the corrected figure.
+- Copies made-up names poorly (names {ev['context_copy']['names']:.2f}): it often emits another
+  name-like token sequence (a name is several BPE tokens, and the first one must be retrieved
+  by the question, not induced by a repeat); new question shapes with names mostly fail.
+- Facts: the statement stems of the course ("The capital of France is") are mostly right; bare
+  question forms ("Q: What is the capital of France? A:") often are not (misses in eval.json).
+- Knowledge conflicts: the parametric answer is usually top 1; the context answer is in the top 10
+  for some samples only (table above).
+- Translation into German over the trained vocabulary mostly works; "write the opposite"
+  mostly copies the sentence unchanged. The sentiment prompts do not follow remapped demo
+  labels (icl_follow_demos near chance).
+- Handover summaries copy most record fields in the trained format but garble the patient's
+  name; the reply starts with a newline token (the training text tokenised the blank line after
+  the assistant header differently from `apply_chat_template`).
 - Cannot: hold a conversation, follow instructions outside the trained families, translate
-  words outside its vocabulary, do arithmetic beyond its memorised one-digit sums, or know
-  anything not in the corpus. Long prompts (> a few hundred tokens) are out of distribution:
-  it was trained on rows of {corp['seq_len']} tokens.
+  words outside its vocabulary, do arithmetic beyond memorised one-digit sums, or know anything
+  not in the corpus. Prompts much longer than {corp['seq_len']} tokens are out of distribution.
 - Each handover summary span in the corpus has a known source (`course_model.handover`):
   copied from the record or added from memory.
 """
