@@ -205,7 +205,8 @@ def export(ckpt_path, out_dir=MODEL_DIR) -> None:
     tok.save_pretrained(out_dir, save_jinja_files=False)  # chat_template in tokenizer_config
     (out_dir / "chat_template.jinja").unlink(missing_ok=True)
     tc = json.loads((out_dir / "tokenizer_config.json").read_text())
-    tc.update(add_bos_token=True, add_eos_token=False)  # documents what the post-processor does
+    tc.update(add_bos_token=True, add_eos_token=False,  # documents what the post-processor does
+              model_input_names=["input_ids", "attention_mask"])  # generate(**enc) works
     (out_dir / "tokenizer_config.json").write_text(json.dumps(tc, indent=2, ensure_ascii=False))
     GenerationConfig(bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id,
                      eos_token_id=model.config.eos_token_id, do_sample=False,

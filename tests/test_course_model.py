@@ -60,6 +60,7 @@ def test_special_tokens(model_tok):
     ids = tok("1234")["input_ids"][1:]
     assert [tok.decode([i]) for i in ids] == ["1", "2", "3", "4"]   # digits one per token
     assert len(tok(" Paris", add_special_tokens=False)["input_ids"]) == 1
+    assert "token_type_ids" not in tok("x")   # so model.generate(**tok(...)) works
 
 
 def test_chat_template(model_tok):
