@@ -104,4 +104,4 @@ def peak_extra_memory(fn) -> tuple[float | None, object]:
     peak = _status_kib("VmHWM")
     if before is None or peak is None:
         return None, result
-    return round((peak - before) / 2**20, 3), result
+    return round((peak - before) / 2**20, 4), result

@@ -25,6 +25,12 @@ def _seconds(s: float | None) -> str:
     return f"{s / 60:.1f} min"
 
 
+def _memory(gib: float | None) -> str:
+    if gib is None:
+        return "-"
+    return f"{gib * 1024:.0f} MiB" if gib < 1 else f"{gib:.2f} GiB"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -56,8 +62,7 @@ def attribution_md(part: dict) -> list[str]:
                      f"{r['ixg_forward_units']:.1f} ({_seconds(r['ixg_s'])})",
                      f"{r['lrp_forward_units']:.1f} ({_seconds(r['lrp_s'])})",
                      f"{r['lrp_heads_forward_units']:.1f} ({_seconds(r['lrp_heads_s'])})",
-                     "-" if r["lrp_heads_peak_extra_gib"] is None
-                     else f"{r['lrp_heads_peak_extra_gib']:.2f} GiB"])
+                     _memory(r["lrp_heads_peak_extra_gib"])])
     lines = (["## Cost of one attribution, in forward passes (fp32, CPU)", "", _caption(part), ""]
              + _table(["model", "tokens", "1 forward pass", "occlusion", "Input x Gradient",
                        "LRP (AttnLRP)", "LRP + attention-weight gradients",
@@ -76,9 +81,9 @@ def attribution_md(part: dict) -> list[str]:
                               for r in sampled)
                   + ") times the number of positions, plus one clean forward pass."]
     if part.get("bf16_estimate"):
-        rows = [[e["model"], e["tokens"], f"{e['weights_bf16_gib']:.2f} GiB",
-                 "-" if e["extra_bf16_gib"] is None else f"{e['extra_bf16_gib']:.2f} GiB",
-                 "-" if e["total_bf16_gib"] is None else f"**{e['total_bf16_gib']:.2f} GiB**"]
+        rows = [[e["model"], e["tokens"], _memory(e["weights_bf16_gib"]),
+                 _memory(e["extra_bf16_gib"]),
+                 "-" if e["total_bf16_gib"] is None else f"**{_memory(e['total_bf16_gib'])}**"]
                 for e in part["bf16_estimate"]]
         lines += ["", "### Estimate for a GPU in bf16 (not measured on a GPU)", ""]
         lines += _table(["model", "tokens", "weights (bf16)", "LRP + attention gradients (half "

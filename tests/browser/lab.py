@@ -122,7 +122,7 @@ def jupyter_lab(root_dir: Path, private_dir: Path, timeout_s: float = 90):
 
 
 @contextmanager
-def chromium_page(private_dir: Path, width: int = 1400, height: int = 1000):
+def chromium_page(private_dir: Path, width: int = 1400, height: int = 1500):
     """A Playwright page in headless Chromium with a fresh profile in `private_dir`."""
     from playwright.sync_api import sync_playwright
 
