@@ -255,6 +255,22 @@ def test_explorer_selection_updates_the_map(clusters):
     table = describe_clusters(clusters)
     assert len(table) == clusters["labels"].max() + 1
     assert sum(len(h.split()) for h in table["heads"]) == len(clusters["heads"])
+    shares = table[["first token", "diagonal", "previous token", "last row"]].to_numpy()
+    assert ((shares >= 0) & (shares <= 1)).all()
+    assert repr(explorer.widget) == f"[head explorer: 8 heads in {len(table)} clusters]"
+
+
+def test_static_fallbacks_are_printed(loaded, clusters, capsys):
+    from utils.attention_viewer import attention_viewer
+    from utils.head_explorer import HeadExplorer
+
+    model, tokenizer = loaded
+    attention_viewer(model, tokenizer, "The capital of France is").display()
+    HeadExplorer(clusters).display()
+    out = capsys.readouterr().out
+    assert out.count("Static view") == 2
+    assert "[attention viewer: 2 layers x 4 heads]" in out and "Layer 0, head 0" in out
+    assert "last row reads" in out                   # the cluster table
 
 
 # --- attention viewer and plots ----------------------------------------------------------
