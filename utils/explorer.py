@@ -152,7 +152,8 @@ class RelevanceExplorer:
         # Replace options without triggering a render per change; render once afterwards.
         self.choices.unobserve(self._on_choice, names="value")
         self.foil_menu.unobserve(self._on_foil, names="value")
-        self.choices.options = [(f"{p.token}   {100 * p.probability:.1f} %", i)
+        # the browser collapses runs of spaces: brackets keep token and probability apart
+        self.choices.options = [(f"{p.token}  ({100 * p.probability:.1f} %)", i)
                                 for i, p in enumerate(predictions)]
         self.choices.value = 0 if predictions else None
         self.foil_menu.options = [("none", NO_FOIL)] + [(p.token, i) for i, p in enumerate(predictions)]
