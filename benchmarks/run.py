@@ -30,7 +30,7 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def run(parts, quick: bool, notebooks: list[str] | None) -> dict:
+def run(parts, quick: bool, notebooks: list[str] | None, lengths=(64, 512)) -> dict:
     """{part: {"machine", "quick", "seconds", "rows", ...}} for each part asked for."""
     import torch
 
@@ -57,7 +57,7 @@ def run(parts, quick: bool, notebooks: list[str] | None) -> dict:
         from benchmarks.attribution import attribution_costs, bf16_estimate, llama_1b_shaped
 
         started = time.perf_counter()
-        lengths = (64,) if quick else (64, 512)
+        lengths = lengths[:1] if quick else lengths
         log("Attribution cost on the course model:")
         rows = [attribution_costs(course, "course model", n, log=log) for n in lengths]
         estimate = []
@@ -83,14 +83,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--notebooks", nargs="*", help="number prefixes of solved notebooks (default: all)")
-    parser.add_argument("--quick", action="store_true", help="64-token prompts, course model only")
+    parser.add_argument("--quick", action="store_true", help="the first length only, course model only")
+    parser.add_argument("--lengths", nargs="+", type=int, default=[64, 512],
+                        help="prompt lengths of the attribution part (default: 64 512)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's choice, one per core). On a machine "
+                             "busy with other work, 1 avoids threads waiting on each other.")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for results.md/json")
     args = parser.parse_args()
 
     from benchmarks.report import merge, write_markdown
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)   # the notebooks' kernels too
     started = time.perf_counter()
-    results = run(args.only, args.quick, args.notebooks)
+    results = run(args.only, args.quick, args.notebooks, tuple(args.lengths))
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "results.json"
     # A partial run (--only) keeps the other parts of an earlier run; each part carries the
