@@ -197,3 +197,19 @@ def test_check_substring_scores_names_mistakes(capsys):
                        "without AttnLRP": _scores_variant(lrp=False)}.items():
         used, out = _run(capsys, check_substring_head_scores, fn)
         assert used is fv.substring_head_scores and out.startswith("✗") and phrase in out, out
+
+
+def test_local_fallbacks_when_notebook_02_modules_are_missing(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "utils.head_explorer", None)   # import now fails
+    monkeypatch.setitem(sys.modules, "utils.head_plots", None)
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=5, vocab_size=len(tok))
+    groups = fv.head_groups(model, tok, PROMPT, k=4, n_clusters=2)
+    assert len(groups["heads"]) == 4 and set(groups["labels"]) <= {0, 1}
+    assert fv.top_heads(torch.tensor([[0.1, 0.9], [0.5, 0.3]]), 1) == [(0, 1)]
+    fig = fv.plot_head_atlas({"task heads": torch.rand(2, 4)}, "fallback atlas", top_k=2)
+    ax = fig.axes[0]
+    assert ax.get_title() == "fallback atlas" and ax.get_legend() is not None
+    assert len(ax.collections[0].get_offsets()) == 2
