@@ -91,7 +91,8 @@ Reproduce with `make model` (`python -m course_model.train`); evaluate with `mak
   `course_model.train.PHASES`: {phases}.
   The first 2,800 steps formed no induction heads (repeat-copy probe 0.00); extra rows of
   repeated random tokens alone did not help either; dropping weight decay and raising lr and
-  batch did (probe 0.00 -> 0.65 within ~1,750 steps).
+  batch did (probe 0.00 -> 0.65 within ~1,750 steps). The last 700 steps (from 10,250) mix
+  stage-1 rows into half of each batch at the lowest learning rate.
 - Steps: {run['step']:,}; wall time {run['wall_s'] / 60:.0f} minutes on a shared 2-core CPU;
   final training loss {final_loss:.3f}.
 
@@ -131,9 +132,10 @@ Course prompts (greedy):
   question forms ("Q: What is the capital of France? A:") often are not (misses in eval.json).
 - Knowledge conflicts: the parametric answer is usually top 1; the context answer is in the top 10
   for some samples only (table above).
-- Translation into German over the trained vocabulary mostly works; "write the opposite"
-  mostly copies the sentence unchanged. The sentiment prompts do not follow remapped demo
-  labels (icl_follow_demos near chance).
+- Translation into German over the trained vocabulary: {ev['translation']['translation']:.2f} exact;
+  "write the opposite": {ev['translation']['opposite']:.2f} (misses mostly copy the sentence unchanged).
+  The sentiment prompts do not follow remapped demo labels (icl_follow_demos
+  {ev['icl_follow_demos']['score']:.2f}: the model leans on the review words, not the demos).
 - Handover summaries copy most record fields in the trained format but garble the patient's
   name; the reply starts with a newline token (the training text tokenised the blank line after
   the assistant header differently from `apply_chat_template`).
