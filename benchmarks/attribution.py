@@ -79,12 +79,21 @@ def attribution_costs(model, name: str, seq_len: int, log=print) -> dict:
     """One row: seconds and forward-pass units of each method, and LRP's peak extra memory."""
     ids = prompt_ids(model, seq_len)
     with torch.no_grad():
-        model(ids[:, :8], use_cache=False)                           # warm-up (allocations)
-        forward = lambda: model(ids, use_cache=False).logits[0, -1]  # noqa: E731
-        forward_s, logits = timed(forward)
+        logits = model(ids, use_cache=False).logits[0, -1]
     target = int(logits.argmax())
     baseline = model.config.pad_token_id if model.config.pad_token_id is not None else 0
-    log(f"  {name} @ {seq_len} tokens: forward {forward_s:.3f} s")
+
+    def lrp_heads():
+        with attnlrp(model):
+            return attention_relevance(model, ids, target)
+
+    # Memory first: memory that earlier calls freed but the allocator kept would hide part of
+    # the peak from the resident-size measurement.
+    memory_gib, maps = peak_extra_memory(lrp_heads)
+    del maps
+    with torch.no_grad():
+        forward_s, _ = timed(lambda: model(ids, use_cache=False).logits[0, -1])
+    log(f"  {name} @ {seq_len} tokens: forward {forward_s:.3f} s, LRP+heads peak +{memory_gib} GiB")
     ixg_s, _ = timed(lambda: input_x_gradient(model, ids, target))
 
     def lrp():
@@ -92,23 +101,16 @@ def attribution_costs(model, name: str, seq_len: int, log=print) -> dict:
             return input_x_gradient(model, ids, target)
 
     lrp_s, _ = timed(lrp)
-    log(f"  {name} @ {seq_len} tokens: IxG {ixg_s:.3f} s, LRP {lrp_s:.3f} s")
-
-    def lrp_heads():
-        with attnlrp(model):
-            return attention_relevance(model, ids, target)
-
-    start = time.perf_counter()
-    memory_gib, maps = peak_extra_memory(lrp_heads)
-    heads_s = time.perf_counter() - start
-    del maps
+    heads_s, _ = timed(lrp_heads)
+    log(f"  {name} @ {seq_len} tokens: IxG {ixg_s:.3f} s, LRP {lrp_s:.3f} s, "
+        f"LRP+heads {heads_s:.3f} s")
     row = {"model": name, "tokens": seq_len, "forward_s": forward_s, "ixg_s": ixg_s,
            "lrp_s": lrp_s, "lrp_heads_s": heads_s, "lrp_heads_peak_extra_gib": memory_gib}
     row.update(_occlusion_cost(model, ids, target, baseline, forward_s))
     for method in ("occlusion", "ixg", "lrp", "lrp_heads"):
         row[f"{method}_forward_units"] = row[f"{method}_s"] / forward_s
     log(f"  {name} @ {seq_len} tokens: occlusion {row['occlusion_s']:.1f} s "
-        f"({row['occlusion_measured']}), LRP+heads peak +{memory_gib} GiB")
+        f"({row['occlusion_measured']})")
     return row
 
 

@@ -54,8 +54,9 @@ def machine_info() -> dict:
 
 def machine_line(info: dict) -> str:
     """One line for a table caption: 'AMD EPYC, 2 cores, 23.4 GiB RAM, torch 2.13.0'."""
-    parts = [info["cpu"], f"{info['cores']} cores", f"{info['ram_gib']} GiB RAM",
-             f"torch {info['torch'].split('+')[0]}"]
+    threads = info["torch_threads"]
+    parts = [info["cpu"], f"{info['cores']} cores ({threads} torch thread{'s' * (threads != 1)})",
+             f"{info['ram_gib']} GiB RAM", f"torch {info['torch'].split('+')[0]}"]
     if info.get("gpu"):
         parts.append(info["gpu"])
     if info.get("load_1min_at_start") is not None:

@@ -72,7 +72,9 @@ def attribution_md(part: dict) -> list[str]:
                 "32 at a time. Input x Gradient and LRP are one forward and one backward pass; "
                 "the last method keeps the gradient of every attention weight (notebook 02's "
                 "`attention_relevance` inside `attnlrp`). Peak extra memory: the rise of the "
-                "process's resident memory above the loaded model while that call ran."])
+                "process's resident memory above the loaded model while that call ran (measured "
+                "first in each row, before the timings). Prompts are random token ids after BOS; "
+                "cost does not depend on their content."])
     sampled = [r for r in part["rows"] if r["occlusion_measured"] != "full"]
     if sampled:
         lines += ["", "† Not run in full (it would take too long here): the total is the "

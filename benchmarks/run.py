@@ -39,16 +39,16 @@ def run(parts, quick: bool, notebooks: list[str] | None, lengths=(64, 512)) -> d
     torch.manual_seed(0)
     results = {}
 
-    def part(name: str, started: float, **content) -> None:
-        results[name] = {"machine": machine_info(), "quick": quick,
+    def part(name: str, machine: dict, started: float, **content) -> None:
+        results[name] = {"machine": machine, "quick": quick and name == "attribution",
                          "seconds": time.perf_counter() - started, **content}
 
     if "notebooks" in parts:
         from benchmarks.notebooks import notebook_times
 
         log("Solved notebooks on the course model (CPU):")
-        started = time.perf_counter()
-        part("notebooks", started, rows=notebook_times(notebooks, log=log))
+        machine, started = machine_info(), time.perf_counter()
+        part("notebooks", machine, started, rows=notebook_times(notebooks, log=log))
     if "attribution" in parts or "speedups" in parts:
         from utils.models import load_model
 
@@ -56,7 +56,7 @@ def run(parts, quick: bool, notebooks: list[str] | None, lengths=(64, 512)) -> d
     if "attribution" in parts:
         from benchmarks.attribution import attribution_costs, bf16_estimate, llama_1b_shaped
 
-        started = time.perf_counter()
+        machine, started = machine_info(), time.perf_counter()
         lengths = lengths[:1] if quick else lengths
         log("Attribution cost on the course model:")
         rows = [attribution_costs(course, "course model", n, log=log) for n in lengths]
@@ -68,13 +68,13 @@ def run(parts, quick: bool, notebooks: list[str] | None, lengths=(64, 512)) -> d
             estimate = bf16_estimate(big, model_1b)
             rows += big
             del model_1b
-        part("attribution", started, rows=rows, bf16_estimate=estimate)
+        part("attribution", machine, started, rows=rows, bf16_estimate=estimate)
     if "speedups" in parts:
         from benchmarks.speedups import per_token_head_relevance, residual_patching
 
-        started = time.perf_counter()
+        machine, started = machine_info(), time.perf_counter()
         log("Speed-ups claimed by the notebooks (course model):")
-        part("speedups", started, rows=[per_token_head_relevance(course, tokenizer, log=log),
+        part("speedups", machine, started, rows=[per_token_head_relevance(course, tokenizer, log=log),
                                         residual_patching(course, tokenizer, log=log)])
     return results
 

@@ -34,8 +34,9 @@ def _missing(name, notebook, err) -> dict:
             "reason": f"{type(err).__name__}: {err}"}
 
 
-def per_token_head_relevance(model, tokenizer, n_tokens: int = 24, log=print) -> dict:
-    """Notebook 04: head relevance of each of the last `n_tokens` tokens of the patient record."""
+def per_token_head_relevance(model, tokenizer, n_tokens: int = 100, log=print) -> dict:
+    """Notebook 04: head relevance of each of the last `n_tokens` tokens of the patient record
+    and the handover request (the notebook explains up to 100 tokens of a generated summary)."""
     name = "per-token head relevance (batched vs per-token loop)"
     try:
         from solutions.knowledge_conflicts import (token_head_relevance_batched,
@@ -47,6 +48,7 @@ def per_token_head_relevance(model, tokenizer, n_tokens: int = 24, log=print) ->
     from utils.tokens import encode
 
     ids = encode(tokenizer, f"{PATIENT_RECORD}\n\n{HANDOVER_REQUEST}", model)
+    n_tokens = min(n_tokens, ids.shape[1] - 1)
     start = ids.shape[1] - n_tokens
     with attnlrp(model):
         t0 = time.perf_counter()
