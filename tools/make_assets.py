@@ -166,6 +166,11 @@ function drawText() {
     `Layer ${layer}, head ${head}: where token ${query} (${DATA.tokens[query]}) looks.`;
 }
 function draw() { drawGrid(); drawText(); }
+// Start on the head whose last position (where the answer is made) looks most sharply at a
+// token further back than its neighbour: more telling than the many previous-token heads.
+function farFocus(l, h, q) { let m = 0; for (let k = 1; k < q - 1; k++) m = Math.max(m, att(l, h, q, k)); return m; }
+for (let l = 0; l < L; l++) for (let h = 0; h < H; h++)
+  if (farFocus(l, h, query) > farFocus(layer, head, query)) { layer = l; head = h; }
 draw();
 """
 
