@@ -10,6 +10,9 @@ export TOKENIZERS_PARALLELISM := false
 export MPLBACKEND := Agg
 # Tests and solved notebooks always use the bundled course model (an explicit XAI_MODEL wins).
 export XAI_MODEL ?= course
+# One thread: the same float reduction order when solved notebooks are built and re-checked,
+# and no oversubscription on small machines. `make lab` uses torch's default.
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup lab test test-fast solved check-solved strip model eval-model bench browser clean
 
@@ -25,7 +28,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 lab: setup
-	HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	env -u OMP_NUM_THREADS HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval,
 # and the widgets in a real browser (tests/test_browser.py: Debian's Chromium, installed here
@@ -40,6 +43,7 @@ test-fast: setup
 
 # Rebuild solved notebooks from notebooks/ + solutions/ and execute them (NB="01 02" for some).
 solved: setup
+	$(BIN)/python tools/make_assets.py
 	$(BIN)/python tools/solved_notebooks.py $(NB)
 
 check-solved: setup

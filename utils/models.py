@@ -145,7 +145,7 @@ def load_model(name: str | None = None, device: str | None = None, verbose: bool
     # (lxt recommends it). fp32 on CPU and MPS: their bf16 kernels are slow or missing, and the
     # conservation checks of the course compare sums that bf16 would blur.
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    kwargs = dict(torch_dtype=dtype, attn_implementation="eager", use_safetensors=True,
+    kwargs = dict(dtype=dtype, attn_implementation="eager", use_safetensors=True,
                   trust_remote_code=False, local_files_only=local_only)
     if dev.type == "cuda" and device is None and torch.cuda.device_count() > 1:
         kwargs["device_map"] = "auto"  # spread a large model over all GPUs (accelerate)
