@@ -7,6 +7,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"  # a missing local path must fail fast, not retry the hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("XAI_MODEL", "course")  # notebooks under test use the course model
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as when the solved notebooks were built
 os.environ.setdefault("MPLBACKEND", "Agg")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
