@@ -241,3 +241,19 @@ def test_unfinished_exercise_falls_back_to_reference(capsys):
         raise NotImplementedError
     assert check_spearman(stub) is ref.spearman
     assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_fast_residual_patching_with_pads_and_a_subset_equals_the_loop():
+    model = gqa_llama(seed=1)
+    pair = tiny_pair(model, seed=3, seq_len=9, differ=(2, 5), pad_at=4)
+    clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+    metric = lambda logits: ref.normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)  # noqa: E731
+    cache = cache_activations(model, pair.clean_inputs())
+    for p in (pair, pair.subset([0, 2, 4, 5, 8])):
+        loop = ref.patch_residual_stream(model, p, cache["resid"], metric)
+        fast = patch_residual_batched(model, p, cache, metric, batch_size=2)
+        assert torch.equal(loop.isnan(), fast.isnan())
+        assert torch.allclose(loop, fast, atol=1e-5, equal_nan=True)
+    assert pair.subset([0, 2, 4, 5, 8]).valid_positions.tolist() == [0, 2, 5, 8]   # 4 is a pad
+    with pytest.raises(ValueError, match="within"):
+        pair.subset([99])

@@ -19,6 +19,7 @@ patches index key/value heads (0 .. H_kv - 1), not query heads.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class AlignedPair:
     labels: list[str]          # axis labels: token text, "clean/corrupted" where they differ
     answer_id: int             # the correct answer's first token
     differs: list[bool] = field(default_factory=list)   # positions whose tokens differ
+    only: tuple | None = None  # patch only these positions (see `subset`); None: all of them
 
     @property
     def seq_len(self) -> int:
@@ -91,7 +93,17 @@ class AlignedPair:
     def valid_positions(self) -> torch.Tensor:
         """Positions that hold a real token in both prompts (the only ones worth patching)."""
         both = (self.clean_mask[0] > 0) & (self.corrupted_mask[0] > 0)
-        return torch.nonzero(both).flatten().cpu()
+        valid = torch.nonzero(both).flatten().cpu()
+        if self.only is not None:
+            valid = valid[torch.isin(valid, torch.tensor(self.only, dtype=torch.long))]
+        return valid
+
+    def subset(self, positions) -> "AlignedPair":
+        """The same pair, with patching restricted to `positions` (e.g. for a quick timing)."""
+        positions = tuple(int(p) for p in positions)
+        if not positions or not all(0 <= p < self.seq_len for p in positions):
+            raise ValueError(f"Positions must be a non-empty list within 0 .. {self.seq_len - 1}.")
+        return dataclasses.replace(self, only=positions)
 
     def clean_inputs(self, batch: int = 1) -> dict:
         return _model_inputs(self.clean_ids, self.clean_mask, batch)
