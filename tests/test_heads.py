@@ -77,6 +77,7 @@ def test_lrp_changes_relevance_and_is_switched_off_afterwards(model):
     assert torch.equal(head_relevance(model, ids, target), plain)
 
 
+@pytest.mark.filterwarnings("ignore:`output_attentions=True` is not supported")
 def test_missing_attention_weights_give_a_clear_error():
     model = tiny_llama(seed=0)
     model.config._attn_implementation = "sdpa"
