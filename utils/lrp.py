@@ -118,6 +118,7 @@ def attnlrp(model):
             disable_lrp(model)
 
 # Input relevance under AttnLRP sums to this fraction of the explained logit (the softmax and the
-# normalisation layers absorb the rest). Measured on the course model; tests and the health check
-# of every notebook assert it.
+# normalisation layers absorb the rest). Measured on the shipped course model for its top
+# prediction on 23 course prompts: 0.59 to 1.06 (plain Input x Gradient: -0.42 to 0.55).
+# Tests and the health check of every notebook assert it.
 CONSERVATION_BAND = (0.5, 1.2)
