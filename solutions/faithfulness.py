@@ -28,7 +28,12 @@ def deletion_curve(model, input_ids, target_id, order, baseline_id, batch_size=3
     removed = torch.arange(n + 1, device=input_ids.device)[:, None] > torch.arange(n, device=input_ids.device)
     steps = input_ids.repeat(n + 1, 1)                                   # [n + 1, seq]
     steps[:, order] = torch.where(removed, baseline_id, input_ids[0, order])
-    return _run_last_logit(model, steps, target_id, batch_size)
+    logits = []
+    with torch.no_grad():
+        for start in range(0, n + 1, batch_size):
+            out = model(steps[start:start + batch_size], use_cache=False, logits_to_keep=1)
+            logits.append(out.logits[:, -1, target_id].float().cpu())
+    return torch.cat(logits)
 
 
 def insertion_curve(model, input_ids, target_id, order, baseline_id, batch_size=32):
