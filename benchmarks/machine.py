@@ -64,7 +64,7 @@ def machine_line(info: dict) -> str:
     return ", ".join(parts)
 
 
-def timed(fn, min_total_s: float = 1.0, max_repeats: int = 5) -> tuple[float, object]:
+def timed(fn, min_total_s: float = 2.0, max_repeats: int = 30) -> tuple[float, object]:
     """(median seconds of `fn()`, its last result): repeats until `min_total_s` or `max_repeats`.
 
     One warm-up call first is left to the caller where it matters (first calls allocate).
