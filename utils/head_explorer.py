@@ -206,6 +206,12 @@ def cluster_maps_figure(result: dict, title: str):
     return fig
 
 
+def _padded_range(values, margin: float = 0.12) -> tuple[float, float]:
+    lo, hi = float(values.min()), float(values.max())
+    pad = margin * (hi - lo) if hi > lo else 1.0
+    return lo - pad, hi + pad
+
+
 class HeadExplorer:
     """jupyter-scatter of the clustered heads; clicking a head shows its relevance map beside it."""
 
@@ -229,9 +235,12 @@ class HeadExplorer:
                                       categories=[str(c) for c in range(int(result["labels"].max()) + 1)]),
             "relevance": [float(result["scores"][layer, head]) for layer, head in heads],
         })
+        # a margin around the points, so none sits cut off at the canvas edge
+        x_domain, y_domain = (_padded_range(self.table[axis]) for axis in ("x", "y"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.scatter = jscatter.Scatter(data=self.table, x="x", y="y", height=380, size=9,
+            self.scatter = jscatter.Scatter(data=self.table, x="x", y="y", width=440, height=380, size=9,
+                                            x_scale=x_domain, y_scale=y_domain,
                                             tooltip=True, legend=True,
                                             tooltip_properties=["head", "cluster", "layer", "relevance"])
         self.color_choice = widgets.ToggleButtons(options=["cluster", "layer"], value=color_by,
@@ -244,7 +253,8 @@ class HeadExplorer:
         self.show_head(0)   # the most relevant head until the learner clicks another
         self.scatter.widget.observe(self._on_selection, names="selection")
         self.widget = Panel([widgets.HBox([
-            widgets.VBox([self.color_choice, self.scatter.show()]),
+            widgets.VBox([self.color_choice, self.scatter.show()],
+                         layout=widgets.Layout(min_width="460px")),
             widgets.VBox([self.caption, self.image]),
         ])], summary=f"[head explorer: {len(heads)} heads in "
                      f"{len(self.table['cluster'].cat.categories)} clusters]")
@@ -273,7 +283,7 @@ class HeadExplorer:
         layer, head = self.result["heads"][index]
         fig = token_map(self.result["maps"][index], self.result["tokens"],
                         f"Relevance map of layer {layer}, head {head}", kind="relevance")
-        self.image.value = figure_png(fig, dpi=70)
+        self.image.value = figure_png(fig, dpi=100)
         self.caption.value = html.escape(self.describe(index))
 
     def display(self) -> None:

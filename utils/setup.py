@@ -13,7 +13,7 @@ from utils import COURSE_MODEL_DIR, COURSE_ROOT
 
 # Requirements a Colab runtime already has in a suitable version (its CUDA torch in particular),
 # or that only the course's own tests and local JupyterLab need.
-_SKIP_ON_COLAB = ("torch", "jupyterlab", "nbval", "pytest", "nbclient")
+_SKIP_ON_COLAB = ("torch", "jupyterlab", "nbval", "pytest", "nbclient", "playwright")
 SEED = 0
 
 
