@@ -5,8 +5,8 @@ import torch
 
 from solutions import knowledge_conflicts as ref
 from solutions.attention_heads import head_relevance
-from utils.checks.core import tiny_llama
-from utils.checks.function_vectors import named_check, tiny_tokenizer
+from utils.checks.core import run_check, tiny_llama
+from utils.checks.function_vectors import tiny_tokenizer
 from utils.lrp import attnlrp
 from utils.prompts import Counterfactual
 from utils.tokens import answer_token_id, first_divergent_tokens
@@ -68,5 +68,5 @@ def check_conflict_head_relevance(fn):
         "the answers lack their leading space (\" Paris\" is the token after \"is\", not \"Paris\")":
             _variant(no_space=True),
     }
-    return named_check("conflict_head_relevance", fn, ref.conflict_head_relevance, cases, mistakes,
+    return run_check("conflict_head_relevance", fn, ref.conflict_head_relevance, cases, mistakes,
                        extra=_skips_when_not_in_top_k, rtol=1e-3, atol=1e-6)

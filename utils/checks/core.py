@@ -46,6 +46,11 @@ def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torc
                 f"{tuple(expected.shape)}.")
     actual = actual.detach().cpu()
     expected = expected.detach().cpu()
+    if _close(actual, expected, rtol, atol):
+        return None
+    for label, wrong in (mistakes or {}).items():   # named whatever its shape
+        if isinstance(wrong, torch.Tensor) and _close(actual, wrong.detach().cpu(), rtol, atol):
+            return f"matches a typical mistake: {label}."
     if actual.shape != expected.shape:
         hint = ""
         if actual.numel() == expected.numel():
@@ -55,11 +60,6 @@ def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torc
         return f"has shape {tuple(actual.shape)} but should have {tuple(expected.shape)}.{hint}"
     if not torch.isfinite(actual.float()).all():
         return "contains NaN or inf values (a division by zero?)."
-    if _close(actual, expected, rtol, atol):
-        return None
-    for label, wrong in (mistakes or {}).items():
-        if _close(actual, wrong.detach().cpu(), rtol, atol):
-            return f"matches a typical mistake: {label}."
     if _close(actual, -expected, rtol, atol):
         return "has the wrong sign everywhere: subtract the other way round."
     a, e = actual.float().flatten(), expected.float().flatten()
@@ -75,12 +75,13 @@ def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torc
 
 
 def find_problem(learner_fn: Callable, reference_fn: Callable, cases: list[Case],
-                 mistakes: dict[str, Callable] | None = None, rtol: float = 1e-3,
-                 atol: float = 1e-4) -> str | None:
+                 mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
+                 rtol: float = 1e-3, atol: float = 1e-4) -> str | None:
     """Run both functions on every case; None if all agree, else what differs on the first miss.
 
     mistakes: label -> function with the reference's signature that makes a typical error; a
     learner output equal to one of them is reported with that label.
+    extra: learner_fn -> problem sentence or None, run after the cases (error handling, clean-up).
     NotImplementedError from the learner's function propagates (the exercise is unfinished).
     """
     for case_no, (args, kwargs) in enumerate(cases, start=1):
@@ -90,24 +91,29 @@ def find_problem(learner_fn: Callable, reference_fn: Callable, cases: list[Case]
         problem = describe_difference(actual, expected, wrong, rtol, atol)
         if problem:
             return f"on test case {case_no} the result {problem}"
-    return None
+    return extra(learner_fn) if extra is not None else None
 
 
 def run_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: list[Case],
-              mistakes: dict[str, Callable] | None = None, rtol: float = 1e-3,
-              atol: float = 1e-4) -> Callable:
-    """Check `learner_fn`, print one line, and return the function to use from here on."""
+              mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
+              rtol: float = 1e-3, atol: float = 1e-4, returns: tuple | None = None) -> Callable:
+    """Check `learner_fn`, print one line, and return the function to use from here on.
+
+    returns: (learner object, reference object) to hand back when `learner_fn` and
+    `reference_fn` are wrappers made for the comparison; default the functions themselves.
+    """
+    learner_out, reference_out = returns or (learner_fn, reference_fn)
     try:
-        problem = find_problem(learner_fn, reference_fn, cases, mistakes, rtol, atol)
+        problem = find_problem(learner_fn, reference_fn, cases, mistakes, extra, rtol, atol)
     except NotImplementedError:
         print(f"… {name} is not implemented yet: the cells below use the reference solution.")
-        return reference_fn
+        return reference_out
     except Exception as err:  # the learner's code crashed: show why, keep the notebook going
         print(f"✗ {name} raised {type(err).__name__}: {err}. "
               "The cells below use the reference solution until you fix it.")
-        return reference_fn
+        return reference_out
     if problem:
         print(f"✗ {name} {problem} The cells below use the reference solution until you fix it.")
-        return reference_fn
+        return reference_out
     print(f"✓ {name} passes all {len(cases)} checks.")
-    return learner_fn
+    return learner_out

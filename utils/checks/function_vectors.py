@@ -8,7 +8,7 @@ import torch
 
 from solutions import function_vectors as ref
 from solutions.attention_heads import attention_relevance
-from utils.checks.core import Case, describe_difference, random_ids, tiny_llama
+from utils.checks.core import random_ids, run_check, tiny_llama
 from utils.hooks import split_heads
 from utils.lrp import attnlrp
 
@@ -39,51 +39,6 @@ def tiny_tokenizer():
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
                                    pad_token="<pad>")
-
-
-def _close(a, b, rtol, atol) -> bool:
-    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
-            and torch.allclose(a.detach().cpu().float(), b.detach().cpu().float(), rtol=rtol, atol=atol))
-
-
-def named_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: list[Case],
-                mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
-                rtol: float = 1e-3, atol: float = 1e-4, returns: tuple | None = None):
-    """Like `utils.checks.core.run_check`, but a typical mistake is named whatever its shape.
-
-    extra: learner_fn -> problem sentence or None, run after the cases (error handling, clean-up).
-    returns: (learner object, reference object) to hand back when `learner_fn`/`reference_fn`
-    are wrappers; default the functions themselves.
-    """
-    learner_out, reference_out = returns or (learner_fn, reference_fn)
-    try:
-        problem = None
-        for case_no, (args, kwargs) in enumerate(cases, start=1):
-            expected = reference_fn(*args, **kwargs)
-            actual = learner_fn(*args, **kwargs)
-            if _close(actual, expected, rtol, atol):
-                continue
-            for label, wrong_fn in (mistakes or {}).items():
-                if _close(actual, wrong_fn(*args, **kwargs), rtol, atol):
-                    problem = f"on test case {case_no} the result matches a typical mistake: {label}."
-                    break
-            else:
-                problem = f"on test case {case_no} the result {describe_difference(actual, expected, None, rtol, atol)}"
-            break
-        if problem is None and extra is not None:
-            problem = extra(learner_fn)
-    except NotImplementedError:
-        print(f"… {name} is not implemented yet: the cells below use the reference solution.")
-        return reference_out
-    except Exception as err:  # the learner's code crashed: show why, keep the notebook going
-        print(f"✗ {name} raised {type(err).__name__}: {err}. "
-              "The cells below use the reference solution until you fix it.")
-        return reference_out
-    if problem:
-        print(f"✗ {name} {problem} The cells below use the reference solution until you fix it.")
-        return reference_out
-    print(f"✓ {name} passes all {len(cases)} checks.")
-    return learner_out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +80,7 @@ def check_head_outputs_at_last(fn):
         "it slices the output of o_proj (heads already mixed) instead of its input": _capture_variant(
             lambda x, out, n: split_heads(out, n)[0, -1]),
     }
-    return named_check("head_outputs_at_last", fn, ref.head_outputs_at_last, _capture_cases(),
+    return run_check("head_outputs_at_last", fn, ref.head_outputs_at_last, _capture_cases(),
                        mistakes)
 
 
@@ -222,7 +177,7 @@ def check_transplant_heads(cm):
         "it adds the vector to the head's output instead of replacing it":
             _logits_under(_transplant_variant(added)),
     }
-    return named_check("transplant_heads", _logits_under(cm), _logits_under(ref.transplant_heads),
+    return run_check("transplant_heads", _logits_under(cm), _logits_under(ref.transplant_heads),
                        _transplant_cases(), mistakes,
                        extra=lambda _: _transplant_cleans_up(cm),
                        returns=(cm, ref.transplant_heads))
@@ -270,7 +225,7 @@ def check_substring_token_positions(fn):
         "it drops tokens that overlap the substring only partly (a token may start before it)":
             only_inside,
     }
-    return named_check("substring_token_positions", fn, ref.substring_token_positions,
+    return run_check("substring_token_positions", fn, ref.substring_token_positions,
                        _position_cases(), mistakes, extra=_raises_on_missing)
 
 
@@ -315,5 +270,5 @@ def check_substring_head_scores(fn):
         "it runs without AttnLRP: compute the maps inside `with attnlrp(model):`":
             _scores_variant(lrp=False),
     }
-    return named_check("substring_head_scores", fn, ref.substring_head_scores, _score_cases(),
+    return run_check("substring_head_scores", fn, ref.substring_head_scores, _score_cases(),
                        mistakes, rtol=1e-3, atol=1e-6)
