@@ -20,20 +20,13 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A small random Llama and a byte-level tokenizer, saved to a folder like a hub model."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
     import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from utils.checks.core import tiny_tokenizer
 
     folder = tmp_path_factory.mktemp("tiny-llama")
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>", "<pad>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["The capital of France is Paris. 2+2 equals 4."] * 5, trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                   pad_token="<pad>")
+    fast = tiny_tokenizer()
     fast.save_pretrained(folder)
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64,

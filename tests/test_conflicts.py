@@ -7,7 +7,7 @@ from solutions import knowledge_conflicts as kc
 from utils.checks import check_conflict_head_relevance
 from utils.checks.conflicts import _SAMPLES, _variant
 from utils.checks.core import random_ids, tiny_llama
-from utils.checks.function_vectors import tiny_tokenizer
+from utils.checks.core import tiny_tokenizer
 from utils.lrp import attnlrp
 from utils.monitor import (fit_monitor, head_features, monitor_html, monitor_text,
                            normalise_relevance, score_against_truth)

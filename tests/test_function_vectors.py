@@ -8,7 +8,7 @@ from solutions import function_vectors as fv
 from utils.checks import (check_head_outputs_at_last, check_substring_head_scores,
                           check_substring_token_positions, check_transplant_heads)
 from utils.checks.core import random_ids, tiny_llama
-from utils.checks.function_vectors import tiny_tokenizer
+from utils.checks.core import tiny_tokenizer
 from utils.hooks import split_heads
 
 PROMPT = "Task: Translation into German: I love AI research\nAnswer:"

@@ -5,8 +5,7 @@ import torch
 
 from solutions import knowledge_conflicts as ref
 from solutions.attention_heads import head_relevance
-from utils.checks.core import run_check, tiny_llama
-from utils.checks.function_vectors import tiny_tokenizer
+from utils.checks.core import run_check, tiny_llama, tiny_tokenizer
 from utils.lrp import attnlrp
 from utils.prompts import Counterfactual
 from utils.tokens import answer_token_id, first_divergent_tokens

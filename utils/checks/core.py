@@ -7,6 +7,7 @@ reference otherwise, so a notebook keeps running while an exercise is unfinished
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 import torch
@@ -26,6 +27,32 @@ def tiny_llama(seed: int = 0, vocab_size: int = 64, n_layers: int = 2, n_heads: 
     model = LlamaForCausalLM(config).eval()
     model.requires_grad_(False)
     return model
+
+
+# Sentences the small check tokenizer learns its merges from (and the check prompts).
+CHECK_TEXTS = [
+    "Task: Translation into German: I love AI research\nAnswer:",
+    "Q: How much dust is blown from the Sahara each year?\nA: 27 million tons",
+    "The cat sat on the mat. The cat was happy.",
+]
+
+
+@lru_cache(maxsize=1)
+def tiny_tokenizer():
+    """A byte-level BPE tokenizer with BOS, trained in milliseconds on a few sentences."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<s>", "</s>", "<pad>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(CHECK_TEXTS * 3, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   pad_token="<pad>")
 
 
 def random_ids(seed: int, seq_len: int, vocab_size: int = 64) -> torch.Tensor:

@@ -1,45 +1,18 @@
 """Checks for notebook 03 (function vectors: capture, transplant, heads on a substring)."""
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Callable
 
 import torch
 
 from solutions import function_vectors as ref
 from solutions.attention_heads import attention_relevance
-from utils.checks.core import random_ids, run_check, tiny_llama
+from utils.checks.core import CHECK_TEXTS, random_ids, run_check, tiny_llama, tiny_tokenizer
 from utils.hooks import split_heads
 from utils.lrp import attnlrp
 
 __all__ = ["check_head_outputs_at_last", "check_transplant_heads",
            "check_substring_token_positions", "check_substring_head_scores"]
-
-# Sentences the small check tokenizer learns its merges from (and the check prompts).
-_CHECK_TEXTS = [
-    "Task: Translation into German: I love AI research\nAnswer:",
-    "Q: How much dust is blown from the Sahara each year?\nA: 27 million tons",
-    "The cat sat on the mat. The cat was happy.",
-]
-
-
-@lru_cache(maxsize=1)
-def tiny_tokenizer():
-    """A byte-level BPE tokenizer with BOS, trained in milliseconds on a few sentences."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<s>", "</s>", "<pad>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
-    tok.train_from_iterator(_CHECK_TEXTS * 3, trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                   pad_token="<pad>")
-
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 5
@@ -188,15 +161,15 @@ def check_transplant_heads(cm):
 
 def _position_cases():
     tok = tiny_tokenizer()
-    return [((tok, _CHECK_TEXTS[0], "Translation into German"), {}),
-            ((tok, _CHECK_TEXTS[1], "27 million tons"), {}),
-            ((tok, _CHECK_TEXTS[2], "The cat"), {}),
-            ((tok, _CHECK_TEXTS[1], "ahara"), {})]   # starts inside a token
+    return [((tok, CHECK_TEXTS[0], "Translation into German"), {}),
+            ((tok, CHECK_TEXTS[1], "27 million tons"), {}),
+            ((tok, CHECK_TEXTS[2], "The cat"), {}),
+            ((tok, CHECK_TEXTS[1], "ahara"), {})]   # starts inside a token
 
 
 def _raises_on_missing(fn) -> str | None:
     try:
-        fn(tiny_tokenizer(), _CHECK_TEXTS[0], "Translation into French")
+        fn(tiny_tokenizer(), CHECK_TEXTS[0], "Translation into French")
     except ValueError:
         return None
     return ("does not raise a ValueError when the substring is not in the prompt: tell the "
@@ -253,9 +226,9 @@ def _scores_variant(rows: str = "last", positive: str = "clamp", lrp: bool = Tru
 def _score_cases():
     tok = tiny_tokenizer()
     model = tiny_llama(seed=5, vocab_size=len(tok))
-    return [((model, tok, _CHECK_TEXTS[0], "Translation into German"), {}),
-            ((model, tok, _CHECK_TEXTS[1], "27 million"), {"target_id": 7}),
-            ((model, tok, _CHECK_TEXTS[2], "sat on the mat"), {})]
+    return [((model, tok, CHECK_TEXTS[0], "Translation into German"), {}),
+            ((model, tok, CHECK_TEXTS[1], "27 million"), {"target_id": 7}),
+            ((model, tok, CHECK_TEXTS[2], "sat on the mat"), {})]
 
 
 def check_substring_head_scores(fn):
