@@ -9,6 +9,7 @@ import json
 
 from course_model import MODEL_DIR, WORK_DIR
 from course_model.corpus import STAGE1_MIX, STAGE2_MIX
+from course_model.corpus_stage3 import MIX as STAGE3_MIX
 from course_model.evaluate import THRESHOLDS
 
 
@@ -26,16 +27,21 @@ def loss_curve(info: dict, path) -> None:
     ax.plot([r[0] for r in log], sm, lw=1.5, color="C0", label="running mean")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (nats/token)")
-    s2 = info["run"].get("stage2_start")
-    if s2:
-        ax.axvline(s2, color="grey", ls="--", lw=1)
-        ax.text(s2, ax.get_ylim()[1] * 0.95, " stage 2", color="grey", va="top")
+    for name in ("stage2", "stage3"):
+        start = info["run"].get(f"{name}_start")
+        if start:
+            ax.axvline(start, color="grey", ls="--", lw=1)
+            ax.text(start, ax.get_ylim()[1] * 0.95, f" stage {name[-1]}", color="grey",
+                    va="top")
     ax2 = ax.twinx()
     ax2.plot([p[0] for p in probe], [p[1] for p in probe], color="C3", lw=1,
              label="repeat-copy probe")
     ax2.set_ylim(0, 1)
     ax2.set_ylabel("repeat-copy accuracy", color="C3")
     ax.set_title("Course model training")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -56,6 +62,11 @@ def write_card(model_dir=MODEL_DIR) -> None:
                      f"{'yes' if r['both'] else 'no'} |" for r in ev["conflict_both_top10"]["rows"])
     mix1 = ", ".join(f"{k} {v:.0%}" for k, v in STAGE1_MIX.items())
     mix2 = ", ".join(f"{k} {v:.0%}" for k, v in STAGE2_MIX.items())
+    mix3 = ", ".join(f"{k} {v:.0%}" for k, v in STAGE3_MIX.items())
+    s2, s3 = run.get("stage2_start"), run.get("stage3_start")
+    docs = sum(corp.get(f"stage{i}_docs", 0) for i in (1, 2, 3))
+    chars = sum(corp.get(f"stage{i}_chars", 0) for i in (1, 2, 3))
+    tokens = sum(corp.get(f"stage{i}_tokens", 0) for i in (1, 2, 3))
     final_loss = run["log"][-1][1] if run["log"] else float("nan")
     phases = "; ".join(f"{st}: {json.dumps(ov)}" for st, ov in hp.get("phases", []))
     text = f"""# course-llama: the course's own small Llama
@@ -78,21 +89,26 @@ Reproduce with `make model` (`python -m course_model.train`); evaluate with `mak
 | tokenizer | byte-level BPE (`tokenizers`), digits split one per token, BOS `<|begin_of_text|>` prepended, pad `<|pad|>` != eos `<|end_of_text|>`, Llama-3.2-style chat template (`<|start_header_id|>role<|end_header_id|>` ... `<|eot_id|>`) |
 
 ## Training
-- Corpus: {corp['stage1_docs']:,} stage-1 + {corp['stage2_docs']:,} stage-2 documents,
-  {corp['stage1_chars'] + corp['stage2_chars']:,} characters, {corp['stage1_tokens'] + corp['stage2_tokens']:,} tokens
-  packed into rows of {corp['seq_len']}; sha256 of the generated jsonl `{corp['sha256']}`.
-- Stage 1 mix: {mix1}. Stage 2 mix: {mix2}.
+- Corpus: {docs:,} documents ({corp['stage1_docs']:,} stage 1, {corp['stage2_docs']:,} stage 2,
+  {corp.get('stage3_docs', 0):,} stage 3), {chars:,} characters, {tokens:,} tokens
+  packed into rows of {corp['seq_len']}; sha256 of the generated jsonl: stages 1-2
+  `{corp['sha256']}`, stage 3 `{corp.get('stage3_sha256', '-')}`. The tokenizer is fitted on
+  stages 1-2.
+- Stage 1 mix: {mix1}. Stage 2 mix: {mix2}. Stage 3 mix (`course_model/corpus_stage3.py`): {mix3}.
 - Curriculum: stage 1 until the repeated-random-token probe reached {hp['induction_acc']}
-  (or step {hp['stage1_max']}); stage 2 began at step {run.get('stage2_start')} and ran
-  {run['step'] - (run.get('stage2_start') or run['step'])} steps.
+  (or step {hp['stage1_max']}); stage 2 (compositional reading comprehension) began at step
+  {s2} and ran {(s3 or run['step']) - (s2 or run['step'])} steps; stage 3 (practice on names,
+  bare answers, remapped demonstrations and chat replies) began at step {s3} and ran
+  {run['step'] - (s3 or run['step'])} steps.
 - AdamW (betas 0.9/0.95), starting with weight decay {hp['weight_decay']}, batch {hp['batch']} x {corp['seq_len']} tokens,
-  lr {hp['lr']} (warmup {hp['warmup']}) in stage 1, cosine {hp['lr_stage2']} -> {hp['lr_min']} in stage 2,
+  lr {hp['lr']} (warmup {hp['warmup']}) in stage 1, cosine {hp['lr_stage2']} -> {hp['lr_min']} in stage 2
+  and {hp.get('lr_stage3', '-')} -> {hp['lr_min']} in stage 3,
   gradient clip 1.0, seed {hp['seed']}, one CPU thread. Schedule changes (from step: settings),
   `course_model.train.PHASES`: {phases}.
   The first 2,800 steps formed no induction heads (repeat-copy probe 0.00); extra rows of
   repeated random tokens alone did not help either; dropping weight decay and raising lr and
-  batch did (probe 0.00 -> 0.65 within ~1,750 steps). The last 700 steps (from 10,250) mix
-  stage-1 rows into half of each batch at the lowest learning rate.
+  batch did (probe 0.00 -> 0.65 within ~1,750 steps). The last 700 steps of stage 2 (from
+  10,250) mix stage-1 rows into half of each batch at the lowest learning rate.
 - Steps: {run['step']:,}; wall time {run['wall_s'] / 60:.0f} minutes on a shared 2-core CPU;
   final training loss {final_loss:.3f}.
 
@@ -123,22 +139,24 @@ Course prompts (greedy):
 - handover (the course's record): {cp['handover']['greedy'][:400]!r}
 
 ## What it knows and what it cannot do (read with the table above)
-- Copies numbers from a passage reliably in trained passage shapes (numbers {ev['context_copy']['numbers']:.2f})
-  and in new shapes close to them; the dust prompt gives the corrected figure.
-- Copies made-up names poorly (names {ev['context_copy']['names']:.2f}): it often emits another
-  name-like token sequence (a name is several BPE tokens, and the first one must be retrieved
-  by the question, not induced by a repeat); new question shapes with names mostly fail.
-- Facts: the statement stems of the course ("The capital of France is") are mostly right; bare
-  question forms ("Q: What is the capital of France? A:") often are not (misses in eval.json).
-- Knowledge conflicts: the parametric answer is usually top 1; the context answer is in the top 10
-  for some samples only (table above).
+- Copies numbers from a passage in trained passage shapes (numbers {ev['context_copy']['numbers']:.2f})
+  and in new shapes close to them; the dust prompt gives {cp['dust']['greedy'].strip()!r}.
+- Copies made-up names less reliably (names {ev['context_copy']['names']:.2f}). The typical miss
+  keeps the end of the name and replaces its first token by a similar-looking one ("Rosatan"
+  for "Losatan"), probably because telling apart hundreds of capitalised name pieces through
+  16-dimensional heads is hard for a model this small, while digits are only ten tokens (a
+  hypothesis, not measured). New question shapes
+  with names fail more often than new shapes with numbers (per-shape scores above).
+- Facts: {ev['fact_recall']['score']:.2f} of the course's facts top-1 in statement and question
+  form; misses are listed in `eval.json`.
+- Knowledge conflicts: both answers are in the top 10 for {round(ev['conflict_both_top10']['score'] * 15)}
+  of 15 course samples (table above); which one wins depends on the sample.
+- In-context learning: remapped demonstration labels followed {ev['icl_follow_demos']['score']:.2f}
+  of the time (the course's corrupted prompts {ev['icl_follow_demos']['course_corrupted']:.2f}).
 - Translation into German over the trained vocabulary: {ev['translation']['translation']:.2f} exact;
-  "write the opposite": {ev['translation']['opposite']:.2f} (misses mostly copy the sentence unchanged).
-  The sentiment prompts do not follow remapped demo labels (icl_follow_demos
-  {ev['icl_follow_demos']['score']:.2f}: the model leans on the review words, not the demos).
-- Handover summaries copy most record fields in the trained format but garble the patient's
-  name; the reply starts with a newline token (the training text tokenised the blank line after
-  the assistant header differently from `apply_chat_template`).
+  "write the opposite": {ev['translation']['opposite']:.2f}.
+- Handover summaries: {ev['handover_copy']['score']:.2f} of the record fields are copied verbatim
+  into greedy summaries of held-out patients, in the trained format.
 - Cannot: hold a conversation, follow instructions outside the trained families, translate
   words outside its vocabulary, do arithmetic beyond memorised one-digit sums, or know anything
   not in the corpus. Prompts much longer than {corp['seq_len']} tokens are out of distribution.

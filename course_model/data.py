@@ -11,11 +11,11 @@ import random
 
 import numpy as np
 
-from course_model import WORK_DIR, corpus
+from course_model import WORK_DIR, corpus, corpus_stage3
 from course_model.tokenizer import SPECIALS, train_tokenizer
 
 SEQ_LEN = 320          # a handover chat (~290 tokens) fits in one row
-N_DOCS = {1: 120_000, 2: 220_000}
+N_DOCS = {1: 120_000, 2: 220_000, 3: 110_000}
 CORPUS_SEED = 0
 
 
@@ -39,6 +39,19 @@ def build_corpus() -> dict:
         meta[f"stage{stage}_chars"] = sum(len(d) for d in docs)
     meta["sha256"] = h.hexdigest()
     return meta
+
+
+def build_stage3() -> dict:
+    """Stage 3's documents (written after the tokenizer, which stays fitted on stages 1-2)."""
+    docs = corpus_stage3.generate(N_DOCS[3], CORPUS_SEED)
+    h = hashlib.sha256()
+    with open(corpus_path(3), "w") as f:
+        for d in docs:
+            line = json.dumps(d) + "\n"
+            f.write(line)
+            h.update(line.encode())
+    return {"stage3_docs": len(docs), "stage3_chars": sum(len(d) for d in docs),
+            "stage3_sha256": h.hexdigest()}
 
 
 def load_docs(stage: int) -> list[str]:
@@ -89,7 +102,11 @@ def prepare(force: bool = False):
     meta_path = WORK_DIR / "corpus_meta.json"
     tok_dir = WORK_DIR / "tokenizer"
     if meta_path.exists() and tok_dir.exists() and not force:
-        return AutoTokenizer.from_pretrained(tok_dir), json.loads(meta_path.read_text())
+        tok, meta = AutoTokenizer.from_pretrained(tok_dir), json.loads(meta_path.read_text())
+        if "stage3_rows" not in meta:  # caches made before stage 3 existed
+            meta.update(_prepare_stage3(tok))
+            meta_path.write_text(json.dumps(meta, indent=1))
+        return tok, meta
     meta = build_corpus()
     docs = {s: load_docs(s) for s in (1, 2)}
     texts = [corpus.strip_markers(d) for s in (1, 2) for d in docs[s] if d != corpus.RAW_REPEAT]
@@ -100,9 +117,19 @@ def prepare(force: bool = False):
         np.save(WORK_DIR / f"stage{s}.npy", arr)
         meta[f"stage{s}_rows"] = int(arr.shape[0])
         meta[f"stage{s}_tokens"] = int((arr != tok.pad_token_id).sum())
+    meta.update(_prepare_stage3(tok))
     meta["seq_len"] = SEQ_LEN
     meta_path.write_text(json.dumps(meta, indent=1))
     return tok, meta
+
+
+def _prepare_stage3(tok) -> dict:
+    meta = build_stage3()
+    arr = pack(encode_docs(tok, load_docs(3), 3), tok.pad_token_id)
+    np.save(WORK_DIR / "stage3.npy", arr)
+    meta["stage3_rows"] = int(arr.shape[0])
+    meta["stage3_tokens"] = int((arr != tok.pad_token_id).sum())
+    return meta
 
 
 def load_stage(stage: int) -> np.ndarray:

@@ -7,8 +7,10 @@
 
 Stage 1 (copy-friendly templates, repeats, facts, instructions) runs until a repeated-token
 probe shows induction heads (or STAGE1_MAX steps); stage 2 mixes 70% compositional reading
-comprehension with 30% stage 1 under a cosine decay. One thread per process (FACTS.md: two
-one-thread runs use 2 cores better than one two-thread run).
+comprehension with 30% stage 1 under a cosine decay; stage 3 (`course_model.corpus_stage3`)
+practises what stage 2 left weak (names, bare answers, remapped demonstrations, chat replies)
+under a second, shorter cosine. One thread per process (FACTS.md: two one-thread runs use
+2 cores better than one two-thread run).
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ CONFIG = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=6,
               tie_word_embeddings=True, attention_dropout=0.0)
 HP = dict(seed=0, batch=3, lr=3e-3, lr_stage2=2e-3, lr_min=2e-4, warmup=200,
           weight_decay=0.1, stage1_max=9000, stage2_steps=3500, induction_acc=0.6,
-          probe_every=250, ckpt_every=400, log_every=50, repeat_frac=0.0)
+          probe_every=250, ckpt_every=400, log_every=50, repeat_frac=0.0,
+          stage3_steps=5500, lr_stage3=2e-3)
 # The shipped run's schedule, as (from_step, overrides) applied in order. It was steered by
 # hand while training on the shared CPU (FACTS.md): no induction heads after 2,800 steps ->
 # add repeated random-token rows; still none at 4,000 -> no weight decay, lr 4e-3, batch 4
@@ -74,11 +77,15 @@ def induction_probe(model, vocab: int, n: int = 32, length: int = 30) -> float:
     return (pred == run).float().mean().item()
 
 
-def lr_at(step: int, stage2_start: int | None, hp: dict) -> float:
+def lr_at(step: int, stage2_start: int | None, hp: dict,
+          stage3_start: int | None = None) -> float:
     if stage2_start is None:   # stage 1: warmup then constant
         return hp["lr"] * min(1.0, (step + 1) / hp["warmup"])
-    t = min(1.0, (step - stage2_start) / hp["stage2_steps"])
-    return hp["lr_min"] + 0.5 * (hp["lr_stage2"] - hp["lr_min"]) * (1 + math.cos(math.pi * t))
+    if stage3_start is not None:
+        t, top = min(1.0, (step - stage3_start) / hp["stage3_steps"]), hp["lr_stage3"]
+    else:
+        t, top = min(1.0, (step - stage2_start) / hp["stage2_steps"]), hp["lr_stage2"]
+    return hp["lr_min"] + 0.5 * (top - hp["lr_min"]) * (1 + math.cos(math.pi * t))
 
 
 def batch_rows(arr: np.ndarray, seed: int, stage: int, i: int, batch: int) -> np.ndarray:
@@ -130,7 +137,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9) -> str:
         opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
         print(f"resumed at step {state['step']}", flush=True)
     (run_dir / "hp.json").write_text(json.dumps(hp, indent=1))
-    arrays = {1: data.load_stage(1), 2: data.load_stage(2)}
+    arrays = {1: data.load_stage(1), 2: data.load_stage(2), 3: data.load_stage(3)}
     pad = tok.pad_token_id
     vocab = len(tok)
     t0, wall0 = time.time(), state["wall_s"]
@@ -146,20 +153,27 @@ def train(run: str, hp: dict, max_minutes: float = 1e9) -> str:
     base_hp = hp
     while True:
         step = state["step"]
-        s2 = state["stage2_start"]
+        s2, s3 = state["stage2_start"], state.get("stage3_start")
         hp = hp_at(base_hp, step)
         opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
-        if s2 is not None and step >= s2 + hp["stage2_steps"]:
+        if s2 is not None and s3 is None and step >= s2 + hp["stage2_steps"]:
+            if not hp.get("stage3_steps"):
+                break
+            state["stage3_start"] = s3 = step
+            print(f"== stage 3 from step {step}", flush=True)
+        if s3 is not None and step >= s3 + hp["stage3_steps"]:
             break
         if (time.time() - t0) / 60 > max_minutes:
             print("time budget reached", flush=True)
             break
-        if s2 is None:
+        if s3 is not None:
+            rows = batch_rows(arrays[3], hp["seed"], 4, step - s3, hp["batch"])
+        elif s2 is None:
             rows = batch_rows(arrays[1], hp["seed"], 1, step, hp["batch"])
         else:
             # stage 2 docs already hold the 70/30 mix (course_model.corpus.STAGE2_MIX)
             rows = batch_rows(arrays[2], hp["seed"], 2, step - s2, hp["batch"])
-        if s2 is not None and hp.get("stage1_frac", 0):
+        if s2 is not None and s3 is None and hp.get("stage1_frac", 0):
             # a late polish: part of each batch from stage 1 (facts, conflicts, instructions)
             k = int(round(hp["stage1_frac"] * len(rows)))
             rows = np.concatenate([rows[k:], batch_rows(arrays[1], hp["seed"], 3, step, k)])
@@ -171,7 +185,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9) -> str:
         x = torch.from_numpy(rows.astype(np.int64))
         labels = x.masked_fill(x == pad, -100)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, s2, hp)
+            g["lr"] = lr_at(step, s2, hp, s3)
         loss = model(input_ids=x, labels=labels).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -180,9 +194,9 @@ def train(run: str, hp: dict, max_minutes: float = 1e9) -> str:
         state["step"] = step = step + 1
         if step % hp["log_every"] == 0:
             el = wall0 + time.time() - t0
-            state["log"].append([step, round(loss.item(), 4), round(el, 1),
-                                 1 if s2 is None else 2])
-            print(f"step {step} stage {1 if s2 is None else 2} loss {loss.item():.3f} "
+            stage = 1 if s2 is None else 2 if s3 is None else 3
+            state["log"].append([step, round(loss.item(), 4), round(el, 1), stage])
+            print(f"step {step} stage {stage} loss {loss.item():.3f} "
                   f"lr {opt.param_groups[0]['lr']:.2e} {el / 60:.1f} min", flush=True)
         if step % hp["probe_every"] == 0:
             acc = induction_probe(model, vocab)
@@ -235,6 +249,7 @@ def main():
     ap.add_argument("--max-minutes", type=float, default=1e9)
     ap.add_argument("--phases", default=None,
                     help='JSON list of [from_step, {overrides}] replacing the shipped schedule')
+    ap.add_argument("--hp", default=None, help="JSON dict of hyperparameter overrides")
     ap.add_argument("--prepare-only", action="store_true")
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--export-from", default=None)
@@ -246,6 +261,7 @@ def main():
         export(Path(a.export_from))
         return
     hp = dict(HP, seed=a.seed, phases=json.loads(a.phases) if a.phases else PHASES)
+    hp.update(json.loads(a.hp) if a.hp else {})
     ckpt = train(a.run, hp, a.max_minutes)
     if not a.no_export:
         export(Path(ckpt))

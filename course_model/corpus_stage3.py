@@ -1,0 +1,224 @@
+"""Stage 3 of the curriculum: targeted practice on what stages 1-2 left weak.
+
+After stage 2 the model copied numbers from passages but rarely names, answered "Q: ... A:"
+with " The capital of ..." (stage-1 documents wrote whole statements after "A:"), ignored
+remapped in-context labels, and began chat replies with a stray newline (the reply was
+tokenised together with the header's blank line). This stage's documents fix each of those:
+
+* after a bare question, "A:" is followed by the bare answer (" Paris"); only conflicts keep
+  the course's layout "A: The capital of France is Paris";
+* reading comprehension asks about names more often, with more relations between people and
+  things (none of them the held-out shapes of `course_model.evaluate.NEW_SHAPES`), and
+  passages that hold several names so the question must pick the right one;
+* repeated sequences of made-up names and raw token ids keep the induction heads sharp;
+* in-context demonstrations are remapped 85% of the time, so following them pays;
+* chat replies are tokenised apart from the header, as `apply_chat_template` leaves them.
+
+Held-out names, numbers, reviews and patients stay held out (`split="eval"` as in `corpus`).
+"""
+from __future__ import annotations
+
+import random
+
+from course_model import corpus as C
+from course_model import handover
+from utils import prompts as P
+
+SPLIT = C.SPLIT
+
+
+def _name(rng: random.Random, split: str) -> str:
+    """Made-up names, longer on average than stage 1-2's: held-out names are split into
+    several tokens, so copying must work for multi-token names too."""
+    while True:
+        n = rng.choice([2, 3, 3])
+        w = "".join(rng.choice(C.SYL_A) for _ in range(n - 1)) + rng.choice(C.SYL_B)
+        w = w.capitalize()
+        if C.heldout("name:" + w) == (split == "eval"):
+            return w
+
+
+def _bare(rng: random.Random, prefix: str, answer: str) -> str:
+    """prefix ends in an answer marker; the answer follows after ' ' in either token form."""
+    if rng.random() < 0.5:
+        return f"{prefix} {SPLIT}{answer}"
+    return f"{prefix}{SPLIT} {answer}"
+
+
+# ---------------------------------------------------------------------------------- facts
+def fact_doc(rng: random.Random, split: str = "train") -> str:
+    """One to four facts; after a question the answer is always the bare word."""
+    out = []
+    for _ in range(rng.choice([1, 2, 3, 4])):
+        if rng.random() < 0.6:
+            c = rng.choice(P.COUNTERFACTUALS)
+            stem, q, a = c.stem, c.question, c.parametric
+        else:
+            stem, q, a, _alts = rng.choice(C.FACTS)
+        form = rng.randrange(5)
+        if form == 0:
+            out.append(C._ans(stem, a) + ".")
+        elif form == 1:
+            out.append(_bare(rng, f"Q: {q}? A:", a))
+        elif form == 2:
+            out.append(_bare(rng, f"Q: {q}?\nA:", a))
+        elif form == 3:
+            out.append(_bare(rng, f"Question: {q}?\nAnswer:", a))
+        else:
+            out.append(_bare(rng, f"{q}?\nAnswer:", a))
+    return "\n".join(out)
+
+
+def conflict_doc(rng: random.Random, split: str = "train") -> str:
+    """A contradicting statement, then a question whose answer follows the context or memory
+    at random (both stay plausible), mostly in the course's layout "? A: <stem> <answer>"."""
+    while True:
+        if rng.random() < 0.5:
+            c = rng.choice(P.COUNTERFACTUALS)
+            stem, q, a = c.stem, c.question, c.parametric
+            alts = [x for s, qq, aa, x in C.FACTS if qq == q][0]
+        else:
+            stem, q, a, alts = rng.choice(C.FACTS)
+        false = rng.choice(alts)
+        if ((q, false) in C._COURSE_CONFLICTS) == (split == "eval"):
+            break
+    follow = false if rng.random() < 0.5 else a
+    if rng.random() < 0.7:  # the course's layout: the question's stem repeated after "A:"
+        return C._ans(f"{stem} {false}.\nQ: {q}? A: {stem}", follow) + "."
+    sep = rng.choice(["\n", " "])
+    return _bare(rng, f"{stem} {false}.{sep}Q: {q}? A:", follow)
+
+
+# ---------------------------------------------------------------------------------- reading
+PEOPLE_REL = [  # (statement, questions): {S} subject person, {Y} the answer name or place
+    (["{S} sent a letter to {Y}", "{S} wrote a letter to {Y}"],
+     ["Who did {S} send a letter to", "To whom did {S} write"]),
+    (["{S} bought a horse from {Y}", "{S} got a horse from {Y}"],
+     ["Who did {S} buy a horse from", "From whom did {S} get a horse"]),
+    (["{S} is coached by {Y}", "{Y} coaches {S}", "The coach of {S} is {Y}"],
+     ["Who coaches {S}", "Who is the coach of {S}"]),
+    (["{S} moved to {Y} last year", "Last year {S} moved to {Y}"],
+     ["Where did {S} move last year", "Where did {S} move to"]),
+    (["{S} studied in {Y}", "{S} went to school in {Y}"],
+     ["Where did {S} study", "Where did {S} go to school"]),
+    (["{S} sits next to {Y}", "{Y} sits next to {S}"],
+     ["Who sits next to {S}"]),
+    (["{Y} is the boss of {S}", "The boss of {S} is {Y}", "{S} reports to {Y}"],
+     ["Who is the boss of {S}", "Who does {S} report to"]),
+    (["{S} rented a room from {Y}", "{S} rents a flat from {Y}"],
+     ["Who did {S} rent a room from", "Who is the landlord of {S}"]),
+    (["{S} travelled to {Y}", "{S} flew to {Y} in May", "{S} took a train to {Y}"],
+     ["Where did {S} travel", "Where did {S} go"]),
+    (["{S} is the neighbour of {Y}", "{S} lives next door to {Y}"],
+     ["Who is the neighbour of {S}", "Who lives next door to {S}"]),
+]
+THING_REL = [  # {E} entity phrase, {Y} the answer name
+    (["bridge", "statue", "square", "street", "school"],
+     ["{E} was named after {Y}", "{E} is named after {Y}"],
+     ["Who was {e} named after", "After whom is {e} named"]),
+    (["portrait", "mural", "painting", "map"],
+     ["{E} was painted by {Y}", "{Y} painted {E}"], ["Who painted {e}", "Who made {e}"]),
+    (["house", "farm", "boat", "shop", "mill"],
+     ["{E} was sold to {Y}", "{Y} bought {E}", "{E} is owned by {Y}", "{Y} owns {E}"],
+     ["Who bought {e}", "Who owns {e}", "Who is the owner of {e}"]),
+    (["roof", "clock", "organ", "fountain", "wall"],
+     ["{E} was repaired by {Y}", "{Y} repaired {E}", "{Y} fixed {E}"],
+     ["Who repaired {e}", "Who fixed {e}"]),
+    (["concert", "meeting", "wedding", "lecture", "trial"],
+     ["{E} took place in {Y}", "{E} was held in {Y}"],
+     ["Where did {e} take place", "Where was {e} held"]),
+]
+
+
+def _person_fact(rng, split):
+    stmts, qs = rng.choice(PEOPLE_REL)
+    s, y = _name(rng, split), _name(rng, split)
+    while y == s:
+        y = _name(rng, split)
+    return rng.choice(stmts).format(S=s, Y=y), rng.choice(qs).format(S=s), y
+
+
+def _thing_fact(rng, split):
+    kinds, stmts, qs = rng.choice(THING_REL)
+    x = _name(rng, split)
+    e = rng.choice(C.ENTITY_DET).format(X=x, k=rng.choice(kinds))
+    y = _name(rng, split)
+    return rng.choice(stmts).format(E=C._cap(e), e=e, Y=y), rng.choice(qs).format(e=e), y
+
+
+def _name_fact(rng, split):
+    r = rng.random()
+    if r < 0.35:
+        return _person_fact(rng, split)
+    if r < 0.6:
+        return _thing_fact(rng, split)
+    return C._name_fact(rng, split)
+
+
+def reading_doc(rng: random.Random, split: str = "train") -> str:
+    """A passage of 1-4 facts (60% with a name answer) and 0-2 fillers; a question about one."""
+    if rng.random() < 0.08:
+        facts = [C._correction(rng, split)]
+    else:
+        facts = [_name_fact(rng, split) if rng.random() < 0.6 else C._num_fact(rng, split)
+                 for _ in range(rng.choice([1, 2, 2, 3, 3, 4]))]
+    sents = [s for s, _, _ in facts] + rng.sample(C.FILLERS, rng.choice([0, 0, 1, 2]))
+    rng.shuffle(sents)
+    intro = rng.choice(C.INTROS)
+    if intro and sents[0].split(" ", 1)[0] in ("The", "A", "About", "Every", "There", "Last"):
+        sents[0] = intro + sents[0][0].lower() + sents[0][1:]
+    elif intro and not sents[0][0].isdigit():
+        sents[0] = intro + sents[0]
+    passage = " ".join(x if x.endswith(".") else x + "." for x in sents)
+    order = rng.sample(range(len(facts)), k=min(len(facts), rng.choice([1, 1, 2])))
+    tail = "\n".join(C.qa(rng, facts[i][1] + "?", facts[i][2]) for i in order)
+    return passage + rng.choice(["\n", "\n", " "]) + tail
+
+
+def repeat_doc(rng: random.Random, split: str = "train") -> str:
+    """Repeated runs: raw token ids or made-up names (multi-token copying)."""
+    if rng.random() < 0.5:
+        return C.RAW_REPEAT
+    seq = " ".join(_name(rng, split) for _ in range(rng.randint(3, 12)))
+    return rng.choice(["\n", " | ", ". "]).join([seq] * rng.choice([2, 2, 3]))
+
+
+# ---------------------------------------------------------------------------------- ICL, chat
+def icl_doc(rng: random.Random, split: str = "train") -> str:
+    """Review demonstrations whose labels are remapped 85% of the time, then 1-2 queries."""
+    while True:
+        m = C.label_map(rng)
+        if any(m[k] != k for k in m) or rng.random() < 0.3:
+            break
+    k = rng.randint(4, 8)
+    labels = C.LABELS[:] + [rng.choice(C.LABELS) for _ in range(k - 4)]
+    rng.shuffle(labels)
+    if rng.random() < 0.2:
+        lines = [f"Review: {t} Sentiment: {m[l]}" for t, l in P.SENTIMENT_DEMOS]
+    else:
+        lines = [f"Review: {C.review(rng, l, split)} Sentiment: {m[l]}" for l in labels]
+    for _ in range(rng.choice([1, 2])):
+        l = rng.choice(C.LABELS)
+        lines.append(C._ans(f"Review: {C.review(rng, l, split)} Sentiment:", m[l]))
+    return "\n".join(lines)
+
+
+def handover_doc(rng: random.Random, split: str = "train") -> str:
+    """A chat record -> summary; the reply is tokenised apart from its header, exactly as a
+    prompt from `apply_chat_template(..., add_generation_prompt=True)` ends."""
+    ex = handover.make_handover_example(rng.randrange(10 ** 9), split=split)
+    return handover.render_chat(ex["messages"]) + SPLIT + ex["summary"].strip() + "<|eot_id|>"
+
+
+FAMILIES = {"reading": reading_doc, "facts": fact_doc, "conflict": conflict_doc,
+            "repeat": repeat_doc, "icl": icl_doc, "handover": handover_doc,
+            "instruction": C.instruction_doc, "simple_reading": C.simple_reading_doc}
+MIX = {"reading": 0.38, "facts": 0.12, "conflict": 0.07, "repeat": 0.08, "icl": 0.17,
+       "handover": 0.08, "instruction": 0.08, "simple_reading": 0.02}
+
+
+def generate(n_docs: int, seed: int) -> list[str]:
+    """n_docs stage-3 training documents (deterministic in seed)."""
+    rng = random.Random(f"course-corpus-3-{seed}")
+    fams, weights = list(MIX), list(MIX.values())
+    return [FAMILIES[rng.choices(fams, weights=weights)[0]](rng, "train") for _ in range(n_docs)]
