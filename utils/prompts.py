@@ -26,6 +26,16 @@ ATLANTIC_PROMPT = (
 TRANSLATION_PROMPT = "Task: Translation into German: I love AI research\nAnswer:"
 TRANSLATION_SUBSTRING = "Translation into German"
 OPPOSITE_PROMPT = "Write the opposite of this sentence: The car is going very fast.\nAnswer: "
+# Short reading-comprehension prompts whose answer is copied from the passage (notebook 06 scores
+# explanations on them next to the prompts above); both answer-marker forms, numbers and a name.
+READING_PROMPTS = [
+    "The Quapem bridge spans 4521 meters. The Lorvit tower is 312 meters tall.\n"
+    "Q: How long is the Quapem bridge?\nA: ",
+    "Tomas Reyl is 47 years old and owns 12 books.\nQ: How many books does Tomas Reyl own?\nA: ",
+    "The Kelmar canal runs for 86 miles. It was finished in 1903.\n"
+    "Q: What is the length of the Kelmar canal?\nA: ",
+    "The Dravo museum was founded by Elsin Marrow.\nQ: Who founded the Dravo museum?\nA:",
+]
 
 
 @dataclass(frozen=True)
