@@ -68,6 +68,12 @@ def write_card(model_dir=MODEL_DIR) -> None:
     chars = sum(corp.get(f"stage{i}_chars", 0) for i in (1, 2, 3))
     tokens = sum(corp.get(f"stage{i}_tokens", 0) for i in (1, 2, 3))
     final_loss = run["log"][-1][1] if run["log"] else float("nan")
+    ends = {}  # wall seconds at the last logged step of each stage
+    for step, _loss, wall, stage in run["log"]:
+        ends[stage] = wall
+    starts = {1: 0.0, 2: ends.get(1, 0.0), 3: ends.get(2, 0.0)}
+    stage_minutes = ", ".join(f"stage {k} {(ends[k] - starts[k]) / 60:.0f} min"
+                              for k in sorted(ends))
     phases = "; ".join(f"{st}: {json.dumps(ov)}" for st, ov in hp.get("phases", []))
     text = f"""# course-llama: the course's own small Llama
 
@@ -109,8 +115,8 @@ Reproduce with `make model` (`python -m course_model.train`); evaluate with `mak
   repeated random tokens alone did not help either; dropping weight decay and raising lr and
   batch did (probe 0.00 -> 0.65 within ~1,750 steps). The last 700 steps of stage 2 (from
   10,250) mix stage-1 rows into half of each batch at the lowest learning rate.
-- Steps: {run['step']:,}; wall time {run['wall_s'] / 60:.0f} minutes on a shared 2-core CPU;
-  final training loss {final_loss:.3f}.
+- Steps: {run['step']:,}; wall time {run['wall_s'] / 60:.0f} minutes on one thread of a shared
+  2-core CPU ({stage_minutes}); final training loss {final_loss:.3f}.
 
 ![loss curve](loss_curve.png)
 
@@ -141,9 +147,9 @@ Course prompts (greedy):
 ## What it knows and what it cannot do (read with the table above)
 - Copies numbers from a passage in trained passage shapes (numbers {ev['context_copy']['numbers']:.2f})
   and in new shapes close to them; the dust prompt gives {cp['dust']['greedy'].strip()!r}.
-- Copies made-up names less reliably (names {ev['context_copy']['names']:.2f}). The typical miss
-  keeps the end of the name and replaces its first token by a similar-looking one ("Rosatan"
-  for "Losatan"), probably because telling apart hundreds of capitalised name pieces through
+- Copies made-up names less reliably (names {ev['context_copy']['names']:.2f}). A miss either
+  keeps the end of the name with a wrong first token ("Rosatan" for "Losatan") or emits another
+  name-like sequence, probably because telling apart hundreds of capitalised name pieces through
   16-dimensional heads is hard for a model this small, while digits are only ten tokens (a
   hypothesis, not measured). New question shapes
   with names fail more often than new shapes with numbers (per-shape scores above).
