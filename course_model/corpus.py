@@ -40,10 +40,11 @@ SYL_B = ["pem", "vik", "ruth", "lor", "dan", "mex", "sto", "rin", "bor", "tal", 
          "mond", "sel", "tan", "vos", "ko", "len", "dis", "mar", "ron", "bas", "nok", "pur"]
 
 
-def made_up_name(rng: random.Random, split: str) -> str:
-    """A capitalised nonsense word such as 'Quapem' (train and eval draw disjoint sets)."""
+def made_up_name(rng: random.Random, split: str, syllables=(2, 2, 2, 3)) -> str:
+    """A capitalised nonsense word such as 'Quapem' (train and eval draw disjoint sets);
+    its number of syllables is drawn from `syllables`."""
     while True:
-        n = rng.choice([2, 2, 2, 3])
+        n = rng.choice(syllables)
         w = "".join(rng.choice(SYL_A) for _ in range(n - 1)) + rng.choice(SYL_B)
         w = w.capitalize()
         if heldout("name:" + w) == (split == "eval"):
@@ -457,6 +458,18 @@ def _correction(rng, split):
     return s, q.format(P=place), (f"{b} {u}" if rng.random() < 0.7 else b)
 
 
+def compose_passage(rng: random.Random, sentences: list[str]) -> str:
+    """The fact sentences plus 0-2 fillers, shuffled, sometimes after an intro phrase."""
+    sents = sentences + rng.sample(FILLERS, rng.choice([0, 0, 1, 2]))
+    rng.shuffle(sents)
+    intro = rng.choice(INTROS)
+    if intro and sents[0].split(" ", 1)[0] in ("The", "A", "About", "Every", "There", "Last"):
+        sents[0] = intro + sents[0][0].lower() + sents[0][1:]
+    elif intro and not sents[0][0].isdigit():
+        sents[0] = intro + sents[0]
+    return " ".join(x if x.endswith(".") else x + "." for x in sents)
+
+
 def reading_doc(rng: random.Random, split: str = "train") -> str:
     """A passage of 1-4 facts (plus 0-2 distractor sentences) and a question about one."""
     if rng.random() < 0.15:
@@ -466,14 +479,7 @@ def reading_doc(rng: random.Random, split: str = "train") -> str:
         facts = []
         for _ in range(rng.choice([1, 2, 2, 3, 4])):
             facts.append(_num_fact(rng, split) if rng.random() < 0.55 else _name_fact(rng, split))
-    sents = [s for s, _, _ in facts] + rng.sample(FILLERS, rng.choice([0, 0, 1, 2]))
-    rng.shuffle(sents)
-    intro = rng.choice(INTROS)
-    if intro and sents[0].split(" ", 1)[0] in ("The", "A", "About", "Every", "There"):
-        sents[0] = intro + sents[0][0].lower() + sents[0][1:]
-    elif intro and not sents[0][0].isdigit():
-        sents[0] = intro + sents[0]
-    passage = " ".join(x if x.endswith(".") else x + "." for x in sents)
+    passage = compose_passage(rng, [s for s, _, _ in facts])
     _, q, a = rng.choice(facts)
     tail = qa(rng, q + "?", a) + rng.choice(["", "", "."])
     if rng.random() < 0.15:  # several questions about one passage

@@ -27,15 +27,13 @@ from utils import prompts as P
 SPLIT = C.SPLIT
 
 
+# Longer names on average than stages 1-2: held-out names are split into several tokens, so
+# copying must work for multi-token names too.
+LONGER_NAMES = (2, 3, 3)
+
+
 def _name(rng: random.Random, split: str) -> str:
-    """Made-up names, longer on average than stage 1-2's: held-out names are split into
-    several tokens, so copying must work for multi-token names too."""
-    while True:
-        n = rng.choice([2, 3, 3])
-        w = "".join(rng.choice(C.SYL_A) for _ in range(n - 1)) + rng.choice(C.SYL_B)
-        w = w.capitalize()
-        if C.heldout("name:" + w) == (split == "eval"):
-            return w
+    return C.made_up_name(rng, split, LONGER_NAMES)
 
 
 def _bare(rng: random.Random, prefix: str, answer: str) -> str:
@@ -162,14 +160,7 @@ def reading_doc(rng: random.Random, split: str = "train") -> str:
     else:
         facts = [_name_fact(rng, split) if rng.random() < 0.6 else C._num_fact(rng, split)
                  for _ in range(rng.choice([1, 2, 2, 3, 3, 4]))]
-    sents = [s for s, _, _ in facts] + rng.sample(C.FILLERS, rng.choice([0, 0, 1, 2]))
-    rng.shuffle(sents)
-    intro = rng.choice(C.INTROS)
-    if intro and sents[0].split(" ", 1)[0] in ("The", "A", "About", "Every", "There", "Last"):
-        sents[0] = intro + sents[0][0].lower() + sents[0][1:]
-    elif intro and not sents[0][0].isdigit():
-        sents[0] = intro + sents[0]
-    passage = " ".join(x if x.endswith(".") else x + "." for x in sents)
+    passage = C.compose_passage(rng, [s for s, _, _ in facts])
     order = rng.sample(range(len(facts)), k=min(len(facts), rng.choice([1, 1, 2])))
     tail = "\n".join(C.qa(rng, facts[i][1] + "?", facts[i][2]) for i in order)
     return passage + rng.choice(["\n", "\n", " "]) + tail

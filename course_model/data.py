@@ -23,6 +23,15 @@ def corpus_path(stage: int):
     return WORK_DIR / f"corpus_stage{stage}.jsonl"
 
 
+def _write_docs(stage: int, docs: list[str], h) -> None:
+    """One JSON string per line (markers kept); every line also goes into the hash `h`."""
+    with open(corpus_path(stage), "w") as f:
+        for d in docs:
+            line = json.dumps(d) + "\n"
+            f.write(line)
+            h.update(line.encode())
+
+
 def build_corpus() -> dict:
     """Write both stages' documents (jsonl, markers kept) and return size/hash metadata."""
     WORK_DIR.mkdir(parents=True, exist_ok=True)
@@ -30,11 +39,7 @@ def build_corpus() -> dict:
     h = hashlib.sha256()
     for stage in (1, 2):
         docs = corpus.generate(stage, N_DOCS[stage], CORPUS_SEED)
-        with open(corpus_path(stage), "w") as f:
-            for d in docs:
-                line = json.dumps(d) + "\n"
-                f.write(line)
-                h.update(line.encode())
+        _write_docs(stage, docs, h)
         meta[f"stage{stage}_docs"] = len(docs)
         meta[f"stage{stage}_chars"] = sum(len(d) for d in docs)
     meta["sha256"] = h.hexdigest()
@@ -45,11 +50,7 @@ def build_stage3() -> dict:
     """Stage 3's documents (written after the tokenizer, which stays fitted on stages 1-2)."""
     docs = corpus_stage3.generate(N_DOCS[3], CORPUS_SEED)
     h = hashlib.sha256()
-    with open(corpus_path(3), "w") as f:
-        for d in docs:
-            line = json.dumps(d) + "\n"
-            f.write(line)
-            h.update(line.encode())
+    _write_docs(3, docs, h)
     return {"stage3_docs": len(docs), "stage3_chars": sum(len(d) for d in docs),
             "stage3_sha256": h.hexdigest()}
 
