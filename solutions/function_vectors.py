@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import torch
 
 from solutions.attention_heads import attention_relevance
+from utils.head_explorer import select_top_heads as top_heads
 from utils.hooks import o_proj_pre_hooks, split_heads
 from utils.lrp import attnlrp
 from utils.models import input_device, model_shape
@@ -117,20 +118,6 @@ def generate(model, tokenizer, prompt, max_new_tokens=20):
                 break
             new_ids.append(int(step_ids))
     return tokenizer.decode(new_ids, skip_special_tokens=True)
-
-
-def top_heads(scores, k):
-    """The k heads with the largest scores [n_layers, n_heads], best first: [(layer, head)]."""
-    n_layers, n_heads = scores.shape
-    if not 1 <= k <= n_layers * n_heads:
-        raise ValueError(f"k={k} but the model has {n_layers * n_heads} heads: pick k between 1 "
-                         f"and {n_layers * n_heads}.")
-    try:
-        from utils.head_explorer import select_top_heads
-        return [tuple(map(int, h)) for h in select_top_heads(scores, k)]
-    except ImportError:
-        flat = scores.flatten().topk(k).indices
-        return [(int(i) // n_heads, int(i) % n_heads) for i in flat]
 
 
 def compare_transplant(model, tokenizer, source_prompt, heads, target_prompt, scale=1.0,

@@ -191,6 +191,9 @@ def test_select_top_heads_orders_and_rejects_too_many():
         select_top_heads(scores, 7)
     with pytest.raises(ValueError, match="positive"):
         select_top_heads(scores, 0)
+    # heads without a score (NaN, e.g. never patched) come last, not first
+    assert select_top_heads(torch.tensor([[float("nan"), 1.0], [0.5, float("nan")]]), 2) == \
+        [(0, 1), (1, 0)]
 
 
 def test_cluster_heads_shapes_and_labels():

@@ -26,7 +26,8 @@ from utils.tokens import encode, readable_tokens
 
 
 def select_top_heads(head_scores: torch.Tensor, k: int) -> list[tuple[int, int]]:
-    """The `k` heads with the largest score, best first: head_scores [n_layers, n_heads]."""
+    """The `k` heads with the largest score, best first: head_scores [n_layers, n_heads].
+    NaN scores (heads that were not measured) rank last."""
     if head_scores.dim() != 2:
         raise ValueError(f"head_scores must have shape [n_layers, n_heads], got {tuple(head_scores.shape)}.")
     n_layers, n_heads = head_scores.shape
@@ -36,7 +37,8 @@ def select_top_heads(head_scores: torch.Tensor, k: int) -> list[tuple[int, int]]
         raise ValueError(f"k={k} is larger than the number of heads: this model has {n_layers} "
                          f"layers x {n_heads} heads = {n_layers * n_heads}. Pick k <= {n_layers * n_heads}.")
     # Stable sort: ties keep layer-major order, so the selection is reproducible.
-    order = torch.sort(head_scores.detach().flatten().float().cpu(), descending=True, stable=True).indices
+    flat = head_scores.detach().flatten().float().cpu().nan_to_num(nan=float("-inf"))
+    order = torch.sort(flat, descending=True, stable=True).indices
     return [divmod(int(i), n_heads) for i in order[:k]]
 
 

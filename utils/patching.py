@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from utils.head_explorer import select_top_heads as top_heads  # noqa: F401 (notebook 05)
 from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import readable_token
@@ -513,16 +514,6 @@ def plot_head_patching(results: dict, title: str):
                  label="recovered: 0 = corrupted, 1 = clean")
     fig.suptitle(title)
     return fig
-
-
-def top_heads(scores: torch.Tensor, k: int) -> list[tuple[int, int]]:
-    """The k (layer, head) pairs with the largest scores ([L, H]), best first."""
-    n_layers, n_heads = scores.shape
-    if not 1 <= k <= n_layers * n_heads:
-        raise ValueError(f"k must be between 1 and the number of heads ({n_layers * n_heads}), "
-                         f"got {k}.")
-    flat = scores.flatten().nan_to_num(nan=float("-inf")).argsort(descending=True)[:k]
-    return [(int(i) // n_heads, int(i) % n_heads) for i in flat]
 
 
 def plot_effect_vs_relevance(effect: torch.Tensor, relevances: dict, rhos: dict, title: str,
