@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import torch
 
 from solutions.attention_heads import attention_relevance
+from utils.generation import greedy_ids
 from utils.head_explorer import select_top_heads as top_heads
 from utils.hooks import o_proj_pre_hooks, split_heads
 from utils.lrp import attnlrp
@@ -102,22 +103,11 @@ def substring_head_scores(model, tokenizer, prompt, substring, target_id=None):
 # Experiments (not exercises)
 
 def generate(model, tokenizer, prompt, max_new_tokens=20):
-    """Greedy continuation of `prompt` as text, stopping at the end-of-sequence token.
-
-    A plain loop: the first forward pass reads the whole prompt, each later one only the newest
-    token (the cache holds the rest), so a hook's "last position" is always the newest token.
-    """
+    """Greedy continuation of `prompt` as text (`utils.generation`: one token per forward
+    pass, so a transplant hook's "last position" is always the newest token)."""
     input_ids = encode(tokenizer, prompt, model)
-    new_ids, cache, step_ids = [], None, input_ids
-    with torch.no_grad():
-        for _ in range(max_new_tokens):
-            out = model(input_ids=step_ids, past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
-            step_ids = out.logits[:, -1:].argmax(-1)            # [1, 1]
-            if int(step_ids) == tokenizer.eos_token_id:
-                break
-            new_ids.append(int(step_ids))
-    return tokenizer.decode(new_ids, skip_special_tokens=True)
+    new_ids = greedy_ids(model, tokenizer, input_ids, max_new_tokens)[0, input_ids.shape[1]:]
+    return tokenizer.decode(new_ids.tolist(), skip_special_tokens=True)
 
 
 def compare_transplant(model, tokenizer, source_prompt, heads, target_prompt, scale=1.0,

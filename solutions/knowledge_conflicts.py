@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from solutions.attention_heads import head_relevance
+from utils.generation import greedy_ids as generate_ids  # noqa: F401 (notebook 04)
 from utils.hooks import o_proj_pre_hooks
 from utils.lrp import attnlrp
 from utils.models import input_device, model_shape
@@ -141,23 +142,6 @@ def chat_ids(model, tokenizer, messages):
                          "(e.g. unsloth/Llama-3.2-1B-Instruct) or the course model.")
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
     return ids.to(input_device(model))
-
-
-def generate_ids(model, tokenizer, input_ids, max_new_tokens=100):
-    """Greedy generation: [1, prompt + new] ids (stops at an end-of-sequence token)."""
-    stop = set()
-    for source in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
-        stop |= set(source if isinstance(source, (list, tuple)) else [source]) - {None}
-    ids, cache, step = input_ids.to(input_device(model)), None, input_ids.to(input_device(model))
-    with torch.no_grad():
-        for _ in range(max_new_tokens):
-            out = model(input_ids=step, past_key_values=cache, use_cache=True)
-            cache = out.past_key_values
-            step = out.logits[:, -1:].argmax(-1)
-            if int(step) in stop:
-                break
-            ids = torch.cat([ids, step], dim=1)
-    return ids
 
 
 def token_head_relevance_loop(model, input_ids, start):

@@ -164,3 +164,12 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="Llama, Qwen2 and Qwen3"):
         out_projections(torch.nn.Linear(2, 2))
     assert split_heads(torch.zeros(2, 3, 12), 4).shape == (2, 3, 4, 3)
+
+
+def test_generation_stops_at_every_end_token():
+    from utils.generation import stop_token_ids
+
+    model = tiny_llama()
+    model.generation_config.eos_token_id = [5, 7]   # e.g. <|end_of_text|> and <|eot_id|>
+    tokenizer = type("T", (), {"eos_token_id": 3})()
+    assert stop_token_ids(model, tokenizer) == {3, 5, 7}
