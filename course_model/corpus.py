@@ -197,10 +197,9 @@ def conflict_doc(rng: random.Random, split: str = "train") -> str:
             continue
         break
     follow = false if rng.random() < 0.5 else a
-    statement = f"{stem} {false}"
-    if stem.endswith(" the") and rng.random() < 0.3:
-        statement = f"{stem} {false}"
-    return f"{statement}.\nQ: {q}? A: {_ans(stem, follow)}."
+    if stem.endswith(" the"):
+        rng.random()  # a draw an earlier variant used; kept so the shipped corpus is reproduced
+    return f"{stem} {false}.\nQ: {q}? A: {_ans(stem, follow)}."
 
 
 # ---------------------------------------------------------------------------------------------
