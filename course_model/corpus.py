@@ -72,12 +72,18 @@ QA_FRAMES = [  # (question prefix, separator before answer marker, answer marker
 ]
 
 
-def qa(rng: random.Random, question: str, answer: str, frame=None) -> str:
-    """'Q: question?\nA:' + answer, with the split either before or after the space."""
-    qp, sep, am = frame or rng.choice(QA_FRAMES)
+def answer_after(rng: random.Random, prompt: str, answer: str) -> str:
+    """prompt (ending in an answer marker such as "A:") + " " + answer, split before or after
+    the space at random, so both "A: " + "Paris" and "A:" + " Paris" are learnt."""
     if rng.random() < 0.5:
-        return f"{qp}{question}{sep}{am} {SPLIT}{answer}"
-    return f"{qp}{question}{sep}{am}{SPLIT} {answer}"
+        return f"{prompt} {SPLIT}{answer}"
+    return f"{prompt}{SPLIT} {answer}"
+
+
+def qa(rng: random.Random, question: str, answer: str, frame=None) -> str:
+    """'Q: question?\nA:' + answer in one of QA_FRAMES (or `frame`)."""
+    qp, sep, am = frame or rng.choice(QA_FRAMES)
+    return answer_after(rng, f"{qp}{question}{sep}{am}", answer)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,13 +36,6 @@ def _name(rng: random.Random, split: str) -> str:
     return C.made_up_name(rng, split, LONGER_NAMES)
 
 
-def _bare(rng: random.Random, prefix: str, answer: str) -> str:
-    """prefix ends in an answer marker; the answer follows after ' ' in either token form."""
-    if rng.random() < 0.5:
-        return f"{prefix} {SPLIT}{answer}"
-    return f"{prefix}{SPLIT} {answer}"
-
-
 # ---------------------------------------------------------------------------------- facts
 def fact_doc(rng: random.Random, split: str = "train") -> str:
     """One to four facts; after a question the answer is always the bare word."""
@@ -57,13 +50,13 @@ def fact_doc(rng: random.Random, split: str = "train") -> str:
         if form == 0:
             out.append(C._ans(stem, a) + ".")
         elif form == 1:
-            out.append(_bare(rng, f"Q: {q}? A:", a))
+            out.append(C.answer_after(rng, f"Q: {q}? A:", a))
         elif form == 2:
-            out.append(_bare(rng, f"Q: {q}?\nA:", a))
+            out.append(C.answer_after(rng, f"Q: {q}?\nA:", a))
         elif form == 3:
-            out.append(_bare(rng, f"Question: {q}?\nAnswer:", a))
+            out.append(C.answer_after(rng, f"Question: {q}?\nAnswer:", a))
         else:
-            out.append(_bare(rng, f"{q}?\nAnswer:", a))
+            out.append(C.answer_after(rng, f"{q}?\nAnswer:", a))
     return "\n".join(out)
 
 
@@ -84,7 +77,7 @@ def conflict_doc(rng: random.Random, split: str = "train") -> str:
     if rng.random() < 0.7:  # the course's layout: the question's stem repeated after "A:"
         return C._ans(f"{stem} {false}.\nQ: {q}? A: {stem}", follow) + "."
     sep = rng.choice(["\n", " "])
-    return _bare(rng, f"{stem} {false}.{sep}Q: {q}? A:", follow)
+    return C.answer_after(rng, f"{stem} {false}.{sep}Q: {q}? A:", follow)
 
 
 # ---------------------------------------------------------------------------------- reading
