@@ -38,22 +38,24 @@ def _name(rng: random.Random, split: str) -> str:
 
 # ---------------------------------------------------------------------------------- facts
 def fact_doc(rng: random.Random, split: str = "train") -> str:
-    """One to four facts; after a question the answer is always the bare word."""
-    out = []
+    """One to four facts, all statements or all questions: a statement followed by an
+    unrelated question would look like a conflict document, which restates the stem after
+    "A:". After a question the answer is always the bare word."""
+    out, statements = [], rng.random() < 0.2
     for _ in range(rng.choice([1, 2, 3, 4])):
         if rng.random() < 0.6:
             c = rng.choice(P.COUNTERFACTUALS)
             stem, q, a = c.stem, c.question, c.parametric
         else:
             stem, q, a, _alts = rng.choice(C.FACTS)
-        form = rng.randrange(5)
-        if form == 0:
+        form = rng.randrange(4)
+        if statements:
             out.append(C._ans(stem, a) + ".")
-        elif form == 1:
+        elif form == 0:
             out.append(C.answer_after(rng, f"Q: {q}? A:", a))
-        elif form == 2:
+        elif form == 1:
             out.append(C.answer_after(rng, f"Q: {q}?\nA:", a))
-        elif form == 3:
+        elif form == 2:
             out.append(C.answer_after(rng, f"Question: {q}?\nAnswer:", a))
         else:
             out.append(C.answer_after(rng, f"{q}?\nAnswer:", a))
@@ -102,6 +104,21 @@ PEOPLE_REL = [  # (statement, questions): {S} subject person, {Y} the answer nam
      ["Where did {S} travel", "Where did {S} go"]),
     (["{S} is the neighbour of {Y}", "{S} lives next door to {Y}"],
      ["Who is the neighbour of {S}", "Who lives next door to {S}"]),
+    # the question's verb form differs from the statement's (hired / hire)
+    (["{S} hired {Y} in June", "In June {S} hired {Y}"], ["Whom did {S} hire", "Who did {S} hire"]),
+    (["{S} met {Y} at the market", "At the market {S} met {Y}"],
+     ["Whom did {S} meet at the market", "Who did {S} meet"]),
+    (["{S} invited {Y} to the dinner"], ["Whom did {S} invite to the dinner", "Who did {S} invite"]),
+    (["{S} visited {Y} on Sunday", "On Sunday {S} visited {Y}"],
+     ["Whom did {S} visit on Sunday", "Who did {S} visit"]),
+    (["{S} beat {Y} in the final", "In the final {S} beat {Y}"],
+     ["Whom did {S} beat in the final", "Who lost to {S} in the final"]),
+    (["{S} was taught by {Y}", "{Y} taught {S}"], ["Who taught {S}", "Who was the teacher of {S}"]),
+    (["{S} replaced {Y} as mayor", "As mayor, {S} replaced {Y}"],
+     ["Whom did {S} replace as mayor", "Who was mayor before {S}"]),
+    (["{S} thanked {Y} for the gift"], ["Whom did {S} thank for the gift", "Who gave {S} a gift"]),
+    (["{Y}, the doctor of {S}, came at noon", "At noon {Y}, the doctor of {S}, came"],
+     ["Who is the doctor of {S}", "Who is the doctor of {S} called"]),
 ]
 THING_REL = [  # {E} entity phrase, {Y} the answer name
     (["bridge", "statue", "square", "street", "school"],
@@ -159,6 +176,98 @@ def reading_doc(rng: random.Random, split: str = "train") -> str:
     return passage + rng.choice(["\n", "\n", " "]) + tail
 
 
+# ---------------------------------------------------------------------------------- layouts
+# Passages that are not plain prose, several numbers of one unit, and the question before the
+# passage: the skills behind the evaluation's new shapes, in wordings of their own.
+LIST_NOUNS = ["cows", "sheep", "tractors", "barns", "desks", "teachers", "pupils", "buses",
+              "trucks", "crates", "lamps", "rooms", "beds", "windows", "chairs", "ovens",
+              "horses", "wells", "gates", "bells"]
+LIST_PLACES = ["farm", "school", "depot", "inn", "hospital", "camp", "estate", "market"]
+LIST_TITLES = ["{X} {p} records", "Inventory of the {X} {p}", "The {X} {p} in numbers",
+               "{X} {p}, counted in May", "Stock list: {X} {p}"]
+LIST_LINES = ["- {k}: {v}", "* {k}: {v}", "{k}: {v}", "- {k} = {v}", "{k} - {v}"]
+LIST_Q = ["How many {k} does the {X} {p} have", "How many {k} are at the {X} {p}",
+          "What is the number of {k} at the {X} {p}", "How many {k} are listed"]
+
+
+def _list_doc(rng, split):
+    """A titled list of counts; the question picks one line."""
+    x, p = _name(rng, split), rng.choice(LIST_PLACES)
+    keys = rng.sample(LIST_NOUNS, rng.randint(2, 5))
+    vals = [C.number(rng, split, rng.choice([1, 1, 2, 3, 4])) for _ in keys]
+    line = rng.choice(LIST_LINES)
+    body = "\n".join(line.format(k=k, v=v) for k, v in zip(keys, vals))
+    i = rng.randrange(len(keys))
+    q = rng.choice(LIST_Q).format(k=keys[i], X=x, p=p)
+    return f"{rng.choice(LIST_TITLES).format(X=x, p=p)}\n{body}\n" + C.qa(rng, q + "?", vals[i])
+
+
+ACTIVITIES = ["reading", "cooking", "painting", "swimming", "walking", "cleaning", "writing",
+              "singing", "sleeping", "fishing", "running", "sewing"]
+SAME_UNIT = [  # (statement with {a}/{b} activities and {n}/{m} numbers, question about {q})
+    ("{S} spent {n} {U} {a} and {m} {U} {b}.", "How many {U} did {S} spend {q}", ["hours",
+                                                                                "minutes", "days"]),
+    ("Last week {S} did {n} {U} of {a} and {m} {U} of {b}.", "How many {U} of {q} did {S} do",
+     ["hours", "minutes"]),
+    ("{S} needed {n} {U} for {a} but only {m} {U} for {b}.", "How many {U} did {S} need for {q}",
+     ["minutes", "hours", "weeks"]),
+]
+COUNTED = [("apples", "pears", "plums", "melons"), ("goals", "points", "fouls", "corners"),
+           ("letters", "parcels", "postcards", "bills")]
+COUNT_VERBS = {"apples": ("The {X} shop sold", "How many {k} did the {X} shop sell"),
+               "goals": ("The {X} team scored", "How many {k} did the {X} team score"),
+               "letters": ("The {X} office sent", "How many {k} did the {X} office send")}
+
+
+def _same_unit_doc(rng, split):
+    """Two or three numbers of one kind; the question's activity or noun picks one."""
+    if rng.random() < 0.5:
+        stmt, q, units = rng.choice(SAME_UNIT)
+        s, u = _name(rng, split), rng.choice(units)
+        a, b = rng.sample(ACTIVITIES, 2)
+        n, m = C.number(rng, split, rng.choice([1, 2, 3])), C.number(rng, split)
+        ask_a = rng.random() < 0.5
+        text = stmt.format(S=s, n=n, m=m, U=u, a=a, b=b)
+        return text + "\n" + C.qa(rng, q.format(U=u, S=s, q=a if ask_a else b) + "?",
+                                  n if ask_a else m)
+    nouns = rng.choice(COUNTED)
+    head, q = COUNT_VERBS[nouns[0]]
+    x = _name(rng, split)
+    ks = rng.sample(nouns, rng.choice([2, 3]))
+    vs = [C.number(rng, split, rng.choice([1, 2, 3])) for _ in ks]
+    parts = [f"{v} {k}" for v, k in zip(vs, ks)]
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1]
+    i = rng.randrange(len(ks))
+    text = f"{head.format(X=x)} {listed} {rng.choice(['in May', 'last year', 'this week'])}."
+    return text + "\n" + C.qa(rng, q.format(k=ks[i], X=x) + "?", vs[i])
+
+
+QFIRST_INTROS = ["Answer the question using the text below.", "Use the passage to answer.",
+                 "Answer from the context.", "First the question, then the text."]
+QFIRST_LABELS = ["Text", "Passage", "Context", "Story", "Report"]
+
+
+def _question_first_doc(rng, split):
+    """The question comes before the passage it is about."""
+    facts = [_name_fact(rng, split) if rng.random() < 0.5 else C._num_fact(rng, split)
+             for _ in range(rng.choice([1, 2, 3]))]
+    passage = C.compose_passage(rng, [s for s, _, _ in facts])
+    _, q, a = rng.choice(facts)
+    label, marker = rng.choice(QFIRST_LABELS), rng.choice(["Answer:", "A:", "Answer:"])
+    head = rng.choice([f"{rng.choice(QFIRST_INTROS)}\nQuestion: {q}?",
+                       f"Question: {q}?", f"{rng.choice(QFIRST_INTROS)} {q}?"])
+    return C.answer_after(rng, f"{head}\n{label}: {passage}\n{marker}", a)
+
+
+def layout_doc(rng: random.Random, split: str = "train") -> str:
+    r = rng.random()
+    if r < 0.35:
+        return _list_doc(rng, split)
+    if r < 0.65:
+        return _same_unit_doc(rng, split)
+    return _question_first_doc(rng, split)
+
+
 def repeat_doc(rng: random.Random, split: str = "train") -> str:
     """Repeated runs: raw token ids or made-up names (multi-token copying)."""
     if rng.random() < 0.5:
@@ -194,11 +303,11 @@ def handover_doc(rng: random.Random, split: str = "train") -> str:
     return handover.render_chat(ex["messages"]) + SPLIT + ex["summary"].strip() + "<|eot_id|>"
 
 
-FAMILIES = {"reading": reading_doc, "facts": fact_doc, "conflict": conflict_doc,
+FAMILIES = {"reading": reading_doc, "layouts": layout_doc, "facts": fact_doc, "conflict": conflict_doc,
             "repeat": repeat_doc, "icl": icl_doc, "handover": handover_doc,
             "instruction": C.instruction_doc, "simple_reading": C.simple_reading_doc}
-MIX = {"reading": 0.38, "facts": 0.12, "conflict": 0.07, "repeat": 0.08, "icl": 0.17,
-       "handover": 0.08, "instruction": 0.08, "simple_reading": 0.02}
+MIX = {"reading": 0.29, "layouts": 0.15, "facts": 0.10, "conflict": 0.07, "repeat": 0.06,
+       "icl": 0.16, "handover": 0.08, "instruction": 0.07, "simple_reading": 0.02}
 
 
 def generate(n_docs: int, seed: int) -> list[str]:

@@ -2,6 +2,9 @@
 
 Each stage becomes an int32 array of shape [n_sequences, SEQ_LEN]: whole documents
 (BOS doc EOS) packed greedily, the rest of a row filled with PAD (ignored by the loss).
+A token stored as its bitwise complement (~id, negative) is input but never a target: stage 3
+uses this for the lone space of "A: " + "Paris", so that after "A:" the model learns " Paris"
+and not a space (`split_inputs_labels` decodes a batch).
 """
 from __future__ import annotations
 
@@ -60,8 +63,13 @@ def load_docs(stage: int) -> list[str]:
         return [json.loads(line) for line in f]
 
 
-def encode_docs(tok, docs: list[str], seed: int) -> list[list[int]]:
-    """Token ids per document: BOS + parts (split at SPLIT, encoded apart) + EOS."""
+def encode_docs(tok, docs: list[str], seed: int,
+                mask_split_space: bool = False) -> list[list[int]]:
+    """Token ids per document: BOS + parts (split at SPLIT, encoded apart) + EOS.
+
+    mask_split_space: a part that ends in a lone space token before SPLIT stores it as ~id
+    (no loss on predicting it; the answer after it is still learnt).
+    """
     rng = random.Random(f"raw-{seed}")
     n_special, vocab = len(SPECIALS), len(tok)  # no special ids; len(tok) is slow: once
     flat, owners = [], []
@@ -73,8 +81,13 @@ def encode_docs(tok, docs: list[str], seed: int) -> list[list[int]]:
             owners.append(i)
     enc = tok.backend_tokenizer.encode_batch(flat, add_special_tokens=False)
     out = [[tok.bos_token_id] for _ in docs]
-    for i, e in zip(owners, enc):
-        out[i].extend(e.ids)
+    space = tok.convert_tokens_to_ids("\u0120")  # byte-level BPE's lone " "
+    for k, (i, e) in enumerate(zip(owners, enc)):
+        ids = list(e.ids)
+        more = k + 1 < len(owners) and owners[k + 1] == i  # SPLIT follows this part
+        if mask_split_space and more and ids and ids[-1] == space:
+            ids[-1] = ~space
+        out[i].extend(ids)
     for i, d in enumerate(docs):
         if d == corpus.RAW_REPEAT:  # a random token-id run, repeated: only copying helps
             run = [rng.randrange(n_special, vocab) for _ in range(rng.randint(8, 40))]
@@ -104,7 +117,7 @@ def prepare(force: bool = False):
     tok_dir = WORK_DIR / "tokenizer"
     if meta_path.exists() and tok_dir.exists() and not force:
         tok, meta = AutoTokenizer.from_pretrained(tok_dir), json.loads(meta_path.read_text())
-        if "stage3_rows" not in meta:  # caches made before stage 3 existed
+        if meta.get("stage3_source") != _stage3_source():  # stage 3's generator changed
             meta.update(_prepare_stage3(tok))
             meta_path.write_text(json.dumps(meta, indent=1))
         return tok, meta
@@ -124,9 +137,22 @@ def prepare(force: bool = False):
     return tok, meta
 
 
+def _stage3_source() -> str:
+    """Hash of everything stage 3's packed array depends on besides the tokenizer, so an
+    edited generator rebuilds the cached array instead of training on stale documents."""
+    from pathlib import Path
+    here = Path(__file__).parent
+    h = hashlib.sha256(f"{N_DOCS[3]} {SEQ_LEN} {CORPUS_SEED}".encode())
+    for f in (here / "corpus_stage3.py", here / "corpus.py", here / "handover.py",
+              here / "data.py", here.parent / "utils" / "prompts.py"):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def _prepare_stage3(tok) -> dict:
     meta = build_stage3()
-    arr = pack(encode_docs(tok, load_docs(3), 3), tok.pad_token_id)
+    meta["stage3_source"] = _stage3_source()
+    arr = pack(encode_docs(tok, load_docs(3), 3, mask_split_space=True), tok.pad_token_id)
     np.save(WORK_DIR / "stage3.npy", arr)
     meta["stage3_rows"] = int(arr.shape[0])
     meta["stage3_tokens"] = int((arr != tok.pad_token_id).sum())
@@ -135,3 +161,13 @@ def _prepare_stage3(tok) -> dict:
 
 def load_stage(stage: int) -> np.ndarray:
     return np.load(WORK_DIR / f"stage{stage}.npy")
+
+
+def split_inputs_labels(rows: np.ndarray, pad_id: int):
+    """Packed rows [batch, seq] -> (input_ids, labels) as int64 tensors; labels are -100 on
+    padding and on tokens stored as ~id."""
+    import torch
+    x = torch.from_numpy(rows.astype(np.int64))
+    no_loss = x < 0
+    x = torch.where(no_loss, ~x, x)
+    return x, x.masked_fill(no_loss | (x == pad_id), -100)

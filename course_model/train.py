@@ -182,8 +182,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9) -> str:
             rows = np.concatenate([rows[k:], repeat_rows(k, hp["seed"], step, vocab,
                                                          tok.bos_token_id, tok.eos_token_id,
                                                          pad, rows.shape[1])])
-        x = torch.from_numpy(rows.astype(np.int64))
-        labels = x.masked_fill(x == pad, -100)
+        x, labels = data.split_inputs_labels(rows, pad)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, s2, hp, s3)
         loss = model(input_ids=x, labels=labels).loss

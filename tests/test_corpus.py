@@ -70,3 +70,38 @@ def test_stage3_chat_reply_is_tokenised_apart():
     prompt, reply = doc.split(corpus.SPLIT)
     assert prompt.endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
     assert reply.endswith("<|eot_id|>") and not reply.startswith("\n")
+
+
+def test_stage3_fact_docs_never_put_a_statement_before_a_question():
+    """A statement then an unrelated question is the layout of a conflict document."""
+    rng = random.Random(4)
+    for _ in range(300):
+        lines = corpus_stage3.fact_doc(rng).split("\n")
+        asks = {"?" in line for line in lines if not line.startswith("A")}
+        assert len(asks) == 1, lines
+
+
+def test_split_space_is_an_input_but_never_a_target():
+    """'A: ' + 'Paris': the lone space is read but not predicted, so after 'A:' the only
+    trained continuation is ' Paris'; 'Paris' after 'A: ' is still learnt."""
+    from transformers import AutoTokenizer
+
+    from course_model import MODEL_DIR, data
+    tok = AutoTokenizer.from_pretrained(MODEL_DIR)
+    space = tok.convert_tokens_to_ids("\u0120")
+    docs = [f"Q: Where? A: {corpus.SPLIT}Paris", f"Q: Where? A:{corpus.SPLIT} Paris",
+            "A lone space at the end "]
+    masked = data.encode_docs(tok, docs, 0, mask_split_space=True)
+    plain = data.encode_docs(tok, docs, 0)
+    assert all(t >= 0 for ids in plain for t in ids)
+    assert [t for t in masked[0] if t < 0] == [~space]
+    assert masked[1] == plain[1] and masked[2] == plain[2]  # no split space: nothing masked
+    rows = data.pack(masked, tok.pad_token_id, seq_len=64)
+    x, labels = data.split_inputs_labels(rows, tok.pad_token_id)
+    i = masked[0].index(~space)
+    assert x[0, i] == space and labels[0, i] == -100
+    paris = tok("Paris", add_special_tokens=False)["input_ids"]
+    after = slice(i + 1, i + 1 + len(paris))
+    assert labels[0, after].tolist() == paris == x[0, after].tolist()
+    assert (labels[x == tok.pad_token_id] == -100).all()
+    assert (labels[0, :i] == x[0, :i]).all()
