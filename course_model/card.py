@@ -104,8 +104,10 @@ Reproduce with `make model` (`python -m course_model.train`); evaluate with `mak
 - Curriculum: stage 1 until the repeated-random-token probe reached {hp['induction_acc']}
   (or step {hp['stage1_max']}); stage 2 (compositional reading comprehension) began at step
   {s2} and ran {(s3 or run['step']) - (s2 or run['step'])} steps; stage 3 (practice on names,
-  bare answers, remapped demonstrations and chat replies) began at step {s3} and ran
-  {run['step'] - (s3 or run['step'])} steps.
+  bare answers, lists, question-first passages, several numbers of one kind, remapped
+  demonstrations and chat replies) began at step {s3} and ran
+  {run['step'] - (s3 or run['step'])} steps. In stage 3 the lone space of "A: " + "Paris" is
+  read but not predicted (no loss), so after "A:" the only trained continuation is " Paris".
 - AdamW (betas 0.9/0.95), starting with weight decay {hp['weight_decay']}, batch {hp['batch']} x {corp['seq_len']} tokens,
   lr {hp['lr']} (warmup {hp['warmup']}) in stage 1, cosine {hp['lr_stage2']} -> {hp['lr_min']} in stage 2
   and {hp.get('lr_stage3', '-')} -> {hp['lr_min']} in stage 3,
