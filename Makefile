@@ -13,6 +13,8 @@ export XAI_MODEL ?= course
 # One thread: the same float reduction order when solved notebooks are built and re-checked,
 # and no oversubscription on small machines. `make lab` uses torch's default.
 export OMP_NUM_THREADS ?= 1
+# Solved notebooks store a one-line summary per long loop, not a bar frozen at 0% (utils/progress.py).
+export XAI_PROGRESS ?= static
 
 .PHONY: setup lab test test-fast solved check-solved strip model eval-model bench browser clean
 
@@ -28,7 +30,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 lab: setup
-	env -u OMP_NUM_THREADS HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	env -u OMP_NUM_THREADS -u XAI_PROGRESS HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval,
 # and the widgets in a real browser (tests/test_browser.py: Debian's Chromium, installed here

@@ -76,7 +76,8 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> nbforma
 
     env_before = dict(os.environ)
     os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": "course",
-                       "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0"})
+                       "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0",
+                       "XAI_PROGRESS": "static"})
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(cwd)}},

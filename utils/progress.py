@@ -1,12 +1,30 @@
-"""Progress bars for long loops (tqdm), quiet for loops too short to need one."""
+"""Progress bars for long loops (tqdm), quiet for loops too short to need one.
+
+XAI_PROGRESS=0 silences all bars. XAI_PROGRESS=static prints one line when a loop ends
+("occlusion: 16/16") instead of a live bar: a bar saved in a notebook file only ever shows its
+first frame ("0%"), so the solved notebooks are built and checked with this setting.
+"""
 import os
 
 from tqdm.auto import tqdm
 
 
+def _static(iterable, desc: str, total: int | None):
+    n = 0
+    try:
+        for item in iterable:
+            yield item
+            n += 1
+    finally:
+        print(f"{desc}: {n}/{total if total is not None else n}")
+
+
 def progress(iterable, desc: str, total: int | None = None, min_steps: int = 8):
-    """tqdm over `iterable` when it has at least `min_steps` steps; XAI_PROGRESS=0 silences all."""
+    """tqdm over `iterable` when it has at least `min_steps` steps (see the module docstring)."""
     if total is None:
         total = len(iterable) if hasattr(iterable, "__len__") else None
-    quiet = os.environ.get("XAI_PROGRESS", "1") == "0" or (total is not None and total < min_steps)
+    mode = os.environ.get("XAI_PROGRESS", "1")
+    quiet = mode == "0" or (total is not None and total < min_steps)
+    if mode == "static" and not quiet:
+        return _static(iterable, desc, total)
     return tqdm(iterable, desc=desc, total=total, disable=quiet, leave=False)
