@@ -10,6 +10,7 @@ import json
 from course_model import MODEL_DIR, WORK_DIR
 from course_model.corpus import STAGE1_MIX, STAGE2_MIX
 from course_model.corpus_stage3 import MIX as STAGE3_MIX
+from course_model.corpus_stage3 import SPACE_AFTER_SPLIT as STAGE3_SPACE_AFTER
 from course_model.evaluate import THRESHOLDS
 
 
@@ -106,8 +107,9 @@ Reproduce with `make model` (`python -m course_model.train`); evaluate with `mak
   {s2} and ran {(s3 or run['step']) - (s2 or run['step'])} steps; stage 3 (practice on names,
   bare answers, lists, question-first passages, several numbers of one kind, remapped
   demonstrations and chat replies) began at step {s3} and ran
-  {run['step'] - (s3 or run['step'])} steps. In stage 3 the lone space of "A: " + "Paris" is
-  read but not predicted (no loss), so after "A:" the only trained continuation is " Paris".
+  {run['step'] - (s3 or run['step'])} steps. Stages 1-2 write an answer as "A: " + "Paris" or
+  "A:" + " Paris" equally often; in stage 3 {STAGE3_SPACE_AFTER:.0%} of documents use the second form
+  throughout, so after "A:" the model ranks " Paris" above a lone space.
 - AdamW (betas 0.9/0.95), starting with weight decay {hp['weight_decay']}, batch {hp['batch']} x {corp['seq_len']} tokens,
   lr {hp['lr']} (warmup {hp['warmup']}) in stage 1, cosine {hp['lr_stage2']} -> {hp['lr_min']} in stage 2
   and {hp.get('lr_stage3', '-')} -> {hp['lr_min']} in stage 3,

@@ -310,8 +310,22 @@ MIX = {"reading": 0.29, "layouts": 0.15, "facts": 0.10, "conflict": 0.07, "repea
        "icl": 0.16, "handover": 0.08, "instruction": 0.07, "simple_reading": 0.02}
 
 
+# After "A:" the model must rank " Paris" above a lone space (" " + "Paris" is the other
+# trained form). SPACE_AFTER_SPLIT: this share of documents writes every answer as "A:" +
+# " Paris", so about 70% of answers do. MASK_SPLIT_SPACE (no loss on that lone space) was
+# tried instead: facts reached 45/45, but names after a prompt ending in "A: " fell from 54 of
+# 81 copied to 2 of 81, so it is off.
+MASK_SPLIT_SPACE = False
+SPACE_AFTER_SPLIT = 0.4
+
+
 def generate(n_docs: int, seed: int) -> list[str]:
     """n_docs stage-3 training documents (deterministic in seed)."""
     rng = random.Random(f"course-corpus-3-{seed}")
+    form_rng = random.Random(f"course-corpus-3-form-{seed}")
     fams, weights = list(MIX), list(MIX.values())
-    return [FAMILIES[rng.choices(fams, weights=weights)[0]](rng, "train") for _ in range(n_docs)]
+    docs = [FAMILIES[rng.choices(fams, weights=weights)[0]](rng, "train") for _ in range(n_docs)]
+    if SPACE_AFTER_SPLIT:
+        docs = [d.replace(" " + SPLIT, SPLIT + " ") if form_rng.random() < SPACE_AFTER_SPLIT
+                else d for d in docs]
+    return docs

@@ -2,9 +2,9 @@
 
 Each stage becomes an int32 array of shape [n_sequences, SEQ_LEN]: whole documents
 (BOS doc EOS) packed greedily, the rest of a row filled with PAD (ignored by the loss).
-A token stored as its bitwise complement (~id, negative) is input but never a target: stage 3
-uses this for the lone space of "A: " + "Paris", so that after "A:" the model learns " Paris"
-and not a space (`split_inputs_labels` decodes a batch).
+A token stored as its bitwise complement (~id, negative) is input but never a target
+(`split_inputs_labels` decodes a batch); `corpus_stage3.MASK_SPLIT_SPACE` would use this for
+the lone space of "A: " + "Paris" (off: see there).
 """
 from __future__ import annotations
 
@@ -152,7 +152,8 @@ def _stage3_source() -> str:
 def _prepare_stage3(tok) -> dict:
     meta = build_stage3()
     meta["stage3_source"] = _stage3_source()
-    arr = pack(encode_docs(tok, load_docs(3), 3, mask_split_space=True), tok.pad_token_id)
+    arr = pack(encode_docs(tok, load_docs(3), 3, mask_split_space=corpus_stage3.MASK_SPLIT_SPACE),
+               tok.pad_token_id)
     np.save(WORK_DIR / "stage3.npy", arr)
     meta["stage3_rows"] = int(arr.shape[0])
     meta["stage3_tokens"] = int((arr != tok.pad_token_id).sum())

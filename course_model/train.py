@@ -33,7 +33,7 @@ CONFIG = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=6,
 HP = dict(seed=0, batch=3, lr=3e-3, lr_stage2=2e-3, lr_min=2e-4, warmup=200,
           weight_decay=0.1, stage1_max=9000, stage2_steps=3500, induction_acc=0.6,
           probe_every=250, ckpt_every=400, log_every=50, repeat_frac=0.0,
-          stage3_steps=9000, lr_stage3=2e-3)
+          stage3_steps=9000, lr_stage3=3e-3)
 # The shipped run's schedule, as (from_step, overrides) applied in order. It was steered by
 # hand while training on the shared CPU (FACTS.md): no induction heads after 2,800 steps ->
 # add repeated random-token rows; still none at 4,000 -> no weight decay, lr 4e-3, batch 4
