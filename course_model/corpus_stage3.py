@@ -10,6 +10,10 @@ tokenised together with the header's blank line). This stage's documents fix eac
 * reading comprehension asks about names more often, with more relations between people and
   things (none of them the held-out shapes of `course_model.evaluate.NEW_SHAPES`), and
   passages that hold several names so the question must pick the right one;
+* "layouts": lists of counts, several numbers of one kind, and the question placed before
+  its passage, so copying does not depend on one prose layout;
+* 40% of documents write every answer as "A:" + " Paris" (the rest split 50/50 as in stages
+  1-2), so after "A:" the model ranks " Paris" above a lone space;
 * repeated sequences of made-up names and raw token ids keep the induction heads sharp;
 * in-context demonstrations are remapped 85% of the time, so following them pays;
 * chat replies are tokenised apart from the header, as `apply_chat_template` leaves them.
@@ -205,8 +209,8 @@ def _list_doc(rng, split):
 ACTIVITIES = ["reading", "cooking", "painting", "swimming", "walking", "cleaning", "writing",
               "singing", "sleeping", "fishing", "running", "sewing"]
 SAME_UNIT = [  # (statement with {a}/{b} activities and {n}/{m} numbers, question about {q})
-    ("{S} spent {n} {U} {a} and {m} {U} {b}.", "How many {U} did {S} spend {q}", ["hours",
-                                                                                "minutes", "days"]),
+    ("{S} spent {n} {U} {a} and {m} {U} {b}.", "How many {U} did {S} spend {q}",
+     ["hours", "minutes", "days"]),
     ("Last week {S} did {n} {U} of {a} and {m} {U} of {b}.", "How many {U} of {q} did {S} do",
      ["hours", "minutes"]),
     ("{S} needed {n} {U} for {a} but only {m} {U} for {b}.", "How many {U} did {S} need for {q}",
@@ -260,6 +264,7 @@ def _question_first_doc(rng, split):
 
 
 def layout_doc(rng: random.Random, split: str = "train") -> str:
+    """A list (35%), several numbers of one kind (30%) or a question-first passage (35%)."""
     r = rng.random()
     if r < 0.35:
         return _list_doc(rng, split)

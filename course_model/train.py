@@ -8,8 +8,8 @@
 Stage 1 (copy-friendly templates, repeats, facts, instructions) runs until a repeated-token
 probe shows induction heads (or STAGE1_MAX steps); stage 2 mixes 70% compositional reading
 comprehension with 30% stage 1 under a cosine decay; stage 3 (`course_model.corpus_stage3`)
-practises what stage 2 left weak (names, bare answers, remapped demonstrations, chat replies)
-under a second, shorter cosine. One thread per process (FACTS.md: two one-thread runs use
+practises what stage 2 left weak (names, bare answers, lists and other layouts, remapped
+demonstrations, chat replies) under a second, shorter cosine. One thread per process (FACTS.md: two one-thread runs use
 2 cores better than one two-thread run).
 """
 from __future__ import annotations
