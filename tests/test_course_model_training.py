@@ -61,3 +61,36 @@ def test_stage3_learning_rate_restarts_and_decays():
     end = train.lr_at(100 + hp["stage3_steps"], 0, hp, stage3_start=100)
     assert top == pytest.approx(hp["lr_stage3"])
     assert end == pytest.approx(hp["lr_min"])
+
+
+def test_two_processes_train_like_one(tiny_workdir):
+    """Data parallel (two processes, half the rows each, gradients summed) trains like one
+    process on the whole batch, up to float rounding, and repeats exactly."""
+    hp = dict(TINY_HP, phases=[])            # batch 3: the processes get 2 and 1 rows
+    one = torch.load(train.train("one", dict(hp, world=1)), weights_only=False)
+    two = torch.load(train.train_parallel("two", dict(hp, world=2)), weights_only=False)
+    again = _weights(train.train_parallel("two_again", dict(hp, world=2)))
+    assert [r[:2] for r in one["state"]["log"]] == [r[:2] for r in two["state"]["log"]]
+    init = train.make_model(data.prepare()[0], hp["seed"]).state_dict()
+
+    def dist(a, b):
+        return sum(((a[n] - b[n]) ** 2).sum() for n in init) ** 0.5
+    # Adam turns rounding in near-zero gradients into full-size steps, so compare globally
+    assert dist(one["model"], two["model"]) < 1e-3 * dist(one["model"], init)
+    for name in again:
+        assert torch.equal(two["model"][name], again[name]), name
+
+
+def test_batch_loss_shares_sum_to_the_mean():
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=1, num_attention_heads=2,
+                                         num_key_value_heads=2))
+    x = torch.randint(0, 50, (3, 12))
+    labels = x.clone()
+    labels[0, 8:] = -100                     # padding: rows hold different target counts
+    labels[2, 3:] = -100
+    whole = train.batch_loss(model, x, labels)
+    shares = [train.batch_loss(model, x, labels, rank, 2) for rank in range(2)]
+    assert torch.allclose(sum(shares), whole, atol=1e-6)
