@@ -1,13 +1,13 @@
 """Write the model card (README.md) and loss_curve.png next to the exported model.
 
-Reads .cache/course_model/train_info.json (written by train.export) and eval.json
-(written by evaluate). `python -m course_model.card` rewrites both files.
+Reads the model folder's train_info.json (written by train.export) and eval.json (written by
+evaluate), never the working folder's copy, which every scratch export overwrites. `python -m course_model.card` rewrites both files.
 """
 from __future__ import annotations
 
 import json
 
-from course_model import MODEL_DIR, WORK_DIR
+from course_model import MODEL_DIR
 from course_model.corpus import STAGE1_MIX, STAGE2_MIX
 from course_model.corpus_stage3 import MIX as STAGE3_MIX
 from course_model.corpus_stage3 import SPACE_AFTER_SPLIT as STAGE3_SPACE_AFTER
@@ -49,7 +49,7 @@ def loss_curve(info: dict, path) -> None:
 
 
 def write_card(model_dir=MODEL_DIR) -> None:
-    info = json.loads((WORK_DIR / "train_info.json").read_text())
+    info = json.loads((model_dir / "train_info.json").read_text())
     ev = json.loads((model_dir / "eval.json").read_text())
     loss_curve(info, model_dir / "loss_curve.png")
     run, hp, cfg, corp = info["run"], info["hp"], info["config"], info["corpus"]
@@ -75,6 +75,9 @@ def write_card(model_dir=MODEL_DIR) -> None:
     starts = {1: 0.0, 2: ends.get(1, 0.0), 3: ends.get(2, 0.0)}
     stage_minutes = ", ".join(f"stage {k} {(ends[k] - starts[k]) / 60:.0f} min"
                               for k in sorted(ends))
+    world = hp.get("world", 1)
+    procs = ("one CPU thread" if world == 1 else
+             f"data parallel over {world} one-thread processes, each taking part of every batch")
     phases = "; ".join(f"{st}: {json.dumps(ov)}" for st, ov in hp.get("phases", []))
     text = f"""# course-llama: the course's own small Llama
 
@@ -113,13 +116,13 @@ Reproduce with `make model` (`python -m course_model.train`); evaluate with `mak
 - AdamW (betas 0.9/0.95), starting with weight decay {hp['weight_decay']}, batch {hp['batch']} x {corp['seq_len']} tokens,
   lr {hp['lr']} (warmup {hp['warmup']}) in stage 1, cosine {hp['lr_stage2']} -> {hp['lr_min']} in stage 2
   and {hp.get('lr_stage3', '-')} -> {hp['lr_min']} in stage 3,
-  gradient clip 1.0, seed {hp['seed']}, one CPU thread. Schedule changes (from step: settings),
+  gradient clip 1.0, seed {hp['seed']}, {procs}. Schedule changes (from step: settings),
   `course_model.train.PHASES`: {phases}.
   The first 2,800 steps formed no induction heads (repeat-copy probe 0.00); extra rows of
   repeated random tokens alone did not help either; dropping weight decay and raising lr and
   batch did (probe 0.00 -> 0.65 within ~1,750 steps). The last 700 steps of stage 2 (from
   10,250) mix stage-1 rows into half of each batch at the lowest learning rate.
-- Steps: {run['step']:,}; wall time {run['wall_s'] / 60:.0f} minutes on one thread of a shared
+- Steps: {run['step']:,}; wall time {run['wall_s'] / 60:.0f} minutes ({procs}) on a shared
   2-core CPU ({stage_minutes}); final training loss {final_loss:.3f}.
 
 ![loss curve](loss_curve.png)
