@@ -61,6 +61,17 @@ def hp_at(hp: dict, step: int) -> dict:
     return out
 
 
+# settings read only while a stage runs (train below): a phase that sets them after that stage
+# has ended changes nothing
+STAGE_KEYS = {1: {"repeat_frac", "stage1_max", "induction_acc"},
+              2: {"stage2_steps", "stage1_frac", "lr_stage2"}}
+
+
+def late_phase_keys(over: dict, stage: int) -> list[str]:
+    """Keys of a phase starting in `stage` (1-3) that belong to a stage already over."""
+    return sorted(k for st, keys in STAGE_KEYS.items() if st < stage for k in keys & set(over))
+
+
 def make_model(tok, seed: int):
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(seed)
@@ -225,6 +236,12 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         step = state["step"]
         s2, s3 = state["stage2_start"], state.get("stage3_start")
         hp = hp_at(base_hp, step)
+        for start, over in base_hp.get("phases", []):
+            late = late_phase_keys(over, 1 if s2 is None else 2 if s3 is None else 3)
+            if start == step and late and rank == 0:
+                # PHASES count absolute steps; the stage switch follows the induction probe
+                print(f"warning: the phase at step {start} sets {late}, but that stage has "
+                      "ended: it has no effect", flush=True)
         opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
         if s2 is not None and s3 is None and step >= s2 + hp["stage2_steps"]:
             if not hp.get("stage3_steps"):

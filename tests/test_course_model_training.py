@@ -108,3 +108,11 @@ def test_model_card_is_rebuilt_from_the_shipped_files(tmp_path, monkeypatch):
     card.write_card(tmp_path)
     assert (tmp_path / "README.md").read_text() == (MODEL_DIR / "README.md").read_text()
     assert (tmp_path / "loss_curve.png").stat().st_size > 10_000
+
+
+def test_a_phase_after_its_stage_is_flagged():
+    polish = dict(stage2_steps=5200, stage1_frac=0.5)
+    assert train.late_phase_keys(polish, stage=2) == []
+    assert train.late_phase_keys(polish, stage=3) == ["stage1_frac", "stage2_steps"]
+    assert train.late_phase_keys(dict(repeat_frac=0.5, batch=4), stage=2) == ["repeat_frac"]
+    assert train.late_phase_keys(dict(batch=4, lr=4e-3), stage=3) == []
