@@ -79,6 +79,13 @@ def write_card(model_dir=MODEL_DIR) -> None:
     procs = ("one CPU thread" if world == 1 else
              f"data parallel over {world} one-thread processes, each taking part of every batch")
     phases = "; ".join(f"{st}: {json.dumps(ov)}" for st, ov in hp.get("phases", []))
+    probe_at_s2 = max((p[1] for p in run["probe"] if p[0] <= (s2 or 0)), default=0.0)
+    # a stage-1 mix phase that starts inside stage 2 (a later one never applies)
+    polish = [(st, ov) for st, ov in hp.get("phases", [])
+              if ov.get("stage1_frac") and s2 and s3 and s2 <= st < s3]
+    polish = (f"The last {s3 - polish[0][0]:,} steps of stage 2 (from {polish[0][0]:,}) mix "
+              f"stage-1 rows into {polish[0][1]['stage1_frac']:.0%} of each batch at the "
+              "lowest learning rate." if polish else "")
     text = f"""# course-llama: the course's own small Llama
 
 A `LlamaForCausalLM` trained from scratch on a generated corpus (`course_model/corpus.py`) so
@@ -120,8 +127,7 @@ Reproduce with `make model` (`python -m course_model.train`); evaluate with `mak
   `course_model.train.PHASES`: {phases}.
   The first 2,800 steps formed no induction heads (repeat-copy probe 0.00); extra rows of
   repeated random tokens alone did not help either; dropping weight decay and raising lr and
-  batch did (probe 0.00 -> 0.65 within ~1,750 steps). The last 700 steps of stage 2 (from
-  10,250) mix stage-1 rows into half of each batch at the lowest learning rate.
+  batch at step 4,000 did (probe {probe_at_s2:.2f} at step {s2}). {polish}
 - Steps: {run['step']:,}; wall time {run['wall_s'] / 60:.0f} minutes ({procs}) on a shared
   2-core CPU ({stage_minutes}); final training loss {final_loss:.3f}.
 

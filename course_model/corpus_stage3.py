@@ -312,7 +312,7 @@ FAMILIES = {"reading": reading_doc, "layouts": layout_doc, "facts": fact_doc, "c
             "repeat": repeat_doc, "icl": icl_doc, "handover": handover_doc,
             "instruction": C.instruction_doc, "simple_reading": C.simple_reading_doc}
 MIX = {"reading": 0.29, "layouts": 0.15, "facts": 0.10, "conflict": 0.07, "repeat": 0.06,
-       "icl": 0.16, "handover": 0.08, "instruction": 0.07, "simple_reading": 0.02}
+       "icl": 0.18, "handover": 0.08, "instruction": 0.05, "simple_reading": 0.02}
 
 
 # After "A:" the model must rank " Paris" above a lone space (" " + "Paris" is the other

@@ -18,7 +18,7 @@ from course_model import WORK_DIR, corpus, corpus_stage3
 from course_model.tokenizer import SPECIALS, train_tokenizer
 
 SEQ_LEN = 320          # a handover chat (~290 tokens) fits in one row
-N_DOCS = {1: 120_000, 2: 220_000, 3: 110_000}
+N_DOCS = {1: 120_000, 2: 220_000, 3: 150_000}
 CORPUS_SEED = 0
 
 

@@ -46,6 +46,17 @@ def test_three_stages_and_export(tiny_workdir, tmp_path):
     assert torch.isfinite(model(ids).logits).all()
 
 
+def test_stage3_variant_from_saved_start_matches_full_run(tiny_workdir):
+    full = _weights(train.train("whole", dict(TINY_HP)))
+    start = tiny_workdir / "runs" / "whole" / "stage3_start.pt"
+    assert torch.load(start, weights_only=False)["state"]["step"] == 4 + 3
+    (tiny_workdir / "runs" / "variant").mkdir(parents=True)
+    (tiny_workdir / "runs" / "variant" / "ckpt.pt").write_bytes(start.read_bytes())
+    variant = _weights(train.train("variant", dict(TINY_HP)))
+    for name in full:
+        assert torch.equal(full[name], variant[name]), name
+
+
 def test_resume_is_exact(tiny_workdir):
     full = _weights(train.train("straight", dict(TINY_HP)))
     short = dict(TINY_HP, stage3_steps=1)   # stops early, as an interrupted run would
