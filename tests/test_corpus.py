@@ -105,3 +105,12 @@ def test_split_space_is_an_input_but_never_a_target():
     assert labels[0, after].tolist() == paris == x[0, after].tolist()
     assert (labels[x == tok.pad_token_id] == -100).all()
     assert (labels[0, :i] == x[0, :i]).all()
+
+
+def test_reading_answers_are_copied_from_the_passage():
+    """A stage-3 reading question is answered by copying: the answer is in its statement and
+    not in the question, so the question alone cannot give it away."""
+    rng = random.Random(5)
+    for _ in range(500):
+        statement, question, answer = corpus_stage3._name_fact(rng, "train")
+        assert answer in statement and answer not in question, (statement, question)
