@@ -111,6 +111,8 @@ def test_reading_answers_are_copied_from_the_passage():
     """A stage-3 reading question is answered by copying: the answer is in its statement and
     not in the question, so the question alone cannot give it away."""
     rng = random.Random(5)
-    for _ in range(500):
-        statement, question, answer = corpus_stage3._name_fact(rng, "train")
-        assert answer in statement and answer not in question, (statement, question)
+    # the three kinds of fact that reading_doc builds its passages from
+    for make_fact in (corpus_stage3._name_fact, corpus._num_fact, corpus._correction):
+        for _ in range(300):
+            statement, question, answer = make_fact(rng, "train")
+            assert answer in statement and answer not in question, (statement, question)
