@@ -160,8 +160,28 @@ def _prepare_stage3(tok) -> dict:
     return meta
 
 
-def load_stage(stage: int) -> np.ndarray:
-    return np.load(WORK_DIR / f"stage{stage}.npy")
+def load_stage(stage: int, copies: int = 1) -> np.ndarray:
+    """Stage `stage`'s packed rows; with copies > 1, rows of copies - 1 more corpora of the same
+    size from the next generator seeds follow (same tokenizer; built and cached on first use)."""
+    arrays = [np.load(WORK_DIR / f"stage{stage}.npy")]
+    for k in range(1, copies):
+        arrays.append(_extra_stage(stage, CORPUS_SEED + k))
+    return np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+
+
+def _extra_stage(stage: int, seed: int) -> np.ndarray:
+    path = WORK_DIR / f"stage{stage}_seed{seed}_{_stage3_source()[:12]}.npy"
+    if not path.exists():
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(WORK_DIR / "tokenizer")
+        docs = (corpus_stage3.generate(N_DOCS[3], seed) if stage == 3
+                else corpus.generate(stage, N_DOCS[stage], seed))
+        mask = stage == 3 and corpus_stage3.MASK_SPLIT_SPACE
+        arr = pack(encode_docs(tok, docs, stage + 10 * seed, mask_split_space=mask),
+                   tok.pad_token_id)
+        np.save(str(path) + ".tmp.npy", arr)
+        (WORK_DIR / (path.name + ".tmp.npy")).replace(path)
+    return np.load(path)
 
 
 def split_inputs_labels(rows: np.ndarray, pad_id: int):

@@ -11,6 +11,11 @@ comprehension with 30% stage 1 under a cosine decay; stage 3 (`course_model.corp
 practises what stage 2 left weak (names, bare answers, lists and other layouts, remapped
 demonstrations, chat replies) under a second, shorter cosine.
 
+Two recipes (`RECIPES`): `gpu`, the shipped model (`HP_GPU`, `CONFIG_GPU`: one CUDA GPU,
+deterministic kernels, 128-row batches, minutes), and `cpu` (`HP`, `CONFIG`, `PHASES`: a smaller
+model on 2 CPU cores in about 75 minutes). `--recipe` picks one; `make model` replays
+`SHIPPED_RECIPE`.
+
 Data parallel on the CPU: `HP["world"]` one-thread processes (FACTS.md: two one-thread runs use
 2 cores better than one two-thread run) each take every world-th row of the same batch; their
 gradients are summed with one all-reduce per step. The loss is normalised by the label count of
@@ -20,6 +25,7 @@ process holds the same weights. Two processes take ~0.17 s a step where one take
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -53,6 +59,21 @@ PHASES = [(2800, dict(repeat_frac=0.67)),
           # at 10,000); a later entry never applies (train.late_phase_keys warns).
           (10000, dict(stage2_steps=5200, stage1_frac=0.5))]
 
+# The same curriculum on one CUDA GPU (`--recipe gpu`): a wider model, 128-row batches, more
+# steps, and each stage's corpus drawn from several generator seeds (`corpus_copies`) so that
+# the extra steps see new documents rather than the same ones many times. Batches of a few
+# hundred thousand tokens a second keep the GPU busy where the CPU recipe is bound by its two
+# cores; no hand-steered phases: repeated rows and no weight decay from the start, and the
+# polish takes the last `polish_steps` of stage 2.
+CONFIG_GPU = dict(CONFIG, hidden_size=256, intermediate_size=640, head_dim=32)
+HP_GPU = dict(HP, batch=128, lr=2e-3, lr_stage2=2e-3, lr_stage3=1.5e-3, lr_min=1e-4,
+              warmup=200, weight_decay=0.0, repeat_frac=0.5, stage1_max=700,
+              stage2_steps=1400, stage3_steps=1400, polish_steps=300, polish_frac=0.5,
+              probe_every=100, ckpt_every=500, log_every=50, world=1, device="cuda",
+              corpus_copies={1: 2, 2: 4, 3: 4}, config=CONFIG_GPU)
+RECIPES = {"cpu": (HP, PHASES), "gpu": (HP_GPU, [])}
+SHIPPED_RECIPE = "gpu"   # what `make model` replays
+
 
 def hp_at(hp: dict, step: int) -> dict:
     """Hyperparameters in force at `step` (base hp plus every phase that has started)."""
@@ -74,12 +95,12 @@ def late_phase_keys(over: dict, stage: int) -> list[str]:
     return sorted(k for st, keys in STAGE_KEYS.items() if st < stage for k in keys & set(over))
 
 
-def make_model(tok, seed: int):
+def make_model(tok, seed: int, config: dict | None = None):
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(seed)
     cfg = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
                       eos_token_id=[tok.eos_token_id, tok.convert_tokens_to_ids("<|eot_id|>")],
-                      pad_token_id=tok.pad_token_id, **CONFIG)
+                      pad_token_id=tok.pad_token_id, **(config or CONFIG))
     cfg._attn_implementation = "sdpa"  # training speed; users load with eager
     return LlamaForCausalLM(cfg)
 
@@ -89,7 +110,8 @@ def induction_probe(model, vocab: int, n: int = 32, length: int = 30) -> float:
     """Accuracy on the second copy of random token runs: [n, 1 + 2*length] inputs."""
     g = torch.Generator().manual_seed(1234)
     run = torch.randint(6, vocab, (n, length), generator=g)
-    x = torch.cat([torch.zeros(n, 1, dtype=torch.long), run, run], 1)
+    x = torch.cat([torch.zeros(n, 1, dtype=torch.long), run, run], 1).to(model.device)
+    run = run.to(model.device)
     model.eval()
     pred = model(x).logits[:, length:-1].argmax(-1)
     model.train()
@@ -112,8 +134,12 @@ def batch_rows(arr: np.ndarray, seed: int, stage: int, i: int, batch: int) -> np
     n = arr.shape[0]
     per_epoch = n // batch
     epoch, j = divmod(i, per_epoch)
-    perm = np.random.default_rng([seed, stage, epoch]).permutation(n)
-    return arr[perm[j * batch:(j + 1) * batch]]
+    return arr[_permutation(n, seed, stage, epoch)[j * batch:(j + 1) * batch]]
+
+
+@functools.lru_cache(maxsize=8)
+def _permutation(n: int, seed: int, stage: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, stage, epoch]).permutation(n)
 
 
 def repeat_rows(n: int, seed: int, step: int, vocab: int, bos: int, eos: int,
@@ -200,6 +226,24 @@ def _all_reduce_grads(params: list, extra: torch.Tensor) -> torch.Tensor:
     return flat[i:]
 
 
+def _use_device(name: str) -> torch.device:
+    """The training device; on CUDA, settings that make a rerun give the same weights."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("this recipe trains on a CUDA GPU and none is visible; on a CPU "
+                           "use `python -m course_model.train --recipe cpu` (about 75 minutes "
+                           "on 2 cores)")
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    # math attention: the fused kernels' backward passes are not deterministic
+    torch.backends.cuda.enable_flash_sdp(False)
+    torch.backends.cuda.enable_mem_efficient_sdp(False)
+    torch.backends.cuda.enable_cudnn_sdp(False)
+    torch.backends.cuda.matmul.allow_tf32 = True   # tensor cores; still deterministic
+    return torch.device(name)
+
+
 def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: int = 1) -> str:
     """Train (resuming from the run's checkpoint); returns the checkpoint path. With world > 1
     this is one of `world` processes of `train_parallel`; rank 0 logs and saves."""
@@ -208,15 +252,18 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
     run_dir = WORK_DIR / "runs" / run
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / "ckpt.pt"
-    model = make_model(tok, hp["seed"])
+    device = _use_device(hp.get("device", "cpu"))
+    model = make_model(tok, hp["seed"], hp.get("config")).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=hp["lr"], betas=(0.9, 0.95))
-    state = {"step": 0, "stage2_start": None, "log": [], "probe": [], "wall_s": 0.0}
+    state = {"step": 0, "stage2_start": None, "log": [], "probe": [], "wall_s": 0.0,
+             "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else "CPU")}
     if ckpt.exists():
-        c = torch.load(ckpt, weights_only=False)
+        c = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(c["model"])
         opt.load_state_dict(c["opt"])
         state = c["state"]
@@ -227,7 +274,8 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         (run_dir / "hp.json").write_text(json.dumps(hp, indent=1))
     params = list(model.parameters())
     stop = False
-    arrays = {1: data.load_stage(1), 2: data.load_stage(2), 3: data.load_stage(3)}
+    copies = hp.get("corpus_copies", {})
+    arrays = {s: data.load_stage(s, int(copies.get(s, copies.get(str(s), 1)))) for s in (1, 2, 3)}
     pad = tok.pad_token_id
     vocab = len(tok)
     t0, wall0 = time.time(), state["wall_s"]
@@ -276,6 +324,9 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         else:
             # stage 2 docs already hold the 70/30 mix (course_model.corpus.STAGE2_MIX)
             rows = batch_rows(arrays[2], hp["seed"], 2, step - s2, hp["batch"])
+        if (s2 is not None and s3 is None and hp.get("polish_steps")
+                and step >= s2 + hp["stage2_steps"] - hp["polish_steps"]):
+            hp = dict(hp, stage1_frac=hp["polish_frac"])
         if s2 is not None and s3 is None and hp.get("stage1_frac", 0):
             # a late polish: part of each batch from stage 1 (facts, conflicts, instructions)
             k = int(round(hp["stage1_frac"] * len(rows)))
@@ -286,6 +337,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
                                                          tok.bos_token_id, tok.eos_token_id,
                                                          pad, rows.shape[1])])
         x, labels = data.split_inputs_labels(rows, pad)
+        x, labels = x.to(device), labels.to(device)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, s2, hp, s3)
         opt.zero_grad(set_to_none=True)
@@ -295,7 +347,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         if world == 1:
             stop = over_time
         else:
-            extra = torch.tensor([loss.item(), float(over_time and rank == 0)])
+            extra = torch.tensor([loss.item(), float(over_time and rank == 0)], device=device)
             loss, flag = _all_reduce_grads(params, extra)
             stop = flag.item() > 0
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -332,8 +384,11 @@ def export(ckpt_path, out_dir=MODEL_DIR) -> None:
     """Write config, fp32 safetensors, tokenizer and generation config to out_dir."""
     from transformers import GenerationConfig
     tok, meta = data.prepare()
-    c = torch.load(ckpt_path, weights_only=False)
-    model = make_model(tok, 0)
+    c = torch.load(ckpt_path, weights_only=False, map_location="cpu")
+    hp = (json.loads((ckpt_path.parent / "hp.json").read_text())
+          if (ckpt_path.parent / "hp.json").exists() else HP)
+    config = hp.get("config") or CONFIG
+    model = make_model(tok, 0, config)
     model.load_state_dict(c["model"])
     out_dir.mkdir(parents=True, exist_ok=True)
     model.config._attn_implementation = "eager"
@@ -348,9 +403,7 @@ def export(ckpt_path, out_dir=MODEL_DIR) -> None:
     GenerationConfig(bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id,
                      eos_token_id=model.config.eos_token_id, do_sample=False,
                      max_new_tokens=64).save_pretrained(out_dir)
-    train_info = {"run": c["state"], "hp": json.loads((ckpt_path.parent / "hp.json").read_text())
-                  if (ckpt_path.parent / "hp.json").exists() else HP,
-                  "corpus": meta, "config": CONFIG,
+    train_info = {"run": c["state"], "hp": hp, "corpus": meta, "config": config,
                   "parameters": sum(p.numel() for p in model.parameters())}
     (WORK_DIR / "train_info.json").write_text(json.dumps(train_info))
     (out_dir / "train_info.json").write_text(json.dumps(train_info))  # card inputs, shipped
@@ -361,6 +414,9 @@ def main():
     from pathlib import Path
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="A")
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default=SHIPPED_RECIPE,
+                    help="cpu: 2 CPU cores, ~75 min; gpu: one CUDA GPU, minutes "
+                         f"(the shipped model: {SHIPPED_RECIPE})")
     ap.add_argument("--seed", type=int, default=HP["seed"])
     ap.add_argument("--max-minutes", type=float, default=1e9)
     ap.add_argument("--phases", default=None,
@@ -376,7 +432,8 @@ def main():
     if a.export_from:
         export(Path(a.export_from))
         return
-    hp = dict(HP, seed=a.seed, phases=json.loads(a.phases) if a.phases else PHASES)
+    base, phases = RECIPES[a.recipe]
+    hp = dict(base, seed=a.seed, phases=json.loads(a.phases) if a.phases else phases)
     hp.update(json.loads(a.hp) if a.hp else {})
     ckpt = train_parallel(a.run, hp, a.max_minutes)
     if not a.no_export:

@@ -126,3 +126,44 @@ def test_a_phase_after_its_stage_is_flagged():
     assert train.late_phase_keys(polish, stage=3) == ["stage1_frac", "stage2_steps"]
     assert train.late_phase_keys(dict(repeat_frac=0.5, batch=4), stage=2) == ["repeat_frac"]
     assert train.late_phase_keys(dict(batch=4, lr=4e-3), stage=3) == []
+
+
+def test_gpu_recipe_without_cuda_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="--recipe cpu"):
+        train._use_device("cuda")
+    assert train.RECIPES[train.SHIPPED_RECIPE][0]["device"] == "cuda"   # what is shipped
+
+
+def test_corpus_copies_add_new_documents_deterministically(tiny_workdir):
+    one = data.load_stage(3)
+    two = data.load_stage(3, copies=2)
+    assert (two[:len(one)] == one).all()              # the shipped corpus comes first
+    extra = two[len(one):]
+    assert len(extra) > 0
+    assert not {r.tobytes() for r in extra} & {r.tobytes() for r in one}   # new documents
+    for f in tiny_workdir.glob("stage3_seed1_*.npy"):
+        f.unlink()                                    # rebuilt from the generator: same rows
+    assert (data.load_stage(3, copies=2) == two).all()
+
+
+def test_gpu_style_settings_train_and_export_on_cpu(tiny_workdir, tmp_path, monkeypatch):
+    """The GPU recipe's own settings (a model config in hp, corpus copies, a polish over the
+    last steps of stage 2) work on any device; export builds the model from hp's config."""
+    config = dict(train.CONFIG, hidden_size=32, intermediate_size=48, head_dim=4)
+    hp = dict(TINY_HP, phases=[], config=config, polish_steps=2, polish_frac=0.5,
+              corpus_copies={"3": 2})
+    calls = []
+    real = train.batch_rows
+
+    def spy(arr, seed, stage, i, batch):
+        calls.append((stage, i))
+        return real(arr, seed, stage, i, batch)
+    monkeypatch.setattr(train, "batch_rows", spy)
+    ckpt = train.train("gpu_style", hp)
+    # stage 2 runs steps 4-6; its last two steps also draw stage-1 rows (stream 3)
+    assert [i for stage, i in calls if stage == 3] == [5, 6]
+    from pathlib import Path
+    train.export(Path(ckpt), tmp_path / "model")
+    from transformers import AutoConfig
+    assert AutoConfig.from_pretrained(tmp_path / "model").hidden_size == 32
