@@ -231,8 +231,8 @@ def _use_device(name: str) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise RuntimeError("this recipe trains on a CUDA GPU and none is visible; on a CPU "
-                           "use `python -m course_model.train --recipe cpu` (about 75 minutes "
-                           "on 2 cores)")
+                           "use `make model RECIPE=cpu` (`--recipe cpu`: a smaller model, "
+                           "about 75 minutes on 2 cores)")
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     # math attention: the fused kernels' backward passes are not deterministic
@@ -247,11 +247,11 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
     """Train (resuming from the run's checkpoint); returns the checkpoint path. With world > 1
     this is one of `world` processes of `train_parallel`; rank 0 logs and saves."""
     torch.set_num_threads(1)
+    device = _use_device(hp.get("device", "cpu"))   # before minutes of corpus building
     tok, meta = data.prepare()
     run_dir = WORK_DIR / "runs" / run
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / "ckpt.pt"
-    device = _use_device(hp.get("device", "cpu"))
     model = make_model(tok, hp["seed"], hp.get("config")).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -434,6 +434,10 @@ def main():
     base, phases = RECIPES[a.recipe]
     hp = dict(base, seed=a.seed, phases=json.loads(a.phases) if a.phases else phases)
     hp.update(json.loads(a.hp) if a.hp else {})
+    try:
+        _use_device(hp.get("device", "cpu"))
+    except RuntimeError as err:   # no GPU for the GPU recipe: say so in one line
+        ap.error(str(err))
     ckpt = train_parallel(a.run, hp, a.max_minutes)
     if not a.no_export:
         export(Path(ckpt))
