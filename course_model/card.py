@@ -21,11 +21,16 @@ def loss_curve(info: dict, path) -> None:
     log = info["run"]["log"]
     probe = info["run"]["probe"]
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    ax.plot([r[0] for r in log], [r[1] for r in log], lw=0.6, alpha=0.4, label="batch loss")
-    k = 10  # running mean over 10 logged batches (batches are tiny, so single values are noisy)
-    sm = [sum(r[1] for r in log[max(0, i - k + 1):i + 1]) / len(log[max(0, i - k + 1):i + 1])
-          for i in range(len(log))]
-    ax.plot([r[0] for r in log], sm, lw=1.5, color="C0", label="running mean")
+    # a running mean over up to 10 logged batches where there are many small, noisy ones (the
+    # CPU recipe logs ~450); a short log of large batches (the GPU recipe: 64) is drawn as is
+    k = max(1, min(10, len(log) // 40))
+    if k == 1:
+        ax.plot([r[0] for r in log], [r[1] for r in log], lw=1.5, color="C0", label="batch loss")
+    else:
+        ax.plot([r[0] for r in log], [r[1] for r in log], lw=0.6, alpha=0.4, label="batch loss")
+        sm = [sum(r[1] for r in log[max(0, i - k + 1):i + 1]) / len(log[max(0, i - k + 1):i + 1])
+              for i in range(len(log))]
+        ax.plot([r[0] for r in log], sm, lw=1.5, color="C0", label=f"running mean of {k}")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (nats/token)")
     for name in ("stage2", "stage3"):
