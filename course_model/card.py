@@ -33,7 +33,7 @@ def loss_curve(info: dict, path) -> None:
         ax.plot([r[0] for r in log], sm, lw=1.5, color="C0", label=f"running mean of {k}")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (nats/token)")
-    for name in ("stage2", "stage3"):
+    for name in ("stage2", "stage3", "stage4"):
         start = info["run"].get(f"{name}_start")
         if start:
             ax.axvline(start, color="grey", ls="--", lw=1)
@@ -70,15 +70,16 @@ def write_card(model_dir=MODEL_DIR) -> None:
     mix1 = ", ".join(f"{k} {v:.0%}" for k, v in STAGE1_MIX.items())
     mix2 = ", ".join(f"{k} {v:.0%}" for k, v in STAGE2_MIX.items())
     mix3 = ", ".join(f"{k} {v:.0%}" for k, v in STAGE3_MIX.items())
-    s2, s3 = run.get("stage2_start"), run.get("stage3_start")
-    docs = sum(corp.get(f"stage{i}_docs", 0) for i in (1, 2, 3))
-    chars = sum(corp.get(f"stage{i}_chars", 0) for i in (1, 2, 3))
-    tokens = sum(corp.get(f"stage{i}_tokens", 0) for i in (1, 2, 3))
+    s2, s3, s4 = run.get("stage2_start"), run.get("stage3_start"), run.get("stage4_start")
+    st4 = hp.get("stage4") if s4 is not None else None
+    docs = sum(corp.get(f"stage{i}_docs", 0) for i in (1, 2, 3, 4))
+    chars = sum(corp.get(f"stage{i}_chars", 0) for i in (1, 2, 3, 4))
+    tokens = sum(corp.get(f"stage{i}_tokens", 0) for i in (1, 2, 3, 4))
     final_loss = run["log"][-1][1] if run["log"] else float("nan")
     ends = {}  # wall seconds at the last logged step of each stage
     for step, _loss, wall, stage in run["log"]:
         ends[stage] = wall
-    starts = {1: 0.0, 2: ends.get(1, 0.0), 3: ends.get(2, 0.0)}
+    starts = {1: 0.0, 2: ends.get(1, 0.0), 3: ends.get(2, 0.0), 4: ends.get(3, 0.0)}
     stage_minutes = ", ".join(f"stage {k} {(ends[k] - starts[k]) / 60:.0f} min"
                               for k in sorted(ends))
     world = hp.get("world", 1)
@@ -101,7 +102,8 @@ def write_card(model_dir=MODEL_DIR) -> None:
     copies = {int(k): v for k, v in hp.get("corpus_copies", {}).items()}
     copy_rows = {i: corp.get(f"stage{i}_rows", 0) * copies.get(i, 1) for i in (1, 2, 3)}
     from course_model.train import hp_at
-    positions = sum(hp_at(hp, step)["batch"] for step in range(run["step"])) * corp["seq_len"]
+    positions = sum(st4["batch"] if st4 and step >= s4 else hp_at(hp, step)["batch"]
+                    for step in range(run["step"])) * corp["seq_len"]
     corpus_copies = ("" if not copies else
                      " For the longer GPU run each stage's corpus is drawn from several "
                      "generator seeds (the corpus above plus more of the same size from the "
@@ -126,6 +128,23 @@ def write_card(model_dir=MODEL_DIR) -> None:
               "thresholds)" if gpu else "trains on 2 CPU cores")
     where = (f"on {run.get('device', 'one CUDA GPU')}, shared with a second training run"
              if gpu else "on a shared 2-core CPU")
+    stage4_docs = f", {corp['stage4_docs']:,} stage 4" if st4 else ""
+    if st4:
+        where += f", stage 4 on the {run.get('stage4_device', 'CPU')}"
+        stage4 = (f"\n- Stage 4 (`course_model/corpus_stage4.py`, {corp.get('stage4_docs', 0):,} "
+                  f"documents, sha256 `{corp.get('stage4_sha256', '-')}`): a short fine-tune from "
+                  f"step {s4} for {run['step'] - s4:,} steps on more ways of asking for the same "
+                  "fact (a name asked for through a noun, \"What is the name of the coach of "
+                  "...\", a role in front of a name, things that carry a name, prizes, two "
+                  "durations told apart by their verbs, lists with and without articles), in "
+                  "stage 3's mix. It ran on the "
+                  f"{run.get('stage4_device', 'CPU')} ({st4['world']} one-thread processes), "
+                  f"batch {st4['batch']} x {corp['seq_len']} tokens, fresh AdamW moments, lr "
+                  f"warmup {st4['warmup_stage4']} steps to {st4['lr_stage4']} then cosine to "
+                  f"{st4['lr_min_stage4']}: it was added when no GPU was at hand, and runs "
+                  "wherever `make model` runs.")
+    else:
+        stage4 = ""
     text = f"""# course-llama: the course's own small Llama
 
 A `LlamaForCausalLM` trained from scratch on a generated corpus (`course_model/corpus.py`) so
@@ -148,7 +167,7 @@ Reproduce with `make model` (`python -m course_model.train`), which {recipe}; ev
 
 ## Training
 - Corpus: {docs:,} documents ({corp['stage1_docs']:,} stage 1, {corp['stage2_docs']:,} stage 2,
-  {corp.get('stage3_docs', 0):,} stage 3), {chars:,} characters, {tokens:,} tokens
+  {corp.get('stage3_docs', 0):,} stage 3{stage4_docs}), {chars:,} characters, {tokens:,} tokens
   packed into rows of {corp['seq_len']}; sha256 of the generated jsonl: stages 1-2
   `{corp['sha256']}`, stage 3 `{corp.get('stage3_sha256', '-')}`. The tokenizer is fitted on
   stages 1-2.{corpus_copies}
@@ -160,7 +179,7 @@ Reproduce with `make model` (`python -m course_model.train`), which {recipe}; ev
   demonstrations and chat replies) began at step {s3} and ran
   {run['step'] - (s3 or run['step'])} steps. Stages 1-2 write an answer as "A: " + "Paris" or
   "A:" + " Paris" equally often; in stage 3 {STAGE3_SPACE_AFTER:.0%} of documents use the second form
-  throughout, so after "A:" the model ranks " Paris" above a lone space.
+  throughout, so after "A:" the model ranks " Paris" above a lone space.{stage4}
 - AdamW (betas 0.9/0.95), starting with weight decay {hp['weight_decay']}, batch {hp['batch']} x {corp['seq_len']} tokens,
   lr {hp['lr']} (warmup {hp['warmup']}) in stage 1, cosine {hp['lr_stage2']} -> {hp['lr_min']} in stage 2
   and {hp.get('lr_stage3', '-')} -> {hp['lr_min']} in stage 3,

@@ -142,37 +142,41 @@ THING_REL = [  # {E} entity phrase, {Y} the answer name
 ]
 
 
-def _person_fact(rng, split):
-    stmts, qs = rng.choice(PEOPLE_REL)
+def _person_fact(rng, split, rels=None):
+    stmts, qs = rng.choice(rels or PEOPLE_REL)
     s, y = _name(rng, split), _name(rng, split)
     while y == s:
         y = _name(rng, split)
     return rng.choice(stmts).format(S=s, Y=y), rng.choice(qs).format(S=s), y
 
 
-def _thing_fact(rng, split):
-    kinds, stmts, qs = rng.choice(THING_REL)
+def _thing_fact(rng, split, rels=None):
+    kinds, stmts, qs = rng.choice(rels or THING_REL)
     x = _name(rng, split)
     e = rng.choice(C.ENTITY_DET).format(X=x, k=rng.choice(kinds))
     y = _name(rng, split)
     return rng.choice(stmts).format(E=C._cap(e), e=e, Y=y), rng.choice(qs).format(e=e), y
 
 
-def _name_fact(rng, split):
+def _name_fact(rng, split, people=None, things=None):
+    """(statement, question, answer name): a relation between people (35%), a thing and a
+    person (25%) or stage 2's name attributes; `people`/`things` replace the relation lists."""
     r = rng.random()
     if r < 0.35:
-        return _person_fact(rng, split)
+        return _person_fact(rng, split, people)
     if r < 0.6:
-        return _thing_fact(rng, split)
+        return _thing_fact(rng, split, things)
     return C._name_fact(rng, split)
 
 
-def reading_doc(rng: random.Random, split: str = "train") -> str:
-    """A passage of 1-4 facts (60% with a name answer) and 0-2 fillers; a question about one."""
+def reading_doc(rng: random.Random, split: str = "train", name_fact=None) -> str:
+    """A passage of 1-4 facts (60% with a name answer, drawn by `name_fact`) and 0-2 fillers;
+    a question about one."""
+    name_fact = name_fact or _name_fact
     if rng.random() < 0.08:
         facts = [C._correction(rng, split)]
     else:
-        facts = [_name_fact(rng, split) if rng.random() < 0.6 else C._num_fact(rng, split)
+        facts = [name_fact(rng, split) if rng.random() < 0.6 else C._num_fact(rng, split)
                  for _ in range(rng.choice([1, 2, 2, 3, 3, 4]))]
     passage = C.compose_passage(rng, [s for s, _, _ in facts])
     order = rng.sample(range(len(facts)), k=min(len(facts), rng.choice([1, 1, 2])))
@@ -194,16 +198,17 @@ LIST_Q = ["How many {k} does the {X} {p} have", "How many {k} are at the {X} {p}
           "What is the number of {k} at the {X} {p}", "How many {k} are listed"]
 
 
-def _list_doc(rng, split):
+def _list_doc(rng, split, nouns=LIST_NOUNS, places=LIST_PLACES, titles=LIST_TITLES,
+              lines=LIST_LINES, questions=LIST_Q):
     """A titled list of counts; the question picks one line."""
-    x, p = _name(rng, split), rng.choice(LIST_PLACES)
-    keys = rng.sample(LIST_NOUNS, rng.randint(2, 5))
+    x, p = _name(rng, split), rng.choice(places)
+    keys = rng.sample(nouns, rng.randint(2, 5))
     vals = [C.number(rng, split, rng.choice([1, 1, 2, 3, 4])) for _ in keys]
-    line = rng.choice(LIST_LINES)
+    line = rng.choice(lines)
     body = "\n".join(line.format(k=k, v=v) for k, v in zip(keys, vals))
     i = rng.randrange(len(keys))
-    q = rng.choice(LIST_Q).format(k=keys[i], X=x, p=p)
-    return f"{rng.choice(LIST_TITLES).format(X=x, p=p)}\n{body}\n" + C.qa(rng, q + "?", vals[i])
+    q = rng.choice(questions).format(k=keys[i], X=x, p=p)
+    return f"{rng.choice(titles).format(X=x, p=p)}\n{body}\n" + C.qa(rng, q + "?", vals[i])
 
 
 ACTIVITIES = ["reading", "cooking", "painting", "swimming", "walking", "cleaning", "writing",
@@ -251,9 +256,10 @@ QFIRST_INTROS = ["Answer the question using the text below.", "Use the passage t
 QFIRST_LABELS = ["Text", "Passage", "Context", "Story", "Report"]
 
 
-def _question_first_doc(rng, split):
+def _question_first_doc(rng, split, name_fact=None):
     """The question comes before the passage it is about."""
-    facts = [_name_fact(rng, split) if rng.random() < 0.5 else C._num_fact(rng, split)
+    name_fact = name_fact or _name_fact
+    facts = [name_fact(rng, split) if rng.random() < 0.5 else C._num_fact(rng, split)
              for _ in range(rng.choice([1, 2, 3]))]
     passage = C.compose_passage(rng, [s for s, _, _ in facts])
     _, q, a = rng.choice(facts)
@@ -324,12 +330,14 @@ MASK_SPLIT_SPACE = False
 SPACE_AFTER_SPLIT = 0.4
 
 
-def generate(n_docs: int, seed: int) -> list[str]:
-    """n_docs stage-3 training documents (deterministic in seed)."""
-    rng = random.Random(f"course-corpus-3-{seed}")
-    form_rng = random.Random(f"course-corpus-3-form-{seed}")
-    fams, weights = list(MIX), list(MIX.values())
-    docs = [FAMILIES[rng.choices(fams, weights=weights)[0]](rng, "train") for _ in range(n_docs)]
+def generate(n_docs: int, seed: int, families=None, mix=None, stage: int = 3) -> list[str]:
+    """n_docs training documents of `stage` (deterministic in seed) from `families` drawn
+    with weights `mix` (this stage's by default)."""
+    families, mix = families or FAMILIES, mix or MIX
+    rng = random.Random(f"course-corpus-{stage}-{seed}")
+    form_rng = random.Random(f"course-corpus-{stage}-form-{seed}")
+    fams, weights = list(mix), list(mix.values())
+    docs = [families[rng.choices(fams, weights=weights)[0]](rng, "train") for _ in range(n_docs)]
     if SPACE_AFTER_SPLIT:
         docs = [d.replace(" " + SPLIT, SPLIT + " ") if form_rng.random() < SPACE_AFTER_SPLIT
                 else d for d in docs]

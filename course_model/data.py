@@ -14,11 +14,11 @@ import random
 
 import numpy as np
 
-from course_model import WORK_DIR, corpus, corpus_stage3
+from course_model import WORK_DIR, corpus, corpus_stage3, corpus_stage4
 from course_model.tokenizer import SPECIALS, train_tokenizer
 
 SEQ_LEN = 320          # a handover chat (~290 tokens) fits in one row
-N_DOCS = {1: 120_000, 2: 220_000, 3: 150_000}
+N_DOCS = {1: 120_000, 2: 220_000, 3: 150_000, 4: 100_000}
 CORPUS_SEED = 0
 
 
@@ -160,9 +160,45 @@ def _prepare_stage3(tok) -> dict:
     return meta
 
 
+def _stage4_source() -> str:
+    from pathlib import Path
+    h = hashlib.sha256((_stage3_source() + f" {N_DOCS[4]}").encode())
+    h.update((Path(__file__).parent / "corpus_stage4.py").read_bytes())
+    return h.hexdigest()
+
+
+def _stage4() -> np.ndarray:
+    """Stage 4's packed rows (`corpus_stage4`, generator seed CORPUS_SEED), built on first use
+    and cached under a hash of its generator, so an edit rebuilds it."""
+    path = WORK_DIR / f"stage4_{_stage4_source()[:12]}.npy"
+    if not path.exists():
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(WORK_DIR / "tokenizer")
+        arr = pack(encode_docs(tok, corpus_stage4.generate(N_DOCS[4], CORPUS_SEED), 4),
+                   tok.pad_token_id)
+        np.save(str(path) + ".tmp.npy", arr)
+        (WORK_DIR / (path.name + ".tmp.npy")).replace(path)
+    return np.load(path)
+
+
+def stage4_meta(tok) -> dict:
+    """Size and sha256 of stage 4's documents (hashed as the jsonl lines of stages 1-3)."""
+    docs = corpus_stage4.generate(N_DOCS[4], CORPUS_SEED)
+    h = hashlib.sha256()
+    for d in docs:
+        h.update((json.dumps(d) + "\n").encode())
+    arr = _stage4()
+    return {"stage4_docs": len(docs), "stage4_chars": sum(len(d) for d in docs),
+            "stage4_sha256": h.hexdigest(), "stage4_rows": int(arr.shape[0]),
+            "stage4_tokens": int((arr != tok.pad_token_id).sum())}
+
+
 def load_stage(stage: int, copies: int = 1) -> np.ndarray:
     """Stage `stage`'s packed rows; with copies > 1, rows of copies - 1 more corpora of the same
-    size from the next generator seeds follow (same tokenizer; built and cached on first use)."""
+    size from the next generator seeds follow (same tokenizer; built and cached on first use).
+    Stage 4 (a short fine-tune) has one corpus."""
+    if stage == 4:
+        return _stage4()
     arrays = [np.load(WORK_DIR / f"stage{stage}.npy")]
     for k in range(1, copies):
         arrays.append(_extra_stage(stage, CORPUS_SEED + k))

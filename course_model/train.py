@@ -70,6 +70,13 @@ HP_GPU = dict(HP, batch=128, lr=2e-3, lr_stage2=2e-3, lr_stage3=1.5e-3, lr_min=1
               stage2_steps=1400, stage3_steps=1400, polish_steps=300, polish_frac=0.5,
               probe_every=100, ckpt_every=500, log_every=50, world=1, device="cuda",
               corpus_copies={1: 2, 2: 4, 3: 4}, config=CONFIG_GPU)
+# Stage 4 (`course_model.corpus_stage4`): a short fine-tune on more ways of asking, after the
+# GPU stages. It runs on the CPU (2 one-thread processes, 8-row batches: about 1 s a step) so
+# that it can be replayed, and was added when no GPU was at hand. Its settings replace the
+# recipe's for that stage only (`train_recipe`).
+STAGE4_CPU = dict(stage4_steps=1200, lr_stage4=3e-4, lr_min_stage4=3e-5, warmup_stage4=50,
+                  batch=8, world=2, device="cpu", ckpt_every=250)
+# HP_GPU["stage4"] = STAGE4_CPU
 RECIPES = {"cpu": (HP, PHASES), "gpu": (HP_GPU, [])}
 SHIPPED_RECIPE = "gpu"   # what `make model` replays
 
@@ -118,9 +125,15 @@ def induction_probe(model, vocab: int, n: int = 32, length: int = 30) -> float:
 
 
 def lr_at(step: int, stage2_start: int | None, hp: dict,
-          stage3_start: int | None = None) -> float:
+          stage3_start: int | None = None, stage4_start: int | None = None) -> float:
     if stage2_start is None:   # stage 1: warmup then constant
         return hp["lr"] * min(1.0, (step + 1) / hp["warmup"])
+    if stage4_start is not None:   # a short warmup (new batch size, new device), then cosine
+        i, top = step - stage4_start, hp["lr_stage4"]
+        if i < hp["warmup_stage4"]:
+            return top * (i + 1) / hp["warmup_stage4"]
+        t = min(1.0, (i - hp["warmup_stage4"]) / (hp["stage4_steps"] - hp["warmup_stage4"]))
+        return hp["lr_min_stage4"] + 0.5 * (top - hp["lr_min_stage4"]) * (1 + math.cos(math.pi * t))
     if stage3_start is not None:
         t, top = min(1.0, (step - stage3_start) / hp["stage3_steps"]), hp["lr_stage3"]
     else:
@@ -187,6 +200,8 @@ def train_parallel(run: str, hp: dict, max_minutes: float = 1e9) -> str:
         return train(run, hp, max_minutes)
     import torch.multiprocessing as mp
     data.prepare()  # build corpus and tokenizer once, before the workers load them
+    if hp.get("stage4_steps"):
+        data.load_stage(4)
     for attempt in (1, 2):
         try:
             mp.spawn(_worker, args=(world, _free_port(), run, hp, max_minutes, str(WORK_DIR),
@@ -199,6 +214,28 @@ def train_parallel(run: str, hp: dict, max_minutes: float = 1e9) -> str:
                 raise
             print(f"warning: {e}; resuming from the last checkpoint", flush=True)
     return str(WORK_DIR / "runs" / run / "ckpt.pt")
+
+
+def train_recipe(run: str, hp: dict, max_minutes: float = 1e9) -> str:
+    """Stages 1-3 with hp's settings, then stage 4 (if hp["stage4"]) with its own device, batch
+    and process count, resuming from stage 3's last checkpoint; returns the checkpoint path.
+    The run's hp.json ends up holding the recipe itself (stage 4's settings nested)."""
+    first = {k: v for k, v in hp.items() if k != "stage4"}
+    ckpt = WORK_DIR / "runs" / run / "ckpt.pt"
+
+    def stage3_done() -> bool:
+        if not ckpt.exists():
+            return False
+        state = torch.load(ckpt, weights_only=False, map_location="cpu")["state"]
+        s3 = state.get("stage3_start")
+        return s3 is not None and state["step"] >= s3 + first["stage3_steps"]
+    if not (hp.get("stage4") and stage3_done()):
+        train_parallel(run, first, max_minutes)
+        if not (hp.get("stage4") and stage3_done()):
+            return str(ckpt)   # no stage 4, or stopped early: resuming continues stage 3
+    train_parallel(run, dict(first, **hp["stage4"]), max_minutes)
+    (ckpt.parent / "hp.json").write_text(json.dumps(hp, indent=1))
+    return str(ckpt)
 
 
 def batch_loss(model, x: torch.Tensor, labels: torch.Tensor, rank: int = 0,
@@ -243,6 +280,16 @@ def _use_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class _LazyStages(dict):
+    def __init__(self, load):
+        super().__init__()
+        self.load = load
+
+    def __missing__(self, stage: int) -> np.ndarray:
+        self[stage] = self.load(stage)
+        return self[stage]
+
+
 def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: int = 1) -> str:
     """Train (resuming from the run's checkpoint); returns the checkpoint path. With world > 1
     this is one of `world` processes of `train_parallel`; rank 0 logs and saves."""
@@ -264,7 +311,8 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
     if ckpt.exists():
         c = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(c["model"])
-        opt.load_state_dict(c["opt"])
+        if "opt" in c:   # a shipped checkpoint keeps only weights and state (stage 4 resets)
+            opt.load_state_dict(c["opt"])
         state = c["state"]
         opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
         if rank == 0:
@@ -274,7 +322,8 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
     params = list(model.parameters())
     stop = False
     copies = hp.get("corpus_copies", {})
-    arrays = {s: data.load_stage(s, int(copies.get(s, copies.get(str(s), 1)))) for s in (1, 2, 3)}
+    # loaded on first use: a resumed stage 4 reads none of the (large) earlier stages' arrays
+    arrays = _LazyStages(lambda s: data.load_stage(s, int(copies.get(s, copies.get(str(s), 1)))))
     pad = tok.pad_token_id
     vocab = len(tok)
     t0, wall0 = time.time(), state["wall_s"]
@@ -310,13 +359,26 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
             save(run_dir / "stage3_start.pt")
             if rank == 0:
                 print(f"== stage 3 from step {step}", flush=True)
-        if s3 is not None and step >= s3 + hp["stage3_steps"]:
+        s4 = state.get("stage4_start")
+        if s3 is not None and s4 is None and step >= s3 + hp["stage3_steps"]:
+            if not hp.get("stage4_steps"):
+                break
+            state["stage4_start"] = s4 = step
+            opt.state.clear()   # fresh Adam moments: another batch size, data and device
+            state["stage4_device"] = ("CPU" if device.type == "cpu"
+                                      else torch.cuda.get_device_name(device))
+            save(run_dir / "stage4_start.pt")
+            if rank == 0:
+                print(f"== stage 4 from step {step}", flush=True)
+        if s4 is not None and step >= s4 + hp["stage4_steps"]:
             break
         if stop:
             if rank == 0:
                 print("time budget reached", flush=True)
             break
-        if s3 is not None:
+        if s4 is not None:
+            rows = batch_rows(arrays[4], hp["seed"], 5, step - s4, hp["batch"])
+        elif s3 is not None:
             rows = batch_rows(arrays[3], hp["seed"], 4, step - s3, hp["batch"])
         elif s2 is None:
             rows = batch_rows(arrays[1], hp["seed"], 1, step, hp["batch"])
@@ -338,7 +400,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         x, labels = data.split_inputs_labels(rows, pad)
         x, labels = x.to(device), labels.to(device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, s2, hp, s3)
+            g["lr"] = lr_at(step, s2, hp, s3, s4)
         opt.zero_grad(set_to_none=True)
         over_time = (time.time() - t0) / 60 > max_minutes
         loss = batch_loss(model, x, labels, rank, world)
@@ -354,7 +416,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         state["step"] = step = step + 1
         if step % hp["log_every"] == 0:
             el = wall0 + time.time() - t0
-            stage = 1 if s2 is None else 2 if s3 is None else 3
+            stage = 1 if s2 is None else 2 if s3 is None else 3 if s4 is None else 4
             state["log"].append([step, round(loss.item(), 4), round(el, 1), stage])
             if rank == 0:
                 print(f"step {step} stage {stage} loss {loss.item():.3f} "
@@ -402,6 +464,8 @@ def export(ckpt_path, out_dir=MODEL_DIR) -> None:
     GenerationConfig(bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id,
                      eos_token_id=model.config.eos_token_id, do_sample=False,
                      max_new_tokens=64).save_pretrained(out_dir)
+    if c["state"].get("stage4_start") is not None:
+        meta = dict(meta, **data.stage4_meta(tok))
     train_info = {"run": c["state"], "hp": hp, "corpus": meta, "config": config,
                   "parameters": sum(p.numel() for p in model.parameters())}
     (WORK_DIR / "train_info.json").write_text(json.dumps(train_info))
@@ -438,7 +502,7 @@ def main():
         _use_device(hp.get("device", "cpu"))
     except RuntimeError as err:   # no GPU for the GPU recipe: say so in one line
         ap.error(str(err))
-    ckpt = train_parallel(a.run, hp, a.max_minutes)
+    ckpt = train_recipe(a.run, hp, a.max_minutes)
     if not a.no_export:
         export(Path(ckpt))
         from course_model import card, evaluate

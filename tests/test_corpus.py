@@ -1,9 +1,10 @@
 """The course model's corpus generator: deterministic, and held-out data stays held out."""
 import random
+import re
 
 import pytest
 
-from course_model import corpus, corpus_stage3
+from course_model import corpus, corpus_stage3, corpus_stage4
 from course_model import evaluate as ev
 from utils import prompts as P
 
@@ -36,9 +37,10 @@ NEW_SHAPE_MARKERS = ["lends out", "oak saplings", "days to dig", "Read the note"
                      "captain", "parrot", "married", "harbour facts", "prize was awarded"]
 
 
-@pytest.mark.parametrize("stage", [1, 2, 3])
+@pytest.mark.parametrize("stage", [1, 2, 3, 4])
 def test_new_shapes_stay_out_of_training(stage, stage3_docs):
-    docs = stage3_docs if stage == 3 else corpus.generate(stage, 3000, seed=0)
+    docs = (stage3_docs if stage == 3 else corpus_stage4.generate(3000, seed=0) if stage == 4
+            else corpus.generate(stage, 3000, seed=0))
     text = "\n".join(corpus.strip_markers(d) for d in docs)
     for marker in NEW_SHAPE_MARKERS:
         assert marker not in text, (stage, marker)
@@ -116,3 +118,32 @@ def test_reading_answers_are_copied_from_the_passage():
         for _ in range(300):
             statement, question, answer = make_fact(rng, "train")
             assert answer in statement and answer not in question, (statement, question)
+
+
+def test_stage4_is_deterministic_and_keeps_stage3s_mix():
+    docs = corpus_stage4.generate(300, seed=0)
+    assert corpus_stage4.generate(300, seed=0) == docs
+    assert docs != corpus_stage3.generate(300, seed=0)
+    assert corpus_stage4.MIX == corpus_stage3.MIX and set(corpus_stage4.MIX) <= set(corpus_stage4.FAMILIES)
+
+
+def test_stage4_questions_are_answered_from_the_passage():
+    """Stage 4's new wordings still ask for something the passage states: a name (from a
+    relation, a role or a named thing) or, for two durations, the asked verb's number."""
+    rng = random.Random(6)
+    for make_fact in (corpus_stage4._name_fact, corpus_stage4._named_thing_fact):
+        for _ in range(300):
+            statement, question, answer = make_fact(rng, "train")
+            assert answer in statement and answer not in question, (statement, question)
+    forms = list({frozenset(d) for d in corpus_stage4.DONE_FOR}
+                 | {frozenset([j]) for j in corpus_stage4.JOBS if not any(j in d for d in corpus_stage4.DONE_FOR)})
+    for _ in range(300):
+        doc = corpus.strip_markers(corpus_stage4._done_for_doc(rng, "train"))
+        text, qa = doc.split("\n", 1)
+        question, answer = qa.split("?")[0], qa.rstrip().split()[-1]
+        asked = [f for f in forms if any(re.search(rf"\b{w}\b", question) for w in f)]
+        assert len(asked) == 1, (text, question)
+        # the clause of the asked verb holds the answer, the other clause the other number
+        clauses = re.split(r",|;| and ", text)
+        mine = [c for c in clauses if any(re.search(rf"\b{w}\b", c) for w in asked[0])]
+        assert len(mine) == 1 and re.findall(r"\d+", mine[0]) == [answer], (text, qa)

@@ -19,7 +19,7 @@ def tiny_workdir(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(data, "WORK_DIR", work)
     mp.setattr(train, "WORK_DIR", work)
-    mp.setattr(data, "N_DOCS", {1: 300, 2: 300, 3: 300})
+    mp.setattr(data, "N_DOCS", {1: 300, 2: 300, 3: 300, 4: 300})
     data.prepare()
     yield work
     mp.undo()
@@ -167,3 +167,43 @@ def test_gpu_style_settings_train_and_export_on_cpu(tiny_workdir, tmp_path, monk
     train.export(Path(ckpt), tmp_path / "model")
     from transformers import AutoConfig
     assert AutoConfig.from_pretrained(tmp_path / "model").hidden_size == 32
+
+
+TINY_STAGE4 = dict(stage4_steps=3, lr_stage4=1e-3, lr_min_stage4=1e-4, warmup_stage4=1, batch=2,
+                   world=1, device="cpu")
+
+
+def test_stage4_follows_stage3_with_its_own_settings(tiny_workdir, monkeypatch):
+    """`train_recipe` runs stages 1-3, then stage 4 from its own corpus with its own batch;
+    starting stage 4 from weights alone (a shipped checkpoint has no optimizer state) gives
+    the same weights, since stage 4 starts with fresh optimizer moments anyway."""
+    hp = dict(TINY_HP, phases=[], stage4=TINY_STAGE4)
+    calls = []
+    real = train.batch_rows
+
+    def spy(arr, seed, stage, i, batch):
+        calls.append((stage, i, batch))
+        return real(arr, seed, stage, i, batch)
+    monkeypatch.setattr(train, "batch_rows", spy)
+    ckpt = train.train_recipe("with4", hp)
+    state = torch.load(ckpt, weights_only=False)["state"]
+    assert state["stage4_start"] == 4 + 3 + 3 and state["step"] == 4 + 3 + 3 + 3
+    assert state["stage4_device"] == "CPU" and state["log"][-1][3] == 4
+    assert [c for c in calls if c[0] == 5] == [(5, 0, 2), (5, 1, 2), (5, 2, 2)]  # stage-4 stream
+    start = torch.load(tiny_workdir / "runs" / "with4" / "stage4_start.pt", weights_only=False)
+    (tiny_workdir / "runs" / "weights_only").mkdir(parents=True)
+    torch.save({"model": start["model"], "state": dict(start["state"], stage4_start=None)},
+               tiny_workdir / "runs" / "weights_only" / "ckpt.pt")
+    again = _weights(train.train_recipe("weights_only", hp))
+    for name, w in _weights(ckpt).items():
+        assert torch.equal(w, again[name]), name
+
+
+def test_stage4_learning_rate_warms_up_then_decays():
+    hp = dict(train.HP_GPU, **train.STAGE4_CPU)
+    first = train.lr_at(3200, 400, hp, 1800, 3200)
+    top = train.lr_at(3200 + hp["warmup_stage4"], 400, hp, 1800, 3200)
+    end = train.lr_at(3200 + hp["stage4_steps"], 400, hp, 1800, 3200)
+    assert first == pytest.approx(hp["lr_stage4"] / hp["warmup_stage4"])
+    assert top == pytest.approx(hp["lr_stage4"])
+    assert end == pytest.approx(hp["lr_min_stage4"])
