@@ -130,7 +130,8 @@ def write_card(model_dir=MODEL_DIR) -> None:
              if gpu else "on a shared 2-core CPU")
     stage4_docs = f", {corp['stage4_docs']:,} stage 4" if st4 else ""
     if st4:
-        where += f", stage 4 on the {run.get('stage4_device', 'CPU')}"
+        where = (f"in all: stages 1-3 {where}, stage 4 on a 2-core "
+                 f"{run.get('stage4_device', 'CPU')} shared with other runs")
         stage4 = (f"\n- Stage 4 (`course_model/corpus_stage4.py`, {corp.get('stage4_docs', 0):,} "
                   f"documents, sha256 `{corp.get('stage4_sha256', '-')}`): a short fine-tune from "
                   f"step {s4} for {run['step'] - s4:,} steps on more ways of asking for the same "
@@ -177,7 +178,7 @@ Reproduce with `make model` (`python -m course_model.train`), which {recipe}; ev
   {s2} and ran {(s3 or run['step']) - (s2 or run['step'])} steps; stage 3 (practice on names,
   bare answers, lists, question-first passages, several numbers of one kind, remapped
   demonstrations and chat replies) began at step {s3} and ran
-  {run['step'] - (s3 or run['step'])} steps. Stages 1-2 write an answer as "A: " + "Paris" or
+  {(s4 or run['step']) - (s3 or run['step'])} steps. Stages 1-2 write an answer as "A: " + "Paris" or
   "A:" + " Paris" equally often; in stage 3 {STAGE3_SPACE_AFTER:.0%} of documents use the second form
   throughout, so after "A:" the model ranks " Paris" above a lone space.{stage4}
 - AdamW (betas 0.9/0.95), starting with weight decay {hp['weight_decay']}, batch {hp['batch']} x {corp['seq_len']} tokens,
@@ -222,9 +223,8 @@ Course prompts (greedy):
 - Copies made-up names (names {ev['context_copy']['names']:.2f}); the misses among the
   examples in `eval.json` pick another name of the passage or run past the end of the name
   ("Salorvos" for "Salor"). New shapes it mostly fails ({', '.join(failed) or 'none'}) are
-  shapes whose question words or layout are furthest from the trained ones, e.g. a question
-  about a pet's name answered with a number, or two numbers of one unit told apart only by
-  their verbs.
+  shapes whose question words or layout are furthest from the trained ones (per-shape
+  scores above).
 - Facts: {ev['fact_recall']['score']:.2f} of the course's facts top-1 in statement and question
   form; misses are listed in `eval.json`.
 - Knowledge conflicts: both answers are in the top 10 for {round(ev['conflict_both_top10']['score'] * 15)}

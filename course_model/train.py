@@ -9,7 +9,9 @@ Stage 1 (copy-friendly templates, repeats, facts, instructions) runs until a rep
 probe shows induction heads (or STAGE1_MAX steps); stage 2 mixes 70% compositional reading
 comprehension with 30% stage 1 under a cosine decay; stage 3 (`course_model.corpus_stage3`)
 practises what stage 2 left weak (names, bare answers, lists and other layouts, remapped
-demonstrations, chat replies) under a second, shorter cosine.
+demonstrations, chat replies) under a second, shorter cosine. Stage 4 (`corpus_stage4`, the
+GPU recipe's `hp["stage4"]`) fine-tunes on more ways of asking for a fact, with its own device,
+batch and process count (`train_recipe`).
 
 Two recipes (`RECIPES`): `gpu`, the shipped model (`HP_GPU`, `CONFIG_GPU`: one CUDA GPU,
 deterministic kernels, 128-row batches, minutes), and `cpu` (`HP`, `CONFIG`, `PHASES`: a smaller
@@ -74,9 +76,9 @@ HP_GPU = dict(HP, batch=128, lr=2e-3, lr_stage2=2e-3, lr_stage3=1.5e-3, lr_min=1
 # GPU stages. It runs on the CPU (2 one-thread processes, 8-row batches: about 1 s a step) so
 # that it can be replayed, and was added when no GPU was at hand. Its settings replace the
 # recipe's for that stage only (`train_recipe`).
-STAGE4_CPU = dict(stage4_steps=1200, lr_stage4=3e-4, lr_min_stage4=3e-5, warmup_stage4=50,
+STAGE4_CPU = dict(stage4_steps=1500, lr_stage4=3e-4, lr_min_stage4=3e-5, warmup_stage4=50,
                   batch=8, world=2, device="cpu", ckpt_every=250)
-# HP_GPU["stage4"] = STAGE4_CPU
+HP_GPU["stage4"] = STAGE4_CPU
 RECIPES = {"cpu": (HP, PHASES), "gpu": (HP_GPU, [])}
 SHIPPED_RECIPE = "gpu"   # what `make model` replays
 

@@ -96,7 +96,7 @@ def fast_eval(model_tok):
     return {
         "fact_recall": ev.fact_recall(model, tok),
         "context_copy": ev.context_copy(model, tok, n=100),
-        "context_copy_new_shapes": ev.context_copy_new_shapes(model, tok, per_shape=12),
+        "context_copy_new_shapes": ev.context_copy_new_shapes(model, tok, per_shape=25),
         "conflict_both_top10": ev.conflict_both_top10(model, tok),
         "icl_follow_demos": ev.icl_follow_demos(model, tok, n=48),
         "translation": ev.translation(model, tok, n=24),
