@@ -130,8 +130,7 @@ def write_card(model_dir=MODEL_DIR) -> None:
              if gpu else "on a shared 2-core CPU")
     stage4_docs = f", {corp['stage4_docs']:,} stage 4" if st4 else ""
     if st4:
-        where = (f"in all: stages 1-3 {where}, stage 4 on a 2-core "
-                 f"{run.get('stage4_device', 'CPU')} shared with other runs")
+        where = f"in all: stages 1-3 {where}, stage 4 on the {run.get('stage4_device', 'CPU')}"
         stage4 = (f"\n- Stage 4 (`course_model/corpus_stage4.py`, {corp.get('stage4_docs', 0):,} "
                   f"documents, sha256 `{corp.get('stage4_sha256', '-')}`): a short fine-tune from "
                   f"step {s4} for {run['step'] - s4:,} steps on more ways of asking for the same "
@@ -142,8 +141,7 @@ def write_card(model_dir=MODEL_DIR) -> None:
                   f"{run.get('stage4_device', 'CPU')} ({st4['world']} one-thread processes), "
                   f"batch {st4['batch']} x {corp['seq_len']} tokens, fresh AdamW moments, lr "
                   f"warmup {st4['warmup_stage4']} steps to {st4['lr_stage4']} then cosine to "
-                  f"{st4['lr_min_stage4']}: it was added when no GPU was at hand, and runs "
-                  "wherever `make model` runs.")
+                  f"{st4['lr_min_stage4']}, so it replays without a GPU.")
     else:
         stage4 = ""
     text = f"""# course-llama: the course's own small Llama

@@ -167,18 +167,22 @@ def _stage4_source() -> str:
     return h.hexdigest()
 
 
-def _stage4() -> np.ndarray:
-    """Stage 4's packed rows (`corpus_stage4`, generator seed CORPUS_SEED), built on first use
-    and cached under a hash of its generator, so an edit rebuilds it."""
-    path = WORK_DIR / f"stage4_{_stage4_source()[:12]}.npy"
+def _cached_rows(path, make_docs, encode_seed: int, mask_split_space: bool = False) -> np.ndarray:
+    """Packed rows of make_docs() with the fitted tokenizer, built once and cached at path."""
     if not path.exists():
         from transformers import AutoTokenizer
         tok = AutoTokenizer.from_pretrained(WORK_DIR / "tokenizer")
-        arr = pack(encode_docs(tok, corpus_stage4.generate(N_DOCS[4], CORPUS_SEED), 4),
-                   tok.pad_token_id)
+        arr = pack(encode_docs(tok, make_docs(), encode_seed, mask_split_space), tok.pad_token_id)
         np.save(str(path) + ".tmp.npy", arr)
         (WORK_DIR / (path.name + ".tmp.npy")).replace(path)
     return np.load(path)
+
+
+def _stage4() -> np.ndarray:
+    """Stage 4's packed rows (`corpus_stage4`, generator seed CORPUS_SEED), cached under a hash
+    of its generator, so an edit rebuilds it."""
+    return _cached_rows(WORK_DIR / f"stage4_{_stage4_source()[:12]}.npy",
+                        lambda: corpus_stage4.generate(N_DOCS[4], CORPUS_SEED), 4)
 
 
 def stage4_meta(tok) -> dict:
@@ -186,7 +190,7 @@ def stage4_meta(tok) -> dict:
     docs = corpus_stage4.generate(N_DOCS[4], CORPUS_SEED)
     h = hashlib.sha256()
     for d in docs:
-        h.update((json.dumps(d) + "\n").encode())
+        h.update((json.dumps(d) + "\n").encode())   # the line `_write_docs` writes
     arr = _stage4()
     return {"stage4_docs": len(docs), "stage4_chars": sum(len(d) for d in docs),
             "stage4_sha256": h.hexdigest(), "stage4_rows": int(arr.shape[0]),
@@ -206,18 +210,10 @@ def load_stage(stage: int, copies: int = 1) -> np.ndarray:
 
 
 def _extra_stage(stage: int, seed: int) -> np.ndarray:
-    path = WORK_DIR / f"stage{stage}_seed{seed}_{_stage3_source()[:12]}.npy"
-    if not path.exists():
-        from transformers import AutoTokenizer
-        tok = AutoTokenizer.from_pretrained(WORK_DIR / "tokenizer")
-        docs = (corpus_stage3.generate(N_DOCS[3], seed) if stage == 3
-                else corpus.generate(stage, N_DOCS[stage], seed))
-        mask = stage == 3 and corpus_stage3.MASK_SPLIT_SPACE
-        arr = pack(encode_docs(tok, docs, stage + 10 * seed, mask_split_space=mask),
-                   tok.pad_token_id)
-        np.save(str(path) + ".tmp.npy", arr)
-        (WORK_DIR / (path.name + ".tmp.npy")).replace(path)
-    return np.load(path)
+    return _cached_rows(WORK_DIR / f"stage{stage}_seed{seed}_{_stage3_source()[:12]}.npy",
+                        lambda: (corpus_stage3.generate(N_DOCS[3], seed) if stage == 3
+                                 else corpus.generate(stage, N_DOCS[stage], seed)),
+                        stage + 10 * seed, stage == 3 and corpus_stage3.MASK_SPLIT_SPACE)
 
 
 def split_inputs_labels(rows: np.ndarray, pad_id: int):

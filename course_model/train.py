@@ -73,9 +73,9 @@ HP_GPU = dict(HP, batch=128, lr=2e-3, lr_stage2=2e-3, lr_stage3=1.5e-3, lr_min=1
               probe_every=100, ckpt_every=500, log_every=50, world=1, device="cuda",
               corpus_copies={1: 2, 2: 4, 3: 4}, config=CONFIG_GPU)
 # Stage 4 (`course_model.corpus_stage4`): a short fine-tune on more ways of asking, after the
-# GPU stages. It runs on the CPU (2 one-thread processes, 8-row batches: about 1 s a step) so
-# that it can be replayed, and was added when no GPU was at hand. Its settings replace the
-# recipe's for that stage only (`train_recipe`).
+# GPU stages. It runs on the CPU (2 one-thread processes, 8-row batches: about 1 s a step), so
+# it can be tried and replayed without a GPU. Its settings replace the recipe's for that stage
+# only (`train_recipe`).
 STAGE4_CPU = dict(stage4_steps=1500, lr_stage4=3e-4, lr_min_stage4=3e-5, warmup_stage4=50,
                   batch=8, world=2, device="cpu", ckpt_every=250)
 HP_GPU["stage4"] = STAGE4_CPU
@@ -131,16 +131,19 @@ def lr_at(step: int, stage2_start: int | None, hp: dict,
     if stage2_start is None:   # stage 1: warmup then constant
         return hp["lr"] * min(1.0, (step + 1) / hp["warmup"])
     if stage4_start is not None:   # a short warmup (new batch size, new device), then cosine
-        i, top = step - stage4_start, hp["lr_stage4"]
-        if i < hp["warmup_stage4"]:
-            return top * (i + 1) / hp["warmup_stage4"]
-        t = min(1.0, (i - hp["warmup_stage4"]) / (hp["stage4_steps"] - hp["warmup_stage4"]))
-        return hp["lr_min_stage4"] + 0.5 * (top - hp["lr_min_stage4"]) * (1 + math.cos(math.pi * t))
+        i, warm = step - stage4_start, hp["warmup_stage4"]
+        if i < warm:
+            return hp["lr_stage4"] * (i + 1) / warm
+        return _cosine((i - warm) / (hp["stage4_steps"] - warm), hp["lr_stage4"],
+                       hp["lr_min_stage4"])
     if stage3_start is not None:
-        t, top = min(1.0, (step - stage3_start) / hp["stage3_steps"]), hp["lr_stage3"]
-    else:
-        t, top = min(1.0, (step - stage2_start) / hp["stage2_steps"]), hp["lr_stage2"]
-    return hp["lr_min"] + 0.5 * (top - hp["lr_min"]) * (1 + math.cos(math.pi * t))
+        return _cosine((step - stage3_start) / hp["stage3_steps"], hp["lr_stage3"], hp["lr_min"])
+    return _cosine((step - stage2_start) / hp["stage2_steps"], hp["lr_stage2"], hp["lr_min"])
+
+
+def _cosine(t: float, top: float, bottom: float) -> float:
+    """Cosine decay from top (t = 0) to bottom (t >= 1)."""
+    return bottom + 0.5 * (top - bottom) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
 def batch_rows(arr: np.ndarray, seed: int, stage: int, i: int, batch: int) -> np.ndarray:
@@ -282,14 +285,8 @@ def _use_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class _LazyStages(dict):
-    def __init__(self, load):
-        super().__init__()
-        self.load = load
-
-    def __missing__(self, stage: int) -> np.ndarray:
-        self[stage] = self.load(stage)
-        return self[stage]
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 
 
 def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: int = 1) -> str:
@@ -308,8 +305,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=hp["lr"], betas=(0.9, 0.95))
     state = {"step": 0, "stage2_start": None, "log": [], "probe": [], "wall_s": 0.0,
-             "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else "CPU")}
+             "device": _device_name(device)}
     if ckpt.exists():
         c = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(c["model"])
@@ -324,8 +320,9 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
     params = list(model.parameters())
     stop = False
     copies = hp.get("corpus_copies", {})
-    # loaded on first use: a resumed stage 4 reads none of the (large) earlier stages' arrays
-    arrays = _LazyStages(lambda s: data.load_stage(s, int(copies.get(s, copies.get(str(s), 1)))))
+    @functools.cache   # on first use: a resumed stage 4 reads none of the earlier stages' arrays
+    def stage_rows(s: int) -> np.ndarray:
+        return data.load_stage(s, int(copies.get(s, copies.get(str(s), 1))))
     pad = tok.pad_token_id
     vocab = len(tok)
     t0, wall0 = time.time(), state["wall_s"]
@@ -367,8 +364,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
                 break
             state["stage4_start"] = s4 = step
             opt.state.clear()   # fresh Adam moments: another batch size, data and device
-            state["stage4_device"] = ("CPU" if device.type == "cpu"
-                                      else torch.cuda.get_device_name(device))
+            state["stage4_device"] = _device_name(device)
             save(run_dir / "stage4_start.pt")
             if rank == 0:
                 print(f"== stage 4 from step {step}", flush=True)
@@ -379,21 +375,21 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
                 print("time budget reached", flush=True)
             break
         if s4 is not None:
-            rows = batch_rows(arrays[4], hp["seed"], 5, step - s4, hp["batch"])
+            rows = batch_rows(stage_rows(4), hp["seed"], 5, step - s4, hp["batch"])
         elif s3 is not None:
-            rows = batch_rows(arrays[3], hp["seed"], 4, step - s3, hp["batch"])
+            rows = batch_rows(stage_rows(3), hp["seed"], 4, step - s3, hp["batch"])
         elif s2 is None:
-            rows = batch_rows(arrays[1], hp["seed"], 1, step, hp["batch"])
+            rows = batch_rows(stage_rows(1), hp["seed"], 1, step, hp["batch"])
         else:
             # stage 2 docs already hold the 70/30 mix (course_model.corpus.STAGE2_MIX)
-            rows = batch_rows(arrays[2], hp["seed"], 2, step - s2, hp["batch"])
+            rows = batch_rows(stage_rows(2), hp["seed"], 2, step - s2, hp["batch"])
         if (s2 is not None and s3 is None and hp.get("polish_steps")
                 and step >= s2 + hp["stage2_steps"] - hp["polish_steps"]):
             hp = dict(hp, stage1_frac=hp["polish_frac"])
         if s2 is not None and s3 is None and hp.get("stage1_frac", 0):
             # a late polish: part of each batch from stage 1 (facts, conflicts, instructions)
             k = int(round(hp["stage1_frac"] * len(rows)))
-            rows = np.concatenate([rows[k:], batch_rows(arrays[1], hp["seed"], 3, step, k)])
+            rows = np.concatenate([rows[k:], batch_rows(stage_rows(1), hp["seed"], 3, step, k)])
         if s2 is None and hp.get("repeat_frac", 0):
             k = int(round(hp["repeat_frac"] * len(rows)))
             rows = np.concatenate([rows[k:], repeat_rows(k, hp["seed"], step, vocab,
