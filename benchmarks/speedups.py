@@ -39,8 +39,8 @@ def per_token_head_relevance(model, tokenizer, n_tokens: int = 100, log=print) -
     and the handover request (the notebook explains up to 100 tokens of a generated summary)."""
     name = "per-token head relevance (batched vs per-token loop)"
     try:
-        from solutions.knowledge_conflicts import (token_head_relevance_batched,
-                                                   token_head_relevance_loop)
+        from solutions.attention_heads import head_relevance
+        from utils.conflicts import token_head_relevance_batched, token_head_relevance_loop
     except (ImportError, AttributeError) as err:
         return _missing(name, "04", err)
     from utils.lrp import attnlrp
@@ -52,7 +52,7 @@ def per_token_head_relevance(model, tokenizer, n_tokens: int = 100, log=print) -
     start = ids.shape[1] - n_tokens
     with attnlrp(model):
         t0 = time.perf_counter()
-        looped = token_head_relevance_loop(model, ids, start)
+        looped = token_head_relevance_loop(model, ids, start, head_relevance=head_relevance)
         t1 = time.perf_counter()
         batched = token_head_relevance_batched(model, ids, start)
         t2 = time.perf_counter()

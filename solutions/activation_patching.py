@@ -1,6 +1,7 @@
 """Notebook 05: activation patching of in-context learning, and how it compares with LRP."""
 import torch
 
+from utils.hooks import decoder_layers
 from utils.models import model_shape
 
 
@@ -23,7 +24,7 @@ def patch_residual_stream(model, pair, clean_resid, metric):
     """
     n_layers = model_shape(model)[0]
     result = torch.full((n_layers, pair.seq_len), float("nan"))
-    layers = model.model.layers
+    layers = decoder_layers(model)
     for layer in range(n_layers):
         for position in pair.valid_positions.tolist():
             def hook(module, args, layer=layer, position=position):

@@ -23,7 +23,7 @@ def tiny_model_dir(tmp_path_factory):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from utils.checks.core import tiny_tokenizer
+    from checks.core import tiny_tokenizer
 
     folder = tmp_path_factory.mktemp("tiny-llama")
     fast = tiny_tokenizer()

@@ -3,9 +3,10 @@ import pytest
 import torch
 
 from solutions import input_attribution as ref
+from utils import attribution
 from utils import COURSE_MODEL_DIR
-from utils.checks import check_input_x_gradient, check_lrp, check_occlusion
-from utils.checks.core import random_ids, tiny_llama
+from checks import check_input_x_gradient, check_lrp, check_occlusion
+from checks.core import random_ids, tiny_llama
 from utils.lrp import CONSERVATION_BAND, attnlrp, enable_lrp, lrp_is_enabled
 
 
@@ -87,30 +88,30 @@ def test_top_k_predictions_sorted_and_validated(tiny_model_dir):
     from utils.models import load_model
     model, tokenizer = load_model(str(tiny_model_dir), device="cpu", verbose=False)
     ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
-    preds = ref.top_k_predictions(model, tokenizer, ids, 4)
+    preds = attribution.top_k_predictions(model, tokenizer, ids, 4)
     assert len(preds) == 4
     assert all(a.probability >= b.probability for a, b in zip(preds, preds[1:]))
     assert preds[0].token_id == int(model(ids).logits[0, -1].argmax())
     for bad in (0, 10**6, 2.5):
         with pytest.raises(ValueError, match="k must be"):
-            ref.top_k_predictions(model, tokenizer, ids, bad)
+            attribution.top_k_predictions(model, tokenizer, ids, bad)
 
 
 def test_baseline_token_is_a_single_space_or_padding(tiny_model_dir):
     from transformers import AutoTokenizer
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    baseline = ref.baseline_token_id(tokenizer)
+    baseline = attribution.baseline_token_id(tokenizer)
     assert tokenizer.decode([baseline]) == " " or baseline == tokenizer.pad_token_id
 
 
 def test_relevance_at_matches_the_id_based_methods():
     model, ids = tiny_llama(seed=8), random_ids(9, 7)
     embeds = model.get_input_embeddings()(ids)
-    assert torch.allclose(ref.relevance_at(model, embeds, 5, "ixg"), ref.input_x_gradient(model, ids, 5))
-    assert torch.allclose(ref.relevance_at(model, embeds, 5, "lrp"), ref.lrp_relevance(model, ids, 5))
-    assert (ref.relevance_at(model, embeds, 5, "gradient") >= 0).all()
+    assert torch.allclose(attribution.relevance_at(model, embeds, 5, "ixg"), ref.input_x_gradient(model, ids, 5))
+    assert torch.allclose(attribution.relevance_at(model, embeds, 5, "lrp"), ref.lrp_relevance(model, ids, 5))
+    assert (attribution.relevance_at(model, embeds, 5, "gradient") >= 0).all()
     with pytest.raises(ValueError, match="method must be"):
-        ref.relevance_at(model, embeds, 5, "shap")
+        attribution.relevance_at(model, embeds, 5, "shap")
 
 
 # -- checks: accept the reference, name typical mistakes ----------------------------------------
@@ -207,7 +208,7 @@ def test_lrp_conserves_the_logit_on_the_course_prompts():
     lrp_ratios, ixg_ratios = [], []
     for prompt in [DUST_PROMPT] + [s.prompt for s in COUNTERFACTUALS]:
         ids = encode(tokenizer, prompt, model)
-        top = ref.top_k_predictions(model, tokenizer, ids, 1)[0]
+        top = attribution.top_k_predictions(model, tokenizer, ids, 1)[0]
         lrp_ratios.append(float(ref.lrp_relevance(model, ids, top.token_id).sum()) / top.logit)
         ixg_ratios.append(float(ref.input_x_gradient(model, ids, top.token_id).sum()) / top.logit)
     lo, hi = CONSERVATION_BAND

@@ -1,9 +1,9 @@
-"""utils.checks: the messages a learner sees name the mistake."""
+"""checks: the messages a learner sees name the mistake."""
 import torch
 
 from solutions.input_attribution import occlusion
-from utils.checks import check_occlusion
-from utils.checks.core import describe_difference
+from checks import check_occlusion
+from checks.core import describe_difference
 
 
 def test_describe_difference_cases():

@@ -4,10 +4,12 @@ import pytest
 import torch
 
 from solutions import knowledge_conflicts as kc
-from utils.checks import check_conflict_head_relevance
-from utils.checks.conflicts import _SAMPLES, _variant
-from utils.checks.core import random_ids, tiny_llama
-from utils.checks.core import tiny_tokenizer
+from solutions.attention_heads import head_relevance
+from utils import conflicts
+from utils.generation import greedy_ids
+from checks import check_conflict_head_relevance
+from checks.conflicts import _SAMPLES, _variant
+from checks.core import random_ids, tiny_llama, tiny_tokenizer
 from utils.lrp import attnlrp
 from utils.monitor import (fit_monitor, head_features, monitor_html, monitor_text,
                            normalise_relevance, score_against_truth)
@@ -23,25 +25,26 @@ def test_batched_token_relevance_equals_the_loop(lrp, route):
     start = 14   # 10 tokens, 8 heads: "auto" takes the heads route
     if lrp:
         with attnlrp(model):
-            loop = kc.token_head_relevance_loop(model, ids, start)
-            batched = kc.token_head_relevance_batched(model, ids, start, route=route)
+            loop = conflicts.token_head_relevance_loop(model, ids, start,
+                                                       head_relevance=head_relevance)
+            batched = conflicts.token_head_relevance_batched(model, ids, start, route=route)
     else:
-        loop = kc.token_head_relevance_loop(model, ids, start)
-        batched = kc.token_head_relevance_batched(model, ids, start, route=route)
+        loop = conflicts.token_head_relevance_loop(model, ids, start, head_relevance=head_relevance)
+        batched = conflicts.token_head_relevance_batched(model, ids, start, route=route)
     assert loop.shape == batched.shape == (10, 2, 4)
     assert loop.abs().max() > 1e-3                   # not trivially zero
     assert (loop - batched).abs().max() < 1e-5
     with pytest.raises(ValueError, match="route must be"):
-        kc.token_head_relevance_batched(model, ids, start, route="fast")
+        conflicts.token_head_relevance_batched(model, ids, start, route="fast")
 
 
 def test_generate_ids_stops_at_end_of_sequence():
     model = tiny_llama(seed=9)
     prompt = random_ids(9, 5)
-    free = kc.generate_ids(model, type("T", (), {"eos_token_id": None})(), prompt, max_new_tokens=6)
+    free = greedy_ids(model, type("T", (), {"eos_token_id": None})(), prompt, max_new_tokens=6)
     assert free.shape == (1, 11) and torch.equal(free[:, :5], prompt)
     first_new = int(free[0, 5])
-    stopped = kc.generate_ids(model, type("T", (), {"eos_token_id": first_new})(), prompt, 6)
+    stopped = greedy_ids(model, type("T", (), {"eos_token_id": first_new})(), prompt, 6)
     assert torch.equal(stopped, prompt)
 
 
@@ -57,10 +60,12 @@ def test_conflict_relevance_rows_and_skipping():
     assert kc.conflict_head_relevance(model, tok, _SAMPLES[2], top_k=1) is None
     with pytest.raises(ValueError, match="top_k=100000"):
         kc.conflict_head_relevance(model, tok, _SAMPLES[0], top_k=100000)
-    relevance, kept, skipped = kc.conflict_relevances(model, tok, _SAMPLES, top_k=len(tok))
+    relevance, kept, skipped = conflicts.conflict_relevances(
+        model, tok, _SAMPLES, top_k=len(tok), relevance_fn=kc.conflict_head_relevance)
     assert relevance.shape == (3, 2, 2, 4) and len(kept) == 3 and not skipped
     with pytest.raises(ValueError, match="No sample has both answers"):
-        kc.conflict_relevances(model, tok, _SAMPLES, top_k=1)
+        conflicts.conflict_relevances(model, tok, _SAMPLES, top_k=1,
+                                      relevance_fn=kc.conflict_head_relevance)
 
 
 def test_contrastive_scores_and_head_split():
@@ -68,12 +73,12 @@ def test_contrastive_scores_and_head_split():
     relevance[:, :, :, :] = 0.1
     relevance[:, 0, 1, 2] = 5.0     # parametric answers lean on head (1, 2)
     relevance[:, 1, 0, 1] = 5.0     # contextual answers lean on head (0, 1)
-    scores = kc.contrastive_scores(relevance)
+    scores = conflicts.contrastive_scores(relevance)
     assert scores[1, 2] > 0 > scores[0, 1]
-    param, context = kc.split_heads_by_source(scores, 1)
+    param, context = conflicts.split_heads_by_source(scores, 1)
     assert param == [(1, 2)] and context == [(0, 1)]
     with pytest.raises(ValueError, match="pick k <= 3"):
-        kc.split_heads_by_source(scores, 4)
+        conflicts.split_heads_by_source(scores, 4)
 
 
 def _separable(n=8, seed=0):
@@ -85,11 +90,11 @@ def _separable(n=8, seed=0):
 
 
 def test_leave_one_out_finds_a_planted_signal_and_not_a_missing_one():
-    accuracy, predictions = kc.leave_one_out_accuracy(_separable(), k=2)
+    accuracy, predictions = conflicts.leave_one_out_accuracy(_separable(), k=2)
     assert accuracy == 1.0 and predictions.tolist() == [1, 0] * 8
     gen = torch.Generator().manual_seed(1)
     noise = torch.rand(12, 2, 3, 4, generator=gen)
-    noise_accuracy, _ = kc.leave_one_out_accuracy(noise, k=2)
+    noise_accuracy, _ = conflicts.leave_one_out_accuracy(noise, k=2)
     assert noise_accuracy < 0.9      # no signal: no (near) perfect score from leakage
 
 

@@ -15,7 +15,8 @@ def model_and_tokenizer(tiny_model_dir):
 
 def test_predict_lists_top_k_and_explains_the_most_likely(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    explorer = RelevanceExplorer(model, tokenizer, "The capital of France is", k=4)
+    explorer = RelevanceExplorer(model, tokenizer, "The capital of France is", k=4,
+                                 relevance_fn=lrp_relevance)
     assert len(explorer.predictions) == 4 and len(explorer.choices.options) == 4
     assert "%" in explorer.choices.options[0][0]
     ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
@@ -49,7 +50,7 @@ def test_clicking_a_prediction_and_a_foil(model_and_tokenizer):
 
 def test_bad_input_is_reported_not_raised_in_the_ui(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    explorer = RelevanceExplorer(model, tokenizer, "The capital", k=3)
+    explorer = RelevanceExplorer(model, tokenizer, "The capital", k=3, relevance_fn=lrp_relevance)
     explorer.set_foil(0)                      # the foil is the target itself
     assert "pick a different foil" in explorer.status.value and explorer.heatmap is None
     explorer.prompt_box.value = "   "
@@ -61,7 +62,8 @@ def test_bad_input_is_reported_not_raised_in_the_ui(model_and_tokenizer):
 
 def test_select_out_of_range_and_token_lookup(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    explorer = RelevanceExplorer(model, tokenizer, "The capital of", k=2)
+    explorer = RelevanceExplorer(model, tokenizer, "The capital of", k=2,
+                                 relevance_fn=lrp_relevance)
     with pytest.raises(ValueError, match="between 0 and 1"):
         explorer.select(5)
     with pytest.raises(ValueError, match="between 0 and 1"):
@@ -74,7 +76,8 @@ def test_select_out_of_range_and_token_lookup(model_and_tokenizer):
 
 def test_static_snapshot_is_escaped_html(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    explorer = RelevanceExplorer(model, tokenizer, "<script>alert(1)</script> is", k=2)
+    explorer = RelevanceExplorer(model, tokenizer, "<script>alert(1)</script> is", k=2,
+                                 relevance_fn=lrp_relevance)
     snapshot = explorer.snapshot_html()
     assert "<script" not in snapshot and "&lt;" in snapshot   # pieces of "<script>", escaped
     assert "<table>" in snapshot and "Explorer snapshot" in snapshot
@@ -82,7 +85,8 @@ def test_static_snapshot_is_escaped_html(model_and_tokenizer):
 
 def test_colour_scale_checkbox(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    explorer = RelevanceExplorer(model, tokenizer, "The capital of France is", k=2)
+    explorer = RelevanceExplorer(model, tokenizer, "The capital of France is", k=2,
+                                 relevance_fn=lrp_relevance)
     scores = explorer.heatmap.scores
     assert explorer.heatmap.vmax == pytest.approx(abs(scores[1:-1]).max())
     explorer.cap_box.value = False            # a click on the check box re-renders

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from solutions import faithfulness as ref
-from utils.checks.core import random_ids, tiny_llama
-from utils.checks.faithfulness import check_deletion_curve
+from utils import faithfulness
+from checks.core import random_ids, tiny_llama
+from checks.faithfulness import check_deletion_curve
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_curves_start_and_end_where_they_must(model):
     all_removed = ids.clone()
     all_removed[0, 1:] = baseline
     deletion = ref.deletion_curve(model, ids, target, order, baseline)
-    insertion = ref.insertion_curve(model, ids, target, order, baseline)
+    insertion = faithfulness.insertion_curve(model, ids, target, order, baseline)
     assert deletion.shape == insertion.shape == (9,)
     assert float(deletion[0]) == pytest.approx(_logit(model, ids, target), abs=1e-4)       # full input
     assert float(deletion[-1]) == pytest.approx(_logit(model, all_removed, target), abs=1e-4)
@@ -45,21 +46,22 @@ def test_batching_does_not_change_the_curve(model):
 def test_normalised_curves_run_from_one_to_zero(model):
     ids = random_ids(3, 8)
     relevances = {"a": torch.randn(8), "b": torch.arange(8.0)}
-    curves = ref.faithfulness_curves(model, ids, 9, relevances, torch.arange(1, 8), 0, min_span=1e-6)
+    curves = faithfulness.faithfulness_curves(model, ids, 9, relevances, torch.arange(1, 8), 0,
+                                              min_span=1e-6, deletion_curve=ref.deletion_curve)
     for c in curves.values():
         assert c["deletion"][0] == pytest.approx(1.0) and c["deletion"][-1] == pytest.approx(0.0, abs=1e-5)
         assert c["insertion"][0] == pytest.approx(0.0, abs=1e-5) and c["insertion"][-1] == pytest.approx(1.0)
 
 
 def test_relevance_order_and_area():
-    order = ref.relevance_order(torch.tensor([9.0, 0.1, 3.0, 3.0, -1.0]), torch.arange(1, 5))
+    order = faithfulness.relevance_order(torch.tensor([9.0, 0.1, 3.0, 3.0, -1.0]), torch.arange(1, 5))
     assert order.tolist() == [2, 3, 1, 4]          # the first position is never a candidate
-    assert ref.area_under_curve(torch.tensor([1.0, 0.0])) == pytest.approx(0.5)
-    assert ref.area_under_curve(torch.tensor([1.0, 1.0, 1.0])) == pytest.approx(1.0)
+    assert faithfulness.area_under_curve(torch.tensor([1.0, 0.0])) == pytest.approx(0.5)
+    assert faithfulness.area_under_curve(torch.tensor([1.0, 1.0, 1.0])) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least two points"):
-        ref.area_under_curve(torch.tensor([1.0]))
+        faithfulness.area_under_curve(torch.tensor([1.0]))
     with pytest.raises(ValueError, match="changes the target logit by only"):
-        ref.normalise_curve(torch.ones(3), 2.0, 2.0)
+        faithfulness.normalise_curve(torch.ones(3), 2.0, 2.0)
 
 
 def test_check_accepts_the_reference_and_falls_back_on_a_stub(capsys):

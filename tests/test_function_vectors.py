@@ -5,10 +5,13 @@ import pytest
 import torch
 
 from solutions import function_vectors as fv
-from utils.checks import (check_head_outputs_at_last, check_substring_head_scores,
-                          check_substring_token_positions, check_transplant_heads)
-from utils.checks.core import random_ids, tiny_llama
-from utils.checks.core import tiny_tokenizer
+from solutions.attention_heads import attention_relevance
+from utils import transplant
+from utils.head_plots import head_atlas
+from utils.heads import select_top_heads
+from checks import (check_head_outputs_at_last, check_substring_head_scores,
+                    check_substring_token_positions, check_transplant_heads)
+from checks.core import tiny_llama, tiny_tokenizer
 from utils.hooks import split_heads
 
 PROMPT = "Task: Translation into German: I love AI research\nAnswer:"
@@ -51,14 +54,14 @@ def test_substring_head_scores_are_positive_last_row_sums():
 
 def test_top_heads_and_k_errors():
     scores = torch.tensor([[0.1, 0.9], [0.5, 0.3]])
-    assert fv.top_heads(scores, 2) == [(0, 1), (1, 0)]
+    assert select_top_heads(scores, 2) == [(0, 1), (1, 0)]
     with pytest.raises(ValueError, match="larger than the number of heads|has 4 heads"):
-        fv.top_heads(scores, 5)
+        select_top_heads(scores, 5)
 
 
-def test_atlas_fallback_and_library_give_a_titled_figure():
+def test_atlas_gives_a_titled_figure():
     scores = {"task heads": torch.rand(2, 4), "retrieval heads": torch.rand(2, 4)}
-    fig = fv.plot_head_atlas(scores, "atlas", top_k=2)
+    fig = head_atlas(scores, "atlas", top_k=2)
     ax = fig.axes[0]
     assert "atlas" in ax.get_title() and ax.get_xlabel() == "head" and ax.get_ylabel() == "layer"
     assert ax.get_legend() is not None
@@ -187,7 +190,7 @@ def test_check_substring_positions_names_mistakes(capsys):
 
 
 def test_check_substring_scores_names_mistakes(capsys):
-    from utils.checks.function_vectors import _scores_variant
+    from checks.function_vectors import _scores_variant
 
     used, out = _run(capsys, check_substring_head_scores, fv.substring_head_scores)
     assert used is fv.substring_head_scores and out.startswith("✓")
@@ -199,17 +202,12 @@ def test_check_substring_scores_names_mistakes(capsys):
         assert used is fv.substring_head_scores and out.startswith("✗") and phrase in out, out
 
 
-def test_local_fallbacks_when_notebook_02_modules_are_missing(monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "utils.head_explorer", None)   # import now fails
-    monkeypatch.setitem(sys.modules, "utils.head_plots", None)
+def test_head_groups_and_substring_scores_on_a_tiny_model():
     tok = tiny_tokenizer()
     model = tiny_llama(seed=5, vocab_size=len(tok))
-    groups = fv.head_groups(model, tok, PROMPT, k=4, n_clusters=2)
+    groups = transplant.head_groups(model, tok, PROMPT, k=4, n_clusters=2,
+                                    relevance_fn=attention_relevance)
     assert len(groups["heads"]) == 4 and set(groups["labels"]) <= {0, 1}
-    assert fv.top_heads(torch.tensor([[0.1, 0.9], [0.5, 0.3]]), 1) == [(0, 1)]
-    fig = fv.plot_head_atlas({"task heads": torch.rand(2, 4)}, "fallback atlas", top_k=2)
-    ax = fig.axes[0]
-    assert ax.get_title() == "fallback atlas" and ax.get_legend() is not None
-    assert len(ax.collections[0].get_offsets()) == 2
+    scores = fv.substring_head_scores(model, tok, PROMPT, "German", target_id=3)
+    assert scores.shape == (2, 4)
+    assert (scores >= 0).all() and scores.sum() > 0

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from solutions.attention_heads import attention_relevance, head_relevance, relevance_concentration
-from utils.checks import check_attention_relevance, check_head_relevance
-from utils.checks.core import random_ids, tiny_llama
+from solutions.attention_heads import attention_relevance, head_relevance
+from checks import check_attention_relevance, check_head_relevance
+from checks.core import random_ids, tiny_llama
+from utils.heads import relevance_concentration
 from utils.lrp import attnlrp
 
 
@@ -183,7 +184,7 @@ def test_checks_report_an_unfinished_stub(capsys):
 # --- head explorer -----------------------------------------------------------------------
 
 def test_select_top_heads_orders_and_rejects_too_many():
-    from utils.head_explorer import select_top_heads
+    from utils.heads import select_top_heads
 
     scores = torch.tensor([[0.1, 0.9, -2.0], [0.5, 0.0, 0.7]])
     assert select_top_heads(scores, 3) == [(0, 1), (1, 2), (1, 0)]
@@ -223,7 +224,8 @@ def loaded(tiny_model_dir):
 def clusters(loaded):
     from utils.head_explorer import head_clusters
     model, tokenizer = loaded
-    return head_clusters(model, tokenizer, "The capital of France is")
+    return head_clusters(model, tokenizer, "The capital of France is",
+                         relevance_fn=attention_relevance)
 
 
 def test_head_clusters_adapts_to_the_model(loaded, clusters):
@@ -238,9 +240,10 @@ def test_head_clusters_adapts_to_the_model(loaded, clusters):
     firsts = [float(clusters["scores"][h]) for h in clusters["heads"]]
     assert firsts == sorted(firsts, reverse=True)
     with pytest.raises(ValueError, match="larger than the number of heads"):
-        head_clusters(model, tokenizer, "The capital of France is", k=9)
+        head_clusters(model, tokenizer, "The capital of France is", k=9,
+                      relevance_fn=attention_relevance)
     with pytest.raises(ValueError, match="empty"):
-        head_clusters(model, tokenizer, "   ")
+        head_clusters(model, tokenizer, "   ", relevance_fn=attention_relevance)
 
 
 def test_explorer_selection_updates_the_map(clusters):

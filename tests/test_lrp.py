@@ -6,7 +6,7 @@ import pytest
 from solutions.attention_heads import head_relevance
 from solutions.input_attribution import input_x_gradient
 from utils import COURSE_MODEL_DIR
-from utils.checks.core import random_ids, tiny_llama
+from checks.core import random_ids, tiny_llama
 from utils.lrp import CONSERVATION_BAND, attnlrp, disable_lrp, enable_lrp, lrp_is_enabled
 
 

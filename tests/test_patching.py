@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from solutions import activation_patching as ref
-from utils.checks.core import tiny_llama
-from utils.checks.patching import (check_normalised_logprob, check_patch_residual_stream,
+from checks.core import tiny_llama
+from checks.patching import (check_normalised_logprob, check_patch_residual_stream,
                                    check_spearman, tiny_pair)
 from utils.patching import (HEAD_SITES, Patch, align_prompts, cache_activations,
                             clean_and_corrupted_logprob, head_patches, patch_heads,

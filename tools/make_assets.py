@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from solutions.input_attribution import relevance_at, top_k_predictions  # noqa: E402
+from utils.attribution import relevance_at, top_k_predictions  # noqa: E402
 from utils.models import input_device, model_shape  # noqa: E402
 from utils.prompts import DUST_PROMPT  # noqa: E402
 from utils.tokens import encode, readable_tokens  # noqa: E402

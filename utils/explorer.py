@@ -1,6 +1,6 @@
 """Interactive top-k relevance explorer (ipywidgets): which input tokens drive each candidate?
 
-    explorer = RelevanceExplorer(model, tokenizer, DUST_PROMPT, k=5)
+    explorer = RelevanceExplorer(model, tokenizer, DUST_PROMPT, k=5, relevance_fn=lrp_relevance)
     explorer.show()          # the widget, plus a static snapshot for readers without a kernel
 
 Type a prompt, choose k, press "Predict": the k most likely next tokens appear with their
@@ -14,7 +14,7 @@ import html
 
 import ipywidgets as widgets
 
-from solutions.input_attribution import lrp_relevance, top_k_predictions
+from utils.attribution import top_k_predictions
 from utils.plotting import TokenHeatmap, vmax_without_ends
 from utils.tokens import encode, readable_tokens
 
@@ -25,7 +25,7 @@ MAX_K = 10
 class RelevanceExplorer:
     """Widgets and state of the explorer; `relevance_fn(model, ids, target_id, foil_id)` -> [seq]."""
 
-    def __init__(self, model, tokenizer, prompt: str = "", k: int = 5, relevance_fn=lrp_relevance,
+    def __init__(self, model, tokenizer, prompt: str = "", k: int = 5, *, relevance_fn,
                  method_name: str = "LRP"):
         self.model, self.tokenizer = model, tokenizer
         self.relevance_fn, self.method_name = relevance_fn, method_name

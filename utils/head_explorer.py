@@ -1,6 +1,6 @@
 """Head explorer: the most relevant heads, grouped by the shape of their relevance maps.
 
-    result = head_clusters(model, tokenizer, prompt)       # plain data, used by notebook 03 too
+    result = head_clusters(model, tokenizer, prompt, relevance_fn=attention_relevance)
     explorer = HeadExplorer(result)
     explorer.display()     # jupyter-scatter + the clicked head's map, then a static summary
 
@@ -17,29 +17,12 @@ import warnings
 import numpy as np
 import torch
 
-from solutions.attention_heads import attention_relevance, check_relevance_inputs
 from utils.attention_viewer import Panel
+from utils.heads import check_relevance_inputs, select_top_heads
 from utils.head_plots import ATLAS_COLOURS, HeadFigure, figure_png, head_name, show_figure, token_map
 from utils.lrp import attnlrp
 from utils.models import model_shape
 from utils.tokens import encode, readable_tokens
-
-
-def select_top_heads(head_scores: torch.Tensor, k: int) -> list[tuple[int, int]]:
-    """The `k` heads with the largest score, best first: head_scores [n_layers, n_heads].
-    NaN scores (heads that were not measured) rank last."""
-    if head_scores.dim() != 2:
-        raise ValueError(f"head_scores must have shape [n_layers, n_heads], got {tuple(head_scores.shape)}.")
-    n_layers, n_heads = head_scores.shape
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive whole number of heads, got {k!r}.")
-    if k > n_layers * n_heads:
-        raise ValueError(f"k={k} is larger than the number of heads: this model has {n_layers} "
-                         f"layers x {n_heads} heads = {n_layers * n_heads}. Pick k <= {n_layers * n_heads}.")
-    # Stable sort: ties keep layer-major order, so the selection is reproducible.
-    flat = head_scores.detach().flatten().float().cpu().nan_to_num(nan=float("-inf"))
-    order = torch.sort(flat, descending=True, stable=True).indices
-    return [divmod(int(i), n_heads) for i in order[:k]]
 
 
 def default_k(n_layers: int, n_heads: int) -> int:
@@ -103,9 +86,11 @@ def _umap_2d(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 def head_clusters(model, tokenizer, prompt: str, target_id: int | None = None, k: int | None = None,
-                  n_clusters: int | None = None, seed: int = 0) -> dict:
+                  n_clusters: int | None = None, seed: int = 0, *, relevance_fn) -> dict:
     """Top-k heads by AttnLRP relevance, their relevance maps, 2-D coordinates and clusters.
 
+    relevance_fn(model, input_ids, target_id) -> [n_layers, n_heads, seq, seq]: the relevance
+    of every attention weight (notebook 02's `attention_relevance`), run under AttnLRP here.
     target_id: the token to explain (None: the model's most likely next token).
     Returns {"heads": [(layer, head)] best first, "labels": [k], "coords": [k, 2],
     "maps": Tensor[k, seq, seq], "scores": Tensor[n_layers, n_heads], "tokens": [seq],
@@ -120,7 +105,7 @@ def head_clusters(model, tokenizer, prompt: str, target_id: int | None = None, k
             target_id = int(model(ids, use_cache=False).logits[0, -1].argmax())
     check_relevance_inputs(model, ids, target_id)
     with attnlrp(model):
-        maps = attention_relevance(model, ids, target_id)        # [L, H, seq, seq]
+        maps = relevance_fn(model, ids, target_id)               # [L, H, seq, seq]
     scores = maps.sum(dim=(-2, -1))
     heads = select_top_heads(scores, k)
     n_clusters = default_n_clusters(k) if n_clusters is None else n_clusters

@@ -1,20 +1,21 @@
-"""Read and overwrite what single attention heads write, with hooks that always come off.
+"""The one place that finds layers in a model and hooks them, always with a scoped hook.
 
-A head's output is its slice of the input of the attention output projection (`o_proj`): the
-attention layer concatenates its heads' outputs [.., n_heads * head_dim] and `o_proj` mixes them
-into the residual stream. Llama, Qwen2 and Qwen3 all keep it at
-`model.model.layers[i].self_attn.o_proj`.
+Llama, Qwen2 and Qwen3 causal LMs keep their decoder layers at `model.model.layers` and, in each
+layer, the attention projections `self_attn.{q,k,v,o}_proj`. A head's output is its slice of
+the input of `o_proj`: the attention layer concatenates its heads' outputs
+[.., n_heads * head_dim] and `o_proj` mixes them into the residual stream.
 
     with capture_head_outputs(model) as outputs:          # layer -> [batch, seq, n_heads, head_dim]
         model(input_ids)
-    with replace_head_outputs(model, {(3, 5): vector}, scale=2.0):
-        model.generate(...)                               # head 3.5 writes 2 * vector at the end
+    with o_proj_pre_hooks(model, {3: hook}):               # hook(module, args) may return new args
+        model(input_ids)
+    with layer_pre_hooks(model, {2: hook}):                # the residual stream entering layer 2
+        model(input_ids)
 
 Every context manager removes its hooks when the block ends, also when it raises.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from contextlib import contextmanager
 from typing import Callable
 
@@ -22,16 +23,35 @@ import torch
 
 from utils.models import model_shape
 
+FAMILIES = ("llama", "qwen2", "qwen3")
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+
+def decoder_layers(model) -> torch.nn.ModuleList:
+    """The decoder layers of a Llama / Qwen2 / Qwen3 causal LM (`model.model.layers`)."""
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if model_type not in FAMILIES or layers is None:
+        raise ValueError(
+            f"{type(model).__name__} (model_type {model_type!r}) is not a Llama, Qwen2 or Qwen3 "
+            "causal LM: the course's hooks find decoder layers and attention projections in "
+            "those families only. Load one with utils.models.load_model.")
+    return layers
+
+
+def attention_projection(model, layer: int, name: str) -> torch.nn.Module:
+    """`self_attn.<name>` of decoder layer `layer`; name is one of q_proj, k_proj, v_proj, o_proj."""
+    if name not in PROJECTIONS:
+        raise ValueError(f"Unknown projection {name!r}: choose one of {', '.join(PROJECTIONS)}.")
+    layers = decoder_layers(model)
+    if not 0 <= layer < len(layers):
+        raise ValueError(f"Layer {layer} does not exist: the model has layers 0..{len(layers) - 1}.")
+    return getattr(layers[layer].self_attn, name)
+
 
 def out_projections(model) -> list[torch.nn.Module]:
     """The attention output projection of every layer (`self_attn.o_proj`)."""
-    try:
-        layers = model.model.layers
-        return [layer.self_attn.o_proj for layer in layers]
-    except AttributeError:
-        raise ValueError(
-            f"{type(model).__name__} has no `model.layers[i].self_attn.o_proj`: the course's hooks "
-            "cover Llama, Qwen2 and Qwen3 models. Load one with utils.models.load_model.") from None
+    return [layer.self_attn.o_proj for layer in decoder_layers(model)]
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -40,24 +60,56 @@ def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
 
 
 @contextmanager
+def hooks_removed_on_exit():
+    """Collect hook handles in a list; every one is removed when the block ends, errors too."""
+    handles = []
+    try:
+        yield handles
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def layer_pre_hooks(model, hooks: dict[int, Callable], with_kwargs: bool = False):
+    """Register `hooks[layer]` as forward pre-hooks on those decoder layers.
+
+    A hook sees the residual stream entering the layer (`args[0]`, [batch, seq, d], or
+    `kwargs["hidden_states"]`) and may return new inputs. Removed on exit, errors too.
+    """
+    layers = decoder_layers(model)
+    with hooks_removed_on_exit() as handles:
+        for layer, hook in hooks.items():
+            if not 0 <= layer < len(layers):
+                raise ValueError(f"Layer {layer} does not exist: the model has layers "
+                                 f"0..{len(layers) - 1}.")
+            handles.append(layers[layer].register_forward_pre_hook(hook, with_kwargs=with_kwargs))
+        yield
+
+
+@contextmanager
+def projection_hooks(model, name: str, hooks: dict[int, Callable], pre: bool = False):
+    """Register `hooks[layer]` on those layers' attention projection `name` (e.g. "v_proj").
+
+    pre=False: forward hooks hook(module, args, output), which may return a new output;
+    pre=True: forward pre-hooks hook(module, args), which may return new args.
+    Removed on exit, errors too.
+    """
+    with hooks_removed_on_exit() as handles:
+        for layer, hook in hooks.items():
+            module = attention_projection(model, layer, name)
+            handles.append(module.register_forward_pre_hook(hook) if pre
+                           else module.register_forward_hook(hook))
+        yield
+
+
 def o_proj_pre_hooks(model, hooks: dict[int, Callable]):
     """Register `hooks[layer](module, args)` as forward pre-hooks on those layers' `o_proj`.
 
     A hook sees `args[0]`, the concatenated head outputs [batch, seq, n_heads * head_dim]; it may
     return new args to replace them. All hooks are removed on exit, also after an exception.
     """
-    projections = out_projections(model)
-    handles = []
-    try:
-        for layer, hook in hooks.items():
-            if not 0 <= layer < len(projections):
-                raise ValueError(f"Layer {layer} does not exist: the model has layers "
-                                 f"0..{len(projections) - 1}.")
-            handles.append(projections[layer].register_forward_pre_hook(hook))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+    return projection_hooks(model, "o_proj", hooks, pre=True)
 
 
 @contextmanager
@@ -78,41 +130,3 @@ def capture_head_outputs(model, layers=None):
 
     with o_proj_pre_hooks(model, {layer: store(layer) for layer in layers}):
         yield outputs
-
-
-def _check_heads(model, heads) -> None:
-    n_layers, n_heads, _ = model_shape(model)
-    for layer, head in heads:
-        if not (0 <= layer < n_layers and 0 <= head < n_heads):
-            raise ValueError(f"Head ({layer}, {head}) does not exist: the model has layers "
-                             f"0..{n_layers - 1} and heads 0..{n_heads - 1}.")
-
-
-@contextmanager
-def replace_head_outputs(model, vectors: dict[tuple[int, int], torch.Tensor], scale: float = 1.0,
-                         position: int = -1):
-    """Inside the block, head (layer, head) writes `scale * vectors[(layer, head)]` [head_dim].
-
-    It is replaced at `position` (default the last) of every forward pass, so during cached
-    generation at the prompt's last token and then at every generated token.
-    """
-    _check_heads(model, vectors)
-    _, n_heads, head_dim = model_shape(model)
-    by_layer = defaultdict(list)
-    for (layer, head), vector in vectors.items():
-        if vector.shape[-1] != head_dim:
-            raise ValueError(f"The vector for head ({layer}, {head}) has {vector.shape[-1]} values; "
-                             f"a head writes {head_dim}.")
-        by_layer[layer].append((head, vector))
-
-    def replace(layer):
-        def hook(module, args):
-            x = args[0].clone()                      # never write into the model's own tensor
-            per_head = split_heads(x, n_heads)       # a view of the clone
-            for head, vector in by_layer[layer]:
-                per_head[:, position, head] = scale * vector.to(x.device, x.dtype)
-            return (x,) + tuple(args[1:])
-        return hook
-
-    with o_proj_pre_hooks(model, {layer: replace(layer) for layer in by_layer}):
-        yield

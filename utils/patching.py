@@ -19,6 +19,7 @@ patches index key/value heads (0 .. H_kv - 1), not query heads.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from utils.head_explorer import select_top_heads as top_heads  # noqa: F401 (notebook 05)
+from utils.hooks import decoder_layers, layer_pre_hooks, o_proj_pre_hooks, projection_hooks
 from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import readable_token
@@ -39,15 +40,6 @@ PAD_LABEL = "∅"
 # --------------------------------------------------------------------------------------------
 # Model anatomy
 # --------------------------------------------------------------------------------------------
-def decoder_layers(model):
-    """The list of decoder layers of a Llama / Qwen causal LM."""
-    try:
-        return model.model.layers
-    except AttributeError:
-        raise ValueError("Expected a Llama / Qwen causal LM with `model.model.layers`; load one "
-                         "with utils.models.load_model.") from None
-
-
 def n_kv_heads(model) -> int:
     """Number of key/value heads (fewer than query heads under grouped-query attention)."""
     cfg = model.config
@@ -169,17 +161,6 @@ def align_prompts(tokenizer, clean_prompt: str, corrupted_prompt: str, answer: s
 # --------------------------------------------------------------------------------------------
 # Caching the clean run
 # --------------------------------------------------------------------------------------------
-@contextmanager
-def hooks_removed_on_exit():
-    """Collect hook handles in a list; every one is removed when the block ends, errors too."""
-    handles = []
-    try:
-        yield handles
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
 def _hidden_from_args(args, kwargs):
     return args[0] if args else kwargs["hidden_states"]
 
@@ -206,18 +187,17 @@ def cache_activations(model, inputs: dict) -> dict[str, torch.Tensor]:
             store[site][layer] = x.view(x.shape[0], -1, head_dim) if split_heads else x
         return hook
 
-    with torch.no_grad(), hooks_removed_on_exit() as handles:
-        for layer, block in enumerate(decoder_layers(model)):
-            attn = block.self_attn
-            handles.append(block.register_forward_pre_hook(
-                lambda m, a, k, layer=layer: store["resid"].__setitem__(
-                    layer, _hidden_from_args(a, k).detach()[0]), with_kwargs=True))
-            handles.append(attn.o_proj.register_forward_pre_hook(
-                lambda m, a, layer=layer: store["z"].__setitem__(
-                    layer, a[0].detach()[0].view(a[0].shape[1], n_heads, head_dim))))
-            for site in ("q", "k", "v"):
-                handles.append(getattr(attn, f"{site}_proj").register_forward_hook(
-                    keep(site, layer, split_heads=True)))
+    layers = range(n_layers)
+    resid_hooks = {layer: (lambda m, a, k, layer=layer: store["resid"].__setitem__(
+        layer, _hidden_from_args(a, k).detach()[0])) for layer in layers}
+    z_hooks = {layer: (lambda m, a, layer=layer: store["z"].__setitem__(
+        layer, a[0].detach()[0].view(a[0].shape[1], n_heads, head_dim))) for layer in layers}
+    with contextlib.ExitStack() as stack, torch.no_grad():
+        stack.enter_context(layer_pre_hooks(model, resid_hooks, with_kwargs=True))
+        stack.enter_context(o_proj_pre_hooks(model, z_hooks))
+        for site in ("q", "k", "v"):
+            stack.enter_context(projection_hooks(
+                model, f"{site}_proj", {layer: keep(site, layer, split_heads=True) for layer in layers}))
         out = model(**inputs, output_attentions=True)
     store["pattern"] = [a.detach()[0] for a in out.attentions]
     if any(a is None for a in store["pattern"]):
@@ -315,20 +295,18 @@ def patching_hooks(model, cache: dict, patches: list, all_positions: torch.Tenso
             return (z, *args[1:])
         return hook
 
-    with hooks_removed_on_exit() as handles:
-        for layer, block in enumerate(decoder_layers(model)):
-            attn = block.self_attn
-            sites = {site for (lay, site) in by_layer_site if lay == layer}
-            if "resid" in sites:
-                handles.append(block.register_forward_pre_hook(resid_hook(layer), with_kwargs=True))
-            for site in ("q", "k", "v"):
-                if site in sites:
-                    handles.append(getattr(attn, f"{site}_proj").register_forward_hook(
-                        proj_hook(layer, site)))
-            if "pattern" in sites:
-                handles.append(attn.v_proj.register_forward_hook(value_keeper(layer)))
-            if sites & {"z", "pattern"}:
-                handles.append(attn.o_proj.register_forward_pre_hook(z_hook(layer)))
+    layers_with = lambda *wanted: [lay for lay in range(n_layers)   # noqa: E731
+                                   if any((lay, site) in by_layer_site for site in wanted)]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(layer_pre_hooks(
+            model, {lay: resid_hook(lay) for lay in layers_with("resid")}, with_kwargs=True))
+        for site in ("q", "k", "v"):
+            stack.enter_context(projection_hooks(
+                model, f"{site}_proj", {lay: proj_hook(lay, site) for lay in layers_with(site)}))
+        stack.enter_context(projection_hooks(
+            model, "v_proj", {lay: value_keeper(lay) for lay in layers_with("pattern")}))
+        stack.enter_context(o_proj_pre_hooks(
+            model, {lay: z_hook(lay) for lay in layers_with("z", "pattern")}))
         yield
 
 
@@ -446,8 +424,8 @@ def _run_from(model, pair, layer, positions, clean_resid, corrupted_resid, corru
 def _layers_from(model, first: int):
     """Keep only decoder layers first.. while the block runs, so that `inputs_embeds` stands for
     the residual stream entering layer `first` (Llama and Qwen do not rescale embeddings)."""
+    all_layers = decoder_layers(model)
     inner = model.model
-    all_layers = inner.layers
     inner.layers = torch.nn.ModuleList(list(all_layers)[first:])
     try:
         yield

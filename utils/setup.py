@@ -71,8 +71,7 @@ def _memory_line(device) -> str:
 
 def lrp_self_test(model=None, tokenizer=None) -> float:
     """Relevance sum / target logit under AttnLRP on a short prompt (the conservation ratio)."""
-    from solutions.input_attribution import input_x_gradient
-    from utils.lrp import attnlrp
+    from utils.attribution import relevance_at
     from utils.models import input_device, load_model
 
     if model is None:
@@ -80,8 +79,7 @@ def lrp_self_test(model=None, tokenizer=None) -> float:
     ids = tokenizer("The capital of France is", return_tensors="pt").input_ids.to(input_device(model))
     logits = model(ids).logits[0, -1].float()
     target = int(logits.argmax())
-    with attnlrp(model):
-        relevance = input_x_gradient(model, ids, target)
+    relevance = relevance_at(model, model.get_input_embeddings()(ids), target, "lrp")
     return float(relevance.sum() / logits[target])
 
 

@@ -1,8 +1,9 @@
 """Checks for notebook 05 (activation patching)."""
 import torch
 
-from solutions import activation_patching as ref
-from utils.checks.core import random_ids, run_check, tiny_llama
+from checks.core import random_ids, run_check, tiny_llama
+from checks.references import reference
+from utils.hooks import decoder_layers
 from utils.patching import AlignedPair, cache_activations, clean_and_corrupted_logprob
 
 __all__ = ["check_normalised_logprob", "check_patch_residual_stream", "check_spearman",
@@ -44,7 +45,7 @@ def check_normalised_logprob(fn):
         "the log-probability is not normalised by (clean - corrupted)": unnormalised,
         "log_softmax runs over the batch dimension; use dim=-1 (the vocabulary)": wrong_dim,
     }
-    return run_check("normalised_logprob", fn, ref.normalised_logprob, _metric_cases(), mistakes)
+    return run_check("normalised_logprob", fn, reference("normalised_logprob"), _metric_cases(), mistakes)
 
 
 # ---------------------------------------------------------------- patch_residual_stream
@@ -75,7 +76,7 @@ def _residual_cases():
         resid = cache_activations(model, pair.clean_inputs())["resid"]
 
         def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
-            return ref.normalised_logprob(logits, pair.answer_id, c, k)
+            return reference("normalised_logprob")(logits, pair.answer_id, c, k)
         cases.append(((model, pair, resid, metric), {}))
     return cases
 
@@ -115,7 +116,7 @@ def check_patch_residual_stream(fn):
         return pre
 
     def one_layer_late(model, pair, resid, metric):
-        layers = model.model.layers
+        layers = decoder_layers(model)
         n = len(layers)
 
         def make(layer, position):
@@ -127,21 +128,21 @@ def check_patch_residual_stream(fn):
 
     def up_to_position(model, pair, resid, metric):
         return _loop(model, pair, pair.corrupted_inputs(),
-                     lambda l, p: (replacing(resid, l, p, upto=True), model.model.layers[l]), metric)
+                     lambda l, p: (replacing(resid, l, p, upto=True), decoder_layers(model)[l]), metric)
 
     def clean_run(model, pair, resid, metric):
         return _loop(model, pair, pair.clean_inputs(),
-                     lambda l, p: (replacing(resid, l, p), model.model.layers[l]), metric)
+                     lambda l, p: (replacing(resid, l, p), decoder_layers(model)[l]), metric)
 
     def hooks_kept(model, pair, resid, metric):
         return _loop(model, pair, pair.corrupted_inputs(),
-                     lambda l, p: (replacing(resid, l, p), model.model.layers[l]), metric,
+                     lambda l, p: (replacing(resid, l, p), decoder_layers(model)[l]), metric,
                      remove=False)
 
     def plain_ids(model, pair, resid, metric):
         ids = {"input_ids": pair.corrupted_ids}
         return _loop(model, pair, ids,
-                     lambda l, p: (replacing(resid, l, p), model.model.layers[l]), metric)
+                     lambda l, p: (replacing(resid, l, p), decoder_layers(model)[l]), metric)
 
     mistakes = {
         "it patches one layer too late (the output of the layer instead of its input; use a "
@@ -159,10 +160,10 @@ def check_patch_residual_stream(fn):
         return lambda *args: _sentinel(f(*args))
     learner = nan_as_sentinel(fn)
     chosen = run_check("patch_residual_stream", learner,
-                       nan_as_sentinel(ref.patch_residual_stream), _residual_cases(),
+                       nan_as_sentinel(reference("patch_residual_stream")), _residual_cases(),
                        {label: nan_as_sentinel(f) for label, f in mistakes.items()},
                        rtol=1e-3, atol=1e-4)
-    return fn if chosen is learner else ref.patch_residual_stream
+    return fn if chosen is learner else reference("patch_residual_stream")
 
 
 def _sentinel(result):
@@ -198,5 +199,5 @@ def check_spearman(fn):
         "argsort gives the order, not the ranks: argsort twice (or scatter positions)": argsort_once,
         "tied values get different ranks; give each tie the mean of its ranks": ties_ignored,
     }
-    return run_check("spearman", fn, ref.spearman, _spearman_cases(), mistakes,
+    return run_check("spearman", fn, reference("spearman"), _spearman_cases(), mistakes,
                      rtol=1e-4, atol=1e-5)

@@ -5,8 +5,8 @@ function that switches LRP on by itself, or detaches something LRP needs, is cau
 """
 import torch
 
-from solutions import attention_heads as ref
-from utils.checks.core import random_ids, run_check, tiny_llama
+from checks.core import random_ids, run_check, tiny_llama
+from checks.references import reference
 from utils.lrp import attnlrp
 
 # The tiny model's relevances are small (~1e-3): compare them tightly.
@@ -95,10 +95,10 @@ def _check(name, learner_fn, reference_fn, mistakes):
 
 def check_attention_relevance(attention_relevance_fn):
     """Compare the learner's attention_relevance [L, H, q, k] with the reference; returns the fn to use."""
-    return _check("attention_relevance", attention_relevance_fn, ref.attention_relevance,
+    return _check("attention_relevance", attention_relevance_fn, reference("attention_relevance"),
                   _MAP_MISTAKES)
 
 
 def check_head_relevance(head_relevance_fn):
     """Compare the learner's head_relevance [L, H] with the reference; returns the fn to use."""
-    return _check("head_relevance", head_relevance_fn, ref.head_relevance, _HEAD_MISTAKES)
+    return _check("head_relevance", head_relevance_fn, reference("head_relevance"), _HEAD_MISTAKES)

@@ -1,8 +1,8 @@
 """Checks for notebook 06 (faithfulness of explanations)."""
 import torch
 
-from solutions import faithfulness as ref
-from utils.checks.core import random_ids, run_check, tiny_llama
+from checks.core import random_ids, run_check, tiny_llama
+from checks.references import reference
 
 __all__ = ["check_deletion_curve"]
 
@@ -33,10 +33,10 @@ def check_deletion_curve(fn):
         return _logits(model, rows, target_id)[:, target_id]
 
     def reversed_order(model, input_ids, target_id, order, baseline_id, **_):
-        return ref.deletion_curve(model, input_ids, target_id, order.flip(0), baseline_id)
+        return reference("deletion_curve")(model, input_ids, target_id, order.flip(0), baseline_id)
 
     def left_to_right(model, input_ids, target_id, order, baseline_id, **_):
-        return ref.deletion_curve(model, input_ids, target_id, order.sort().values, baseline_id)
+        return reference("deletion_curve")(model, input_ids, target_id, order.sort().values, baseline_id)
 
     def probability(model, input_ids, target_id, order, baseline_id, **_):
         n = len(order)
@@ -47,7 +47,7 @@ def check_deletion_curve(fn):
 
     def argmax_target(model, input_ids, target_id, order, baseline_id, **_):
         top = int(_logits(model, input_ids, target_id)[0].argmax())
-        return ref.deletion_curve(model, input_ids, top, order, baseline_id)
+        return reference("deletion_curve")(model, input_ids, top, order, baseline_id)
 
     mistakes = {
         "each row deletes only the k-th token; deletions must accumulate (row k deletes the "
@@ -58,4 +58,4 @@ def check_deletion_curve(fn):
         "it returns probabilities; the curve is the target's logit": probability,
         "it follows the most likely token instead of `target_id`": argmax_target,
     }
-    return run_check("deletion_curve", fn, ref.deletion_curve, _cases(), mistakes)
+    return run_check("deletion_curve", fn, reference("deletion_curve"), _cases(), mistakes)

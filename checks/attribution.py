@@ -5,8 +5,8 @@ typical mistakes (a function per mistake computes what that mistake would return
 """
 import torch
 
-from solutions import input_attribution as ref
-from utils.checks.core import random_ids, run_check, tiny_llama
+from checks.core import random_ids, run_check, tiny_llama
+from checks.references import reference
 from utils.lrp import attnlrp, disable_lrp, lrp_is_enabled
 
 __all__ = ["check_occlusion", "check_input_x_gradient", "check_lrp"]
@@ -43,7 +43,7 @@ def check_occlusion(occlusion_fn):
         return torch.stack(drops)
 
     def argmax_target(model, input_ids, target_id, baseline_id, **kw):
-        return ref.occlusion(model, input_ids, _top_token(model, input_ids), baseline_id)
+        return reference("occlusion")(model, input_ids, _top_token(model, input_ids), baseline_id)
 
     def deleted_token(model, input_ids, target_id, baseline_id, **_):
         with torch.no_grad():
@@ -73,7 +73,7 @@ def check_occlusion(occlusion_fn):
             deleted_token,
         "it measures the drop of the probability (softmax) instead of the logit": probability,
     }
-    return run_check("occlusion", occlusion_fn, ref.occlusion, _cases(), mistakes)
+    return run_check("occlusion", occlusion_fn, reference("occlusion"), _cases(), mistakes)
 
 
 def _embedding_grad(model, input_ids, score_fn):
@@ -101,14 +101,14 @@ def check_input_x_gradient(input_x_gradient_fn):
         return grad.norm(dim=-1)
 
     def normalised(model, input_ids, target_id, foil_id=None):
-        relevance = ref.input_x_gradient(model, input_ids, target_id, foil_id)
+        relevance = reference("input_x_gradient")(model, input_ids, target_id, foil_id)
         return relevance / relevance.abs().max()
 
     def ignores_foil(model, input_ids, target_id, foil_id=None):
-        return ref.input_x_gradient(model, input_ids, target_id)
+        return reference("input_x_gradient")(model, input_ids, target_id)
 
     def argmax_target(model, input_ids, target_id, foil_id=None):
-        return ref.input_x_gradient(model, input_ids, _top_token(model, input_ids), foil_id)
+        return reference("input_x_gradient")(model, input_ids, _top_token(model, input_ids), foil_id)
 
     def log_probability(model, input_ids, target_id, foil_id=None):
         def score(logits):
@@ -135,7 +135,7 @@ def check_input_x_gradient(input_x_gradient_fn):
         "it explains the log-probability (log_softmax), not the logit": log_probability,
         "it explains the logit at the first position: use the last one ([0, -1])": first_position,
     }
-    return run_check("input_x_gradient", input_x_gradient_fn, ref.input_x_gradient,
+    return run_check("input_x_gradient", input_x_gradient_fn, reference("input_x_gradient"),
                      _gradient_cases(), mistakes)
 
 
@@ -154,17 +154,17 @@ def check_lrp(lrp_relevance_fn):
                                    "use `with attnlrp(model):` so the rules are removed again")
 
     def plain_gradient_x_input(model, input_ids, target_id, foil_id=None):
-        return ref.input_x_gradient(model, input_ids, target_id, foil_id)
+        return reference("input_x_gradient")(model, input_ids, target_id, foil_id)
 
     def normalised(model, input_ids, target_id, foil_id=None):
-        relevance = ref.lrp_relevance(model, input_ids, target_id, foil_id)
+        relevance = reference("lrp_relevance")(model, input_ids, target_id, foil_id)
         return relevance / relevance.abs().max()
 
     def ignores_foil(model, input_ids, target_id, foil_id=None):
-        return ref.lrp_relevance(model, input_ids, target_id)
+        return reference("lrp_relevance")(model, input_ids, target_id)
 
     def argmax_target(model, input_ids, target_id, foil_id=None):
-        return ref.lrp_relevance(model, input_ids, _top_token(model, input_ids), foil_id)
+        return reference("lrp_relevance")(model, input_ids, _top_token(model, input_ids), foil_id)
 
     def lrp_gradient_only(model, input_ids, target_id, foil_id=None):
         with attnlrp(model):
@@ -181,6 +181,6 @@ def check_lrp(lrp_relevance_fn):
         "the LRP gradient alone, summed over the hidden dimension: multiply it by the embeddings":
             lrp_gradient_only,
     }
-    used = run_check("lrp_relevance", restores_model, ref.lrp_relevance, _gradient_cases(),
+    used = run_check("lrp_relevance", restores_model, reference("lrp_relevance"), _gradient_cases(),
                      mistakes)
     return lrp_relevance_fn if used is restores_model else used

@@ -5,10 +5,9 @@ from typing import Callable
 
 import torch
 
-from solutions import function_vectors as ref
-from solutions.attention_heads import attention_relevance
-from utils.checks.core import CHECK_TEXTS, random_ids, run_check, tiny_llama, tiny_tokenizer
-from utils.hooks import split_heads
+from checks.core import CHECK_TEXTS, random_ids, run_check, tiny_llama, tiny_tokenizer
+from checks.references import reference
+from utils.hooks import out_projections, split_heads
 from utils.lrp import attnlrp
 
 __all__ = ["check_head_outputs_at_last", "check_transplant_heads",
@@ -29,7 +28,7 @@ def _capture_variant(pick: Callable):
         n_heads = model.config.num_attention_heads
         stored = {}
         hooks = []
-        for layer, o_proj in enumerate(l.self_attn.o_proj for l in model.model.layers):
+        for layer, o_proj in enumerate(out_projections(model)):
             hooks.append(o_proj.register_forward_hook(
                 lambda mod, args, out, layer=layer: stored.__setitem__(layer, pick(args[0], out, n_heads))))
         try:
@@ -53,7 +52,7 @@ def check_head_outputs_at_last(fn):
         "it slices the output of o_proj (heads already mixed) instead of its input": _capture_variant(
             lambda x, out, n: split_heads(out, n)[0, -1]),
     }
-    return run_check("head_outputs_at_last", fn, ref.head_outputs_at_last, _capture_cases(),
+    return run_check("head_outputs_at_last", fn, reference("head_outputs_at_last"), _capture_cases(),
                        mistakes)
 
 
@@ -73,7 +72,7 @@ def _transplant_variant(write: Callable):
     @contextmanager
     def cm(model, heads, vectors, scale=1.0):
         n_heads = model.config.num_attention_heads
-        projections = [l.self_attn.o_proj for l in model.model.layers]
+        projections = out_projections(model)
         handles = []
 
         def hook_for(layer):
@@ -150,10 +149,10 @@ def check_transplant_heads(cm):
         "it adds the vector to the head's output instead of replacing it":
             _logits_under(_transplant_variant(added)),
     }
-    return run_check("transplant_heads", _logits_under(cm), _logits_under(ref.transplant_heads),
+    return run_check("transplant_heads", _logits_under(cm), _logits_under(reference("transplant_heads")),
                        _transplant_cases(), mistakes,
                        extra=lambda _: _transplant_cleans_up(cm),
-                       returns=(cm, ref.transplant_heads))
+                       returns=(cm, reference("transplant_heads")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,12 +178,12 @@ def _raises_on_missing(fn) -> str | None:
 def check_substring_token_positions(fn):
     """Exercise 6a: token positions of a substring via offsets, with a clear error if missing."""
     def without_bos(tok, prompt, substring):
-        return ref.substring_token_positions(tok, prompt, substring) - 1
+        return reference("substring_token_positions")(tok, prompt, substring) - 1
 
     def last_occurrence(tok, prompt, substring):
         start = prompt.rfind(substring)
         shifted = prompt[:start].replace(substring, "#" * len(substring)) + prompt[start:]
-        return ref.substring_token_positions(tok, shifted, substring)
+        return reference("substring_token_positions")(tok, shifted, substring)
 
     def only_inside(tok, prompt, substring):
         start = prompt.find(substring)
@@ -198,22 +197,22 @@ def check_substring_token_positions(fn):
         "it drops tokens that overlap the substring only partly (a token may start before it)":
             only_inside,
     }
-    return run_check("substring_token_positions", fn, ref.substring_token_positions,
+    return run_check("substring_token_positions", fn, reference("substring_token_positions"),
                        _position_cases(), mistakes, extra=_raises_on_missing)
 
 
 def _scores_variant(rows: str = "last", positive: str = "clamp", lrp: bool = True):
     def scores(model, tokenizer, prompt, substring, target_id=None):
-        positions = ref.substring_token_positions(tokenizer, prompt, substring)
+        positions = reference("substring_token_positions")(tokenizer, prompt, substring)
         ids = tokenizer(prompt, return_tensors="pt").input_ids
         if target_id is None:
             with torch.no_grad():
                 target_id = int(model(ids).logits[0, -1].argmax())
         if lrp:
             with attnlrp(model):
-                maps = attention_relevance(model, ids, target_id)
+                maps = reference("attention_relevance")(model, ids, target_id)
         else:
-            maps = attention_relevance(model, ids, target_id)
+            maps = reference("attention_relevance")(model, ids, target_id)
         picked = maps[:, :, -1, positions] if rows == "last" else maps[:, :, :, positions].sum(2)
         if positive == "clamp":
             picked = picked.clamp(min=0)
@@ -243,5 +242,5 @@ def check_substring_head_scores(fn):
         "it runs without AttnLRP: compute the maps inside `with attnlrp(model):`":
             _scores_variant(lrp=False),
     }
-    return run_check("substring_head_scores", fn, ref.substring_head_scores, _score_cases(),
+    return run_check("substring_head_scores", fn, reference("substring_head_scores"), _score_cases(),
                        mistakes, rtol=1e-3, atol=1e-6)

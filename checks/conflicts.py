@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from solutions import knowledge_conflicts as ref
-from solutions.attention_heads import head_relevance
-from utils.checks.core import run_check, tiny_llama, tiny_tokenizer
+from checks.core import run_check, tiny_llama, tiny_tokenizer
+from checks.references import reference
 from utils.lrp import attnlrp
 from utils.prompts import Counterfactual
 from utils.tokens import answer_token_id, first_divergent_tokens
@@ -34,9 +33,9 @@ def _variant(explain_at_prompt=False, swap=False, lrp=True, no_space=False):
                 tokenizer, sample.prompt, space + sample.parametric, space + sample.contextual)
         if lrp:
             with attnlrp(model):
-                rows = [head_relevance(model, ids, param_id), head_relevance(model, ids, context_id)]
+                rows = [reference("head_relevance")(model, ids, param_id), reference("head_relevance")(model, ids, context_id)]
         else:
-            rows = [head_relevance(model, ids, param_id), head_relevance(model, ids, context_id)]
+            rows = [reference("head_relevance")(model, ids, param_id), reference("head_relevance")(model, ids, context_id)]
         return torch.stack(rows[::-1] if swap else rows)
     return relevance
 
@@ -67,5 +66,5 @@ def check_conflict_head_relevance(fn):
         "the answers lack their leading space (\" Paris\" is the token after \"is\", not \"Paris\")":
             _variant(no_space=True),
     }
-    return run_check("conflict_head_relevance", fn, ref.conflict_head_relevance, cases, mistakes,
+    return run_check("conflict_head_relevance", fn, reference("conflict_head_relevance"), cases, mistakes,
                        extra=_skips_when_not_in_top_k, rtol=1e-3, atol=1e-6)

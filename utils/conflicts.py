@@ -1,0 +1,183 @@
+"""Around knowledge conflicts (notebook 04): where the two answers rank, contrastive head
+scores, the monitor's data set and accuracy, and head relevance of every generated token.
+
+Relevance of a set of counterfactuals is [n, 2, L, H]: sample, (parametric, contextual),
+layer, head.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from utils.hooks import o_proj_pre_hooks
+from utils.models import input_device, model_shape
+from utils.progress import progress
+from utils.tokens import first_divergent_tokens
+
+
+# ---------------------------------------------------------------------------------------------
+# Contrastive head scores
+
+def answer_ranks(model, tokenizer, sample):
+    """Where the two answers stand among the next tokens: dict of ranks (1 = top) and probabilities."""
+    input_ids, param_id, context_id = first_divergent_tokens(
+        tokenizer, sample.prompt, " " + sample.parametric, " " + sample.contextual)
+    with torch.no_grad():
+        probs = model(input_ids.to(input_device(model))).logits[0, -1].float().softmax(-1)
+    rank = lambda token: int((probs > probs[token]).sum()) + 1   # noqa: E731
+    return {"parametric rank": rank(param_id), "contextual rank": rank(context_id),
+            "p(parametric)": float(probs[param_id]), "p(contextual)": float(probs[context_id])}
+
+
+def conflict_relevances(model, tokenizer, samples, top_k=10, *, relevance_fn):
+    """Exercise 7 over all samples: (relevance [n, 2, L, H], kept samples, skipped samples).
+
+    relevance_fn(model, tokenizer, sample, top_k) -> [2, L, H] or None: notebook 04's
+    `conflict_head_relevance`.
+    """
+    kept, skipped, relevances = [], [], []
+    for sample in progress(samples, desc="counterfactuals"):
+        relevance = relevance_fn(model, tokenizer, sample, top_k)
+        if relevance is None:
+            skipped.append(sample)
+        else:
+            kept.append(sample)
+            relevances.append(relevance)
+    if not relevances:
+        raise ValueError(f"No sample has both answers among the top {top_k} next tokens: raise "
+                         "top_k, or check the prompts against the model's tokenizer.")
+    return torch.stack(relevances), kept, skipped
+
+
+def contrastive_scores(relevance):
+    """Per head, mean parametric minus mean contextual relevance: [n, 2, L, H] -> [L, H].
+
+    Each answer's relevance is first divided by its total |relevance| (answers differ in logit
+    size); positive = the head favours the memorised answer, negative = the context's answer.
+    """
+    from utils.monitor import normalise_relevance
+
+    normalised = normalise_relevance(relevance.float())
+    return normalised[:, 0].mean(0) - normalised[:, 1].mean(0)
+
+
+def split_heads_by_source(scores, k):
+    """The k most parametric (largest) and k most contextual (smallest) heads of [L, H]."""
+    n_layers, n_heads = scores.shape
+    if not 1 <= 2 * k <= n_layers * n_heads:
+        raise ValueError(f"k={k} per side needs {2 * k} heads, the model has {n_layers * n_heads}: "
+                         f"pick k <= {n_layers * n_heads // 2}.")
+    order = torch.sort(scores.flatten(), descending=True, stable=True).indices
+    as_head = lambda i: (int(i) // n_heads, int(i) % n_heads)   # noqa: E731
+    return [as_head(i) for i in order[:k]], [as_head(i) for i in order.flip(0)[:k]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The monitor
+
+def monitor_dataset(relevance, heads):
+    """Features [2n, len(heads)] and labels [2n] (1 = parametric) from relevance [n, 2, L, H]."""
+    from utils.monitor import CONTEXTUAL, PARAMETRIC, head_features
+
+    n = relevance.shape[0]
+    features = head_features(relevance.reshape(2 * n, *relevance.shape[2:]), heads)
+    labels = np.tile([PARAMETRIC, CONTEXTUAL], n)
+    return features, labels
+
+
+def leave_one_out_accuracy(relevance, k):
+    """Accuracy of the monitor on each held-out sample (both its answers), heads chosen without it.
+
+    relevance: [n, 2, L, H]. Head selection and LDA are redone in every fold, so the held-out
+    sample never influences which heads the monitor reads. Returns (accuracy, predictions [2n]).
+    """
+    from utils.monitor import fit_monitor
+
+    n = relevance.shape[0]
+    predictions = np.zeros(2 * n, dtype=int)
+    for i in range(n):
+        train = torch.cat([relevance[:i], relevance[i + 1:]])
+        param_heads, context_heads = split_heads_by_source(contrastive_scores(train), k)
+        heads = param_heads + context_heads
+        monitor = fit_monitor(*monitor_dataset(train, heads))
+        test_features, _ = monitor_dataset(relevance[i:i + 1], heads)
+        predictions[2 * i:2 * i + 2] = monitor.predict(test_features)
+    labels = np.tile([1, 0], n)
+    return float((predictions == labels).mean()), predictions
+
+
+# ---------------------------------------------------------------------------------------------
+# Head relevance of every generated token
+
+def chat_ids(model, tokenizer, messages):
+    """The chat template applied to `messages`, ready for the assistant's reply: [1, seq]."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError("This tokenizer has no chat template: pick an instruction-tuned model "
+                         "(e.g. unsloth/Llama-3.2-1B-Instruct) or the course model.")
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+    return ids.to(input_device(model))
+
+
+def token_head_relevance_loop(model, input_ids, start, *, head_relevance):
+    """Head relevance of each token from `start` on, one forward+backward per token.
+
+    input_ids: [1, seq]; token t is explained at position t - 1 with the prefix ids[:, :t].
+    head_relevance(model, input_ids, target_id) -> [n_layers, n_heads]: notebook 02's answer.
+    Call inside `attnlrp(model)`. Returns [seq - start, n_layers, n_heads].
+    """
+    rows = [head_relevance(model, input_ids[:, :t], int(input_ids[0, t]))
+            for t in progress(range(start, input_ids.shape[1]), desc="per token")]
+    return torch.stack(rows)
+
+
+def token_head_relevance_batched(model, input_ids, start, route="auto"):
+    """The same as `token_head_relevance_loop`, from one forward pass over the whole text.
+
+    Three facts make it fast (and equal up to float rounding):
+    1. Causal: the logits at position p depend only on ids[:p + 1], so one forward pass over the
+       full text serves every prefix, and the output layer runs only on the explained rows.
+    2. A head's relevance, sum over (q, k) of A[q, k] * dA[q, k], equals the sum over q of its
+       output o[q] times the output's gradient g[q] (o[q] = sum_k A[q, k] v[k]), so the head
+       outputs at o_proj's input are all we need to keep.
+    3. Backward passes are linear in the output gradient u: one backward pass from sum_t u_t *
+       logit_t (kept differentiable) gives every head's relevance as a linear function of u;
+       differentiating it with respect to u (one pass per head) yields all tokens at once.
+       That is n_layers * n_heads passes instead of one per token: route "heads". Where a model
+       has more heads than tokens to explain, route "tokens" runs one backward pass per token
+       on the shared forward pass instead. "auto" picks the smaller count.
+    Call inside `attnlrp(model)`. input_ids: [1, seq]. Returns [seq - start, n_layers, n_heads].
+    """
+    if route not in ("auto", "heads", "tokens"):
+        raise ValueError(f"route must be 'auto', 'heads' or 'tokens', not {route!r}.")
+    n_layers, n_heads, head_dim = model_shape(model)
+    seq = input_ids.shape[1]
+    targets = torch.arange(start, seq)
+    n_tokens = len(targets)
+    outputs = []   # per layer: o_proj's input [1, seq - 1, n_heads * head_dim], in the graph
+    with o_proj_pre_hooks(model, {layer: lambda module, args: outputs.append(args[0])
+                                  for layer in range(n_layers)}):
+        embeds = model.get_input_embeddings()(input_ids[:, :seq - 1]).detach().requires_grad_(True)
+        hidden = model.model(inputs_embeds=embeds, use_cache=False).last_hidden_state
+    logits = model.lm_head(hidden[0, targets.to(hidden.device) - 1])          # [n_tokens, vocab]
+    scores = logits[torch.arange(n_tokens), input_ids[0, targets].to(logits.device)]
+
+    def per_head(grads):   # per layer: [1, s, H * D] -> that layer's head relevance [H]
+        return [(g * o.detach()).unflatten(-1, (n_heads, head_dim)).sum(dim=(0, 1, 3))
+                for g, o in zip(grads, outputs)]
+
+    if route == "auto":
+        route = "heads" if n_layers * n_heads <= n_tokens else "tokens"
+    if route == "tokens":
+        rows = [torch.stack([r.detach().float().cpu() for r in
+                             per_head(torch.autograd.grad(scores[i], outputs, retain_graph=True))])
+                for i in progress(range(n_tokens), desc="tokens")]
+        return torch.stack(rows)
+    weights = torch.zeros(n_tokens, device=scores.device, dtype=scores.dtype, requires_grad=True)
+    grads = torch.autograd.grad(scores, outputs, grad_outputs=weights, create_graph=True)
+    # One tensor per layer, not one stacked tensor: a pass for a head of layer l then only
+    # walks back through the layers above l (a stacked tensor would drag every layer along).
+    relevance = per_head(grads)                                   # linear in `weights`
+    columns = [torch.autograd.grad(relevance[layer][head], weights, retain_graph=True)[0]
+               for layer, head in progress([(l, h) for l in range(n_layers) for h in range(n_heads)],
+                                           desc="heads")]
+    return torch.stack(columns, dim=1).reshape(n_tokens, n_layers, n_heads).float().cpu()
