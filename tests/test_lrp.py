@@ -1,4 +1,6 @@
 """utils.lrp: AttnLRP on and off, conservation, and gradients restored bit for bit."""
+import warnings
+
 import torch
 import transformers.models.llama.modeling_llama as modeling_llama
 import pytest
@@ -73,3 +75,29 @@ def test_conservation_band_on_course_model():
     assert all(lo <= r <= hi for r in ratios), ratios
     # plain Input x Gradient does not conserve the logit the way LRP does
     assert any(abs(p - r) > 0.05 for p, r in zip(plain, ratios)), (plain, ratios)
+
+
+@pytest.mark.skipif(not (COURSE_MODEL_DIR / "model.safetensors").exists(), reason="course model not built")
+def test_a_model_patched_outside_is_refused_with_how_to_restart():
+    from utils.lrp import PatchedOutsideError, _patch_targets, import_lxt_efficient
+    from utils.models import load_model
+
+    model, tokenizer = load_model("course", device="cpu", verbose=False)
+    ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
+    plain = input_x_gradient(model, ids, 5)
+    targets = _patch_targets(modeling_llama)
+    saved = [(owner, attr, vars(owner).get(attr) if isinstance(owner, type) else getattr(owner, attr))
+             for owner, attr in targets]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import_lxt_efficient().monkey_patch(modeling_llama)   # as lxt's README does it
+        assert not torch.allclose(input_x_gradient(model, ids, 5), plain, atol=1e-3)   # LRP is on
+        with pytest.raises(PatchedOutsideError, match="restart the kernel"):
+            with attnlrp(model):
+                pass
+        assert not lrp_is_enabled(model)
+    finally:
+        for owner, attr, value in saved:   # put the originals back by hand for later tests
+            setattr(owner, attr, value)
+    assert torch.equal(input_x_gradient(model, ids, 5), plain)

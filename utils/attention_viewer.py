@@ -13,7 +13,8 @@ import html
 import ipywidgets as widgets
 import torch
 
-from utils.head_plots import figure_png, last_query_overview, show_figure, token_map
+from utils.head_plots import last_query_overview, token_map
+from utils.plotting import figure_png, show_figure
 from utils.models import model_shape
 from utils.tokens import encode, readable_tokens
 

@@ -6,12 +6,12 @@ any matplotlib backend (also Agg, as in tests); `figure_png` gives the bytes for
 """
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+
+from utils.plotting import figure_png
 
 ATLAS_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
                  "#17becf", "#bcbd22", "#7f7f7f"]
@@ -22,20 +22,6 @@ class HeadFigure(Figure):
 
     def _repr_png_(self) -> bytes:
         return figure_png(self)
-
-
-def figure_png(fig: Figure, dpi: int = 100) -> bytes:
-    """PNG bytes of `fig` (for ipywidgets.Image and static fallbacks)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def show_figure(fig: Figure, dpi: int = 100) -> None:
-    """Display `fig` as a PNG: works with any matplotlib backend (Agg included) and on GitHub."""
-    from IPython.display import Image, display
-
-    display(Image(data=figure_png(fig, dpi)))
 
 
 def head_name(layer: int, head: int) -> str:

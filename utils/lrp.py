@@ -69,12 +69,40 @@ def _patch_targets(module) -> list[tuple[object, str]]:
     return targets
 
 
+class PatchedOutsideError(RuntimeError):
+    """The model's family was patched with LRP rules by something other than this module."""
+
+
+def _from_lxt(value) -> bool:
+    """Whether `value` is a function lxt put in place (or a registry of such functions)."""
+    if isinstance(value, dict):
+        return any(_from_lxt(v) for v in value.values())
+    return str(getattr(value, "__module__", "")).startswith("lxt")
+
+
+def _check_not_patched_outside(module, originals) -> None:
+    """Refuse to record lxt's functions as the originals: LRP could never be switched off."""
+    patched = [f"{getattr(owner, '__name__', owner)}.{attr}" for owner, attr, value in originals
+               if _from_lxt(value)]
+    if patched:
+        raise PatchedOutsideError(
+            f"{module.__name__} is already patched with LRP rules outside utils.lrp "
+            f"({', '.join(patched)}), e.g. by calling lxt's own `monkey_patch`. The originals "
+            "are lost in this Python session, so LRP could not be switched off again. Restart "
+            "cleanly: restart the kernel (Kernel > Restart, or a new Python process), reload "
+            "the model, and switch LRP on only with `utils.lrp.attnlrp(model)`.")
+
+
 def lrp_is_enabled(model) -> bool:
     return type(model).__module__ in _saved
 
 
 def enable_lrp(model) -> None:
-    """Patch the model's family with AttnLRP rules (no-op if already on)."""
+    """Patch the model's family with AttnLRP rules (no-op if already on).
+
+    Raises PatchedOutsideError when lxt's rules are already in place without this module
+    having put them there (the functions it would restore later would be lxt's).
+    """
     lxt_efficient = import_lxt_efficient()
     module = _modeling_module(model)
     if module.__name__ in _saved:
@@ -84,6 +112,7 @@ def enable_lrp(model) -> None:
         # vars(), not getattr(): restore exactly what the class itself defined
         value = vars(owner).get(attr, _MISSING) if isinstance(owner, type) else getattr(owner, attr)
         originals.append((owner, attr, value))
+    _check_not_patched_outside(module, originals)
     _saved[module.__name__] = originals
     try:
         with warnings.catch_warnings():

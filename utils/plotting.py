@@ -9,7 +9,6 @@ backgrounds so every token stays readable.
 """
 from __future__ import annotations
 
-import base64
 import html
 import io
 from pathlib import Path
@@ -193,9 +192,9 @@ def token_heatmap_figure(tokens: Sequence[str], scores, title: str = "", vmax: f
 
 
 def figure_png(fig, dpi: int = 100) -> bytes:
-    """PNG bytes of a matplotlib Figure."""
+    """PNG bytes of a matplotlib Figure, cropped to what is drawn (for widgets and notebooks)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -286,7 +285,3 @@ def show_html_file(path, height: int = 520, link: str | None = None) -> None:
     # a server to fetch the file; srcdoc does not)
     display(HTML(f"<div>{html_file_iframe(path, height)}</div>"))
     print(f"The same page on its own (opens offline in any browser): {link or path.name}")
-
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

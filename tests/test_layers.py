@@ -1,0 +1,100 @@
+"""The layers of the course: utils (the library) <- solutions (the answer key) <- checks.
+
+Dependencies point one way: no module of `utils` imports `solutions` or `checks`, at any depth;
+`solutions` never imports `checks`; `solutions/` holds only the reference answers of exercises,
+and the checks reach each of them through `checks.references`.
+"""
+import ast
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+UTILS = sorted(p for p in (ROOT / "utils").rglob("*.py"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.py"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(path: Path) -> set[str]:
+    """Top-level package of every import in the file, and of import_module("...") strings."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", ""))
+              in ("import_module", "__import__") and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            found.add(node.args[0].value.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("path", UTILS, ids=lambda p: p.name)
+def test_no_utils_file_imports_solutions_or_checks(path):
+    wrong = _imported(path) & {"solutions", "checks"}
+    assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}: utils is the library below both."
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_no_solution_imports_checks(path):
+    assert "checks" not in _imported(path), f"{path.relative_to(ROOT)} imports checks"
+
+
+def test_importing_any_utils_module_loads_neither_solutions_nor_checks():
+    """At any depth: import each module of utils in a fresh interpreter and look at sys.modules."""
+    names = [_module_name(p) for p in UTILS]
+    script = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    bad = sorted(m for m in sys.modules if m.split('.')[0] in ('solutions', 'checks'))\n"
+        "    if bad:\n"
+        "        sys.exit(f'importing {name} loaded {bad}')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _exercise_specs() -> set[str]:
+    specs = set()
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if "exercise" in cell.get("metadata", {}).get("tags", []):
+                specs |= {s.strip() for s in cell["metadata"]["solution"].split(",")}
+    return specs
+
+
+def test_the_registry_names_every_exercise_and_nothing_else():
+    from checks.references import REFERENCES, reference
+
+    assert set(REFERENCES.values()) == _exercise_specs()
+    for name, spec in REFERENCES.items():
+        assert spec.rsplit(".", 1)[1] == name
+        assert callable(reference(name))
+    with pytest.raises(KeyError, match="register it"):
+        reference("no_such_exercise")
+
+
+@pytest.mark.parametrize("path", [p for p in SOLUTIONS if p.name != "__init__.py"],
+                         ids=lambda p: p.name)
+def test_solutions_hold_only_answers_of_exercises(path):
+    import importlib
+
+    module = importlib.import_module(_module_name(path))
+    defined = {name for name, obj in vars(module).items()
+               if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__}
+    answers = {spec.rsplit(".", 1)[1] for spec in _exercise_specs()
+               if spec.startswith(path.stem + ".")}
+    extra = defined - answers
+    assert not extra, (f"{path.relative_to(ROOT)} defines {sorted(extra)}, which no exercise "
+                       "asks for: move helpers to a topic module of utils/.")
