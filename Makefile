@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 # Solved notebooks store a one-line summary per long loop, not a bar frozen at 0% (utils/progress.py).
 export XAI_PROGRESS ?= static
 
-.PHONY: setup lab test test-fast solved check-solved strip model eval-model bench browser clean
+.PHONY: setup lab test test-fast solved check-solved strip model eval-model bench browser screenshots clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,12 @@ lab: setup
 test: setup browser
 	$(BIN)/python -m pytest tests solutions/notebooks --nbval \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# Refresh the committed screenshots of the widgets (tests/browser/screenshots/, shown in the
+# README); `make test` writes its own to the git-ignored tests/browser/shots/.
+screenshots: setup browser
+	XAI_SCREENSHOTS=$(CURDIR)/tests/browser/screenshots $(BIN)/python -m pytest tests/test_browser.py \
+	  -p no:cacheprovider
 
 # Unit tests only (seconds to minutes).
 test-fast: setup

@@ -3,14 +3,17 @@
 nbval sees only text outputs; whether the ipywidgets controls and the jupyter-scatter plot
 actually render, and whether a click reaches Python and back, needs a browser. Each test opens a
 copy of a committed solved notebook cut after the widget under test, runs it in a fresh kernel on
-the course model, checks the page, and saves screenshots to tests/browser/screenshots/ that it
-then inspects (a blank canvas or map fails).
+the course model, checks the page, and saves screenshots that it then inspects (a blank canvas or
+map fails): to the git-ignored tests/browser/shots/, so a test run leaves the tree clean, or to
+the folder in XAI_SCREENSHOTS (`make screenshots` refreshes the committed
+tests/browser/screenshots/ that way).
 
 Chromium comes from apt (`make test` and .ci/run install it where missing); where it cannot be
 installed these tests skip and say so. About 1-3 minutes on a 2-core CPU.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -28,7 +31,7 @@ from browser.pages import (WIDGET_ERROR, canvas_pixels, click_in_place, clickabl
 ROOT = Path(__file__).resolve().parent.parent
 SOLVED = ROOT / "solutions" / "notebooks"
 WORK = ROOT / "tests" / "browser" / "work"          # git-ignored; removed after the run
-SCREENSHOTS = ROOT / "tests" / "browser" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("XAI_SCREENSHOTS") or ROOT / "tests" / "browser" / "shots")
 
 pytestmark = pytest.mark.notebooks
 
