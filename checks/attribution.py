@@ -9,7 +9,7 @@ from checks.core import random_ids, run_check, tiny_llama
 from checks.references import reference
 from utils.lrp import attnlrp, disable_lrp, lrp_is_enabled
 
-__all__ = ["check_occlusion", "check_input_x_gradient", "check_lrp"]
+__all__ = ["check_occlusion", "check_input_x_gradient", "check_lrp_relevance"]
 
 
 def _cases():
@@ -139,7 +139,7 @@ def check_input_x_gradient(input_x_gradient_fn):
                      _gradient_cases(), mistakes)
 
 
-def check_lrp(lrp_relevance_fn):
+def check_lrp_relevance(lrp_relevance_fn):
     """Compare the learner's LRP relevance with the reference; returns the fn to use.
 
     Also fails when the function leaves AttnLRP switched on (it must restore the model).

@@ -5,7 +5,7 @@ import torch
 from solutions import input_attribution as ref
 from utils import attribution
 from utils import COURSE_MODEL_DIR
-from checks import check_input_x_gradient, check_lrp, check_occlusion
+from checks import check_input_x_gradient, check_lrp_relevance, check_occlusion
 from checks.core import random_ids, tiny_llama
 from utils.lrp import CONSERVATION_BAND, attnlrp, enable_lrp, lrp_is_enabled
 
@@ -146,7 +146,7 @@ def test_check_input_x_gradient_names_mistakes(capsys):
 
 
 def test_check_lrp_names_mistakes_and_a_leaked_patch(capsys):
-    used, out = _run(check_lrp, ref.lrp_relevance, capsys)
+    used, out = _run(check_lrp_relevance, ref.lrp_relevance, capsys)
     assert used is ref.lrp_relevance and out.startswith("✓")
 
     def leaky(model, ids, target, foil_id=None):
@@ -160,14 +160,14 @@ def test_check_lrp_names_mistakes_and_a_leaked_patch(capsys):
         "still switched on": leaky,
     }
     for message, wrong in cases.items():
-        used, out = _run(check_lrp, wrong, capsys)
+        used, out = _run(check_lrp_relevance, wrong, capsys)
         assert used is ref.lrp_relevance, message
         assert out.startswith("✗") and message in out, (message, out)
         assert not lrp_is_enabled(tiny_llama()), "the check must switch a leaked patch off"
 
     def stub(*args, **kwargs):
         raise NotImplementedError
-    used, out = _run(check_lrp, stub, capsys)
+    used, out = _run(check_lrp_relevance, stub, capsys)
     assert used is ref.lrp_relevance and "not implemented yet" in out
 
 

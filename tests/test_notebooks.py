@@ -1,6 +1,5 @@
 """The notebooks: exercise notebooks clean and runnable, solved notebooks generated and fresh."""
 import json
-import os
 from pathlib import Path
 
 import nbformat
@@ -17,10 +16,7 @@ def test_harness_swaps_exercise_cells_for_solution_source(tmp_path):
     stub = nbformat.v4.new_code_cell("def occlusion(model, input_ids, target_id, baseline_id):\n"
                                      "    raise NotImplementedError")
     stub.metadata = {"tags": ["exercise"], "solution": "input_attribution.occlusion"}
-    hint = nbformat.v4.new_markdown_cell("Hint only for learners")
-    hint.metadata = {"tags": ["exercise-only"]}
-    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), stub, hint,
-                nbformat.v4.new_code_cell("print(1)")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), stub, nbformat.v4.new_code_cell("print(1)")]
     path = tmp_path / "99_demo.ipynb"
     nbformat.write(nb, path)
     solved = harness.build_solved(path)

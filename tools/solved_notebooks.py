@@ -8,7 +8,6 @@ One source of truth: an exercise cell in `notebooks/NN_name.ipynb` carries the t
 the metadata `"solution": "module.function"` (several separated by commas). The solved notebook
 `solutions/notebooks/NN_name.ipynb` is the same notebook with each such cell replaced by the
 source of `solutions/module.py`'s functions, executed top to bottom on the course model (CPU).
-Cells tagged `exercise-only` (e.g. "stuck? here is a hint") are left out of the solved notebook.
 """
 from __future__ import annotations
 
@@ -53,8 +52,6 @@ def build_solved(exercise_path: Path) -> nbformat.NotebookNode:
     solved.cells = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if "exercise-only" in tags:
-            continue
         cell = copy.deepcopy(cell)
         if "exercise" in tags:
             spec = cell.metadata.get("solution")
@@ -62,7 +59,7 @@ def build_solved(exercise_path: Path) -> nbformat.NotebookNode:
                 raise ValueError(f"{exercise_path.name}: an `exercise` cell names no `solution`:\n"
                                  f"{cell.source[:200]}")
             cell.source = solution_source(spec)
-            cell.metadata["tags"] = [t for t in tags if t not in ("exercise", "raises-exception")]
+            cell.metadata["tags"] = [t for t in tags if t != "exercise"]
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         solved.cells.append(cell)
