@@ -1,6 +1,8 @@
 """Notebook 02: relevance of attention heads, from attention weights and their gradients."""
 import torch
 
+from utils.validate import check_relevance_inputs
+
 
 def attention_relevance(model, input_ids, target_id, foil_id=None):
     """Relevance of every attention weight for the target logit at the last position.
@@ -8,6 +10,7 @@ def attention_relevance(model, input_ids, target_id, foil_id=None):
     input_ids: [1, seq]; returns [n_layers, n_heads, seq, seq] (query x key): attention weights
     times their gradient. Call inside `attnlrp(model)` for AttnLRP relevance.
     """
+    check_relevance_inputs(model, input_ids, target_id, foil_id)
     # The parameters are frozen, so the graph must start at inputs that require a gradient.
     embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
     out = model(inputs_embeds=embeds, use_cache=False, output_attentions=True)
@@ -42,18 +45,3 @@ def relevance_concentration(head_scores, fraction=0.1):
     n_top = max(1, round(fraction * magnitude.numel()))
     total = magnitude.sum().clamp_min(1e-12)
     return float(magnitude.topk(n_top).values.sum() / total), n_top
-
-
-def check_relevance_inputs(model, input_ids, target_id, foil_id=None):
-    """Clear errors for the inputs a learner most often gets wrong."""
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape[0] != 1:
-        shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids)
-        raise ValueError(f"input_ids must be a tensor of shape [1, seq], got {shape}: "
-                         "use utils.tokens.encode(tokenizer, prompt, model).")
-    if input_ids.shape[1] == 0:
-        raise ValueError("input_ids is empty: encode a non-empty prompt.")
-    vocab = model.config.vocab_size
-    for name, token in (("target_id", target_id), ("foil_id", foil_id)):
-        if token is not None and not 0 <= int(token) < vocab:
-            raise ValueError(f"{name}={token} is not a token id of this model (0..{vocab - 1}): "
-                             "take it from the tokenizer or from the model's top predictions.")

@@ -17,11 +17,12 @@ import warnings
 import numpy as np
 import torch
 
-from solutions.attention_heads import attention_relevance, check_relevance_inputs
+from solutions.attention_heads import attention_relevance
 from utils.attention_viewer import Panel
 from utils.head_plots import ATLAS_COLOURS, HeadFigure, figure_png, head_name, show_figure, token_map
 from utils.lrp import attnlrp
 from utils.models import model_shape
+from utils.validate import check_relevance_inputs
 from utils.tokens import encode, readable_tokens
 
 

@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from utils.models import model_shape
+from utils.validate import check_heads
 
 
 def out_projections(model) -> list[torch.nn.Module]:
@@ -80,14 +81,6 @@ def capture_head_outputs(model, layers=None):
         yield outputs
 
 
-def _check_heads(model, heads) -> None:
-    n_layers, n_heads, _ = model_shape(model)
-    for layer, head in heads:
-        if not (0 <= layer < n_layers and 0 <= head < n_heads):
-            raise ValueError(f"Head ({layer}, {head}) does not exist: the model has layers "
-                             f"0..{n_layers - 1} and heads 0..{n_heads - 1}.")
-
-
 @contextmanager
 def replace_head_outputs(model, vectors: dict[tuple[int, int], torch.Tensor], scale: float = 1.0,
                          position: int = -1):
@@ -96,7 +89,7 @@ def replace_head_outputs(model, vectors: dict[tuple[int, int], torch.Tensor], sc
     It is replaced at `position` (default the last) of every forward pass, so during cached
     generation at the prompt's last token and then at every generated token.
     """
-    _check_heads(model, vectors)
+    check_heads(model, vectors)
     _, n_heads, head_dim = model_shape(model)
     by_layer = defaultdict(list)
     for (layer, head), vector in vectors.items():
