@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 # Solved notebooks store a one-line summary per long loop, not a bar frozen at 0% (utils/progress.py).
 export XAI_PROGRESS ?= static
 
-.PHONY: setup lab test test-fast solved check-solved strip model eval-model bench browser screenshots clean
+.PHONY: setup lab fresh test test-fast solved check-solved strip model eval-model bench browser screenshots clean
 
 setup: $(STAMP)
 
@@ -29,8 +29,16 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install -q --no-deps lxt==2.1
 	touch $(STAMP)
 
+# Opens your own copies in workspace/ (git-ignored): made from notebooks/ on first use, never
+# overwritten by any course command.
 lab: setup
-	env -u OMP_NUM_THREADS -u XAI_PROGRESS HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/python tools/workspace.py
+	env -u OMP_NUM_THREADS -u XAI_PROGRESS HF_HUB_OFFLINE=0 MPLBACKEND= XAI_MODEL=$(LAB_MODEL) $(BIN)/jupyter lab workspace/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# A fresh copy of one notebook in workspace/ (NB=01); your previous copy is renamed, not deleted.
+fresh: setup
+	@test -n "$(NB)" || { echo "Say which notebook: make fresh NB=01"; exit 2; }
+	$(BIN)/python tools/workspace.py --fresh $(NB)
 
 # Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval,
 # and the widgets in a real browser (tests/test_browser.py: Debian's Chromium, installed here
@@ -49,7 +57,8 @@ screenshots: setup browser
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not notebooks" -p no:cacheprovider
 
-# Rebuild solved notebooks from notebooks/ + solutions/ and execute them (NB="01 02" for some).
+# Rebuild solved notebooks from the masters in notebooks/ + solutions/ and execute them
+# (NB="01 02" for some). Reads notebooks/ only; never reads or writes workspace/.
 solved: setup
 	$(BIN)/python tools/make_assets.py
 	$(BIN)/python tools/solved_notebooks.py $(NB)
@@ -57,9 +66,10 @@ solved: setup
 check-solved: setup
 	$(BIN)/python tools/solved_notebooks.py --check
 
-# Exercise notebooks are committed without outputs.
+# The masters in notebooks/ are committed without outputs. A master with outputs is first copied
+# into workspace/ (someone worked in it), then cleared; workspace/ itself is never touched.
 strip: setup
-	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+	$(BIN)/python tools/workspace.py --strip
 
 # Replays the shipped model: stages 1-3 on one CUDA GPU (about 10 minutes), then stage 4 on the
 # CPU (about 25 minutes on 2 cores).

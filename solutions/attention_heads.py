@@ -1,6 +1,8 @@
 """Notebook 02: relevance of attention heads, from attention weights and their gradients."""
 import torch
 
+from utils.validate import check_relevance_inputs
+
 
 def attention_relevance(model, input_ids, target_id, foil_id=None):
     """Relevance of every attention weight for the target logit at the last position.
@@ -8,6 +10,7 @@ def attention_relevance(model, input_ids, target_id, foil_id=None):
     input_ids: [1, seq]; returns [n_layers, n_heads, seq, seq] (query x key): attention weights
     times their gradient. Call inside `attnlrp(model)` for AttnLRP relevance.
     """
+    check_relevance_inputs(model, input_ids, target_id, foil_id)
     # The parameters are frozen, so the graph must start at inputs that require a gradient.
     embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
     out = model(inputs_embeds=embeds, use_cache=False, output_attentions=True)

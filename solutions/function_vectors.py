@@ -11,6 +11,7 @@ from utils.hooks import o_proj_pre_hooks, split_heads
 from utils.lrp import attnlrp
 from utils.models import input_device, model_shape
 from utils.tokens import encode
+from utils.validate import check_head_vectors
 
 
 # ---------------------------------------------------------------------------------------------
@@ -43,6 +44,7 @@ def transplant_heads(model, heads, vectors, scale=1.0):
     heads: list of (layer, head); vectors: [len(heads), head_dim]. The last position of every
     forward pass is patched: during cached generation, the prompt's last token, then each new one.
     """
+    heads, vectors = check_head_vectors(model, heads, vectors)
     _, n_heads, _ = model_shape(model)
     by_layer = defaultdict(list)
     for (layer, head), vector in zip(heads, vectors):

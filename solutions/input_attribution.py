@@ -11,6 +11,7 @@ import torch
 from utils.lrp import attnlrp
 from utils.models import input_device
 from utils.progress import progress
+from utils.validate import check_relevance_inputs, check_token_id
 
 
 def occlusion(model, input_ids, target_id, baseline_id, batch_size=32):
@@ -19,6 +20,8 @@ def occlusion(model, input_ids, target_id, baseline_id, batch_size=32):
     input_ids: [1, seq]; returns [seq] in [-1, 1]: the drop of the target logit at the last
     position when that token is replaced by `baseline_id`, divided by the largest absolute drop.
     """
+    check_relevance_inputs(model, input_ids, target_id)
+    check_token_id(model, baseline_id, "baseline_id")
     input_ids = input_ids.to(input_device(model))
     seq_len = input_ids.shape[1]
     with torch.no_grad():
@@ -42,6 +45,7 @@ def input_x_gradient(model, input_ids, target_id, foil_id=None):
     last position (minus the foil's logit, if given) w.r.t. the input embeddings, times the
     embeddings, summed over the hidden dimension.
     """
+    check_relevance_inputs(model, input_ids, target_id, foil_id)
     input_ids = input_ids.to(input_device(model))
     embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)  # [1, seq, d]
     logits = model(inputs_embeds=embeds, use_cache=False).logits[0, -1]

@@ -39,7 +39,9 @@ def test_exercise_cell_without_solution_is_an_error(tmp_path):
 def test_exercise_notebook_has_no_outputs_and_names_solutions(path):
     nb = nbformat.read(path, as_version=4)
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
-        f"{path.name} has stored outputs: run `make strip`"
+        (f"{path.name} has stored outputs. notebooks/ holds the course's masters, committed "
+         "without outputs; learners work in workspace/ (make lab). `make strip` keeps a copy of "
+         "it in workspace/, then clears the master's outputs.")
     exercises = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
     assert exercises, f"{path.name} has no exercise cell"
     for cell in exercises:

@@ -90,15 +90,15 @@ def noise_data(model, tokenizer, prompt: str, seed: int = 0) -> dict:
             embeds = (clean + level * rms * noise.to(clean.device)).to(clean.dtype)
             with torch.no_grad():
                 logit = float(model(inputs_embeds=embeds, use_cache=False).logits[0, -1, target.token_id])
-            entry = {"logit": round(logit, 4)}
+            entry = {"logit": round(logit, 3)}
             for m in METHODS:
                 rel = relevance_at(model, embeds, target.token_id, m)
-                entry[m] = [round(float(v), 4) for v in rel]
-                entry[m + "_corr"] = round(_rank_corr(rel, reference[m]), 4)
+                entry[m] = [round(float(v), 3) for v in rel]
+                entry[m + "_corr"] = round(_rank_corr(rel, reference[m]), 3)
             draws.append(entry)
         levels.append({"level": level, "draws": draws})
     return {"tokens": readable_tokens(tokenizer, ids), "target": target.token,
-            "clean_logit": round(target.logit, 4), "methods": METHODS, "levels": levels}
+            "clean_logit": round(target.logit, 3), "methods": METHODS, "levels": levels}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,9 +304,17 @@ def build(model, tokenizer, model_name: str, out_dir: Path = ASSETS, prompt: str
                        f"({n_layers} layers x {n_heads} heads) on the notebook's prompt.")
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = (out_dir / "attention_viz.html", out_dir / "gradient_noise.html")
-    paths[0].write_text(attention_page(attention_data(model, tokenizer, prompt), note), encoding="utf-8")
-    torch.manual_seed(0)
-    paths[1].write_text(noise_page(noise_data(model, tokenizer, prompt), note), encoding="utf-8")
+    # One thread: the order of float additions depends on the thread count, and a last-bit
+    # change can flip a rounded value. With it, a rebuild gives the same bytes (tested).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        paths[0].write_text(attention_page(attention_data(model, tokenizer, prompt), note),
+                            encoding="utf-8")
+        torch.manual_seed(0)
+        paths[1].write_text(noise_page(noise_data(model, tokenizer, prompt), note), encoding="utf-8")
+    finally:
+        torch.set_num_threads(threads)
     return paths
 
 

@@ -45,9 +45,20 @@ def solution_source(spec: str) -> str:
     return "\n\n\n".join(parts)
 
 
+class MasterInUse(ValueError):
+    """A master notebook has outputs: someone worked in it, and its cells may be theirs."""
+
+
 def build_solved(exercise_path: Path) -> nbformat.NotebookNode:
     """The solved notebook's cells (not executed): exercise cells swapped for their solutions."""
     nb = nbformat.read(exercise_path, as_version=4)
+    if any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        # Never copy a learner's cells into the reference: refuse rather than guess.
+        raise MasterInUse(
+            f"{exercise_path.name} in notebooks/ has outputs, so someone has worked in this master "
+            "and its cells may be their own. Learners work in workspace/ (make lab). `make strip` "
+            "keeps a copy of it in workspace/ and clears its outputs; check its cells before "
+            "building the solved notebooks.")
     solved = copy.deepcopy(nb)
     solved.cells = []
     for cell in nb.cells:
@@ -100,7 +111,12 @@ def stale_notebooks(selection: list[str] | None = None) -> list[str]:
             problems.append(f"{target.relative_to(ROOT)} is missing")
             continue
         committed = nbformat.read(target, as_version=4)
-        if sources(committed) != sources(build_solved(path)):
+        try:
+            expected = build_solved(path)
+        except MasterInUse as err:
+            problems.append(str(err))
+            continue
+        if sources(committed) != sources(expected):
             problems.append(f"{target.relative_to(ROOT)} differs from {path.relative_to(ROOT)} + solutions/")
         elif not any(c.get("outputs") for c in committed.cells if c.cell_type == "code"):
             problems.append(f"{target.relative_to(ROOT)} has no outputs (not executed)")
@@ -116,7 +132,7 @@ def main() -> int:
         problems = stale_notebooks(args.notebooks)
         for p in problems:
             print(f"stale: {p}")
-        if problems:
+        if problems and not any("has outputs" in p for p in problems):
             print("Rebuild with `make solved`.")
         return 1 if problems else 0
     SOLVED.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ import ipywidgets as widgets
 from utils.attribution import top_k_predictions
 from utils.plotting import TokenHeatmap, vmax_without_ends
 from utils.tokens import encode, readable_tokens
+from utils.validate import check_int_in_range, check_prompt
 
 NO_FOIL = -1
 MAX_K = 10
@@ -27,6 +28,8 @@ class RelevanceExplorer:
 
     def __init__(self, model, tokenizer, prompt: str = "", k: int = 5, *, relevance_fn,
                  method_name: str = "LRP"):
+        if prompt != "":
+            check_prompt(prompt)   # before the text box: it would raise a raw TraitError
         self.model, self.tokenizer = model, tokenizer
         self.relevance_fn, self.method_name = relevance_fn, method_name
         self.predictions: list = []
@@ -36,7 +39,10 @@ class RelevanceExplorer:
 
         self.prompt_box = widgets.Textarea(value=prompt, description="Prompt",
                                            layout=widgets.Layout(width="98%", height="90px"))
-        self.k_slider = widgets.IntSlider(value=min(max(k, 1), MAX_K), min=1, max=MAX_K,
+        k = check_int_in_range(k, 1, MAX_K, "k",
+                               f"The explorer lists between 1 and {MAX_K} next tokens.")
+        self._snapshot_handle = None
+        self.k_slider = widgets.IntSlider(value=k, min=1, max=MAX_K,
                                           description="top-k")
         self.predict_button = widgets.Button(description="Predict", button_style="primary")
         self.choices = widgets.RadioButtons(options=[], description="Explain")
@@ -66,11 +72,12 @@ class RelevanceExplorer:
             self.input_ids = encode(self.tokenizer, self.prompt_box.value, self.model)
             self.predictions = top_k_predictions(self.model, self.tokenizer, self.input_ids,
                                                  int(self.k_slider.value))
-        except ValueError as err:
+        except (ValueError, TypeError) as err:
             self.predictions, self.input_ids, self.heatmap = [], None, None
             self._set_options([])
             self._message(str(err), error=True)
             self.view.value = ""
+            self._refresh_snapshot()
             return
         self._set_options(self.predictions)
         self.render()
@@ -127,6 +134,7 @@ class RelevanceExplorer:
         self._message(f"Explaining {explained} = {value:.2f}; the relevance sums to "
                       f"{float(relevance.sum()):.2f}.")
         self.view.value = self.heatmap.html()
+        self._refresh_snapshot()
 
     # -- static output ------------------------------------------------------------------------
     def snapshot_html(self) -> str:
@@ -137,15 +145,20 @@ class RelevanceExplorer:
             for i, p in enumerate(self.predictions))
         table = ("<table><tr><th>#</th><th>next token</th><th>probability</th></tr>"
                  f"{rows}</table>") if rows else ""
-        return (f"<div><b>Explorer snapshot</b> (static copy of the view above)</div>{table}"
+        shown = self.tokenizer.decode(self.input_ids[0], skip_special_tokens=True) \
+            if self.input_ids is not None else ""
+        prompt = (f"<div style='white-space:pre-wrap;font-family:monospace;font-size:12px'>"
+                  f"Prompt: {html.escape(shown)}</div>") if shown else "<div>No prompt yet.</div>"
+        return (f"<div><b>Explorer snapshot</b> (static copy of the view above, for the prompt "
+                f"below; it follows the widget while the kernel runs)</div>{prompt}{table}"
                 f"<div>{self.status.value}</div>{self.view.value}")
 
     def show(self) -> None:
-        """Display the widget, then the static snapshot as a normal output."""
+        """Display the widget, then the static snapshot as a normal output that follows it."""
         from IPython.display import HTML, display
 
         display(self.widget)
-        display(HTML(self.snapshot_html()))
+        self._snapshot_handle = display(HTML(self.snapshot_html()), display_id=True)
 
     # -- internals ---------------------------------------------------------------------------
     def _set_options(self, predictions) -> None:
@@ -171,6 +184,11 @@ class RelevanceExplorer:
     def _message(self, text: str, error: bool = False) -> None:
         color = "#b00020" if error else "#333333"
         self.status.value = f'<span style="color:{color}">{html.escape(text)}</span>'
+
+    def _refresh_snapshot(self) -> None:
+        if self._snapshot_handle is not None:
+            from IPython.display import HTML
+            self._snapshot_handle.update(HTML(self.snapshot_html()))
 
     def _require_predictions(self) -> None:
         if not self.predictions:

@@ -18,12 +18,13 @@ import numpy as np
 import torch
 
 from utils.attention_viewer import Panel
-from utils.heads import check_relevance_inputs, select_top_heads
+from utils.heads import select_top_heads
 from utils.head_plots import ATLAS_COLOURS, HeadFigure, head_name, token_map
 from utils.lrp import attnlrp
 from utils.models import model_shape
 from utils.plotting import figure_png, show_figure
 from utils.tokens import encode, readable_tokens
+from utils.validate import check_relevance_inputs
 
 
 def default_k(n_layers: int, n_heads: int) -> int:

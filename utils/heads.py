@@ -1,4 +1,4 @@
-"""Head scores as numbers: the top heads, how concentrated relevance is, and input checks.
+"""Head scores as numbers: the top heads and how concentrated relevance is.
 
 Head scores are [n_layers, n_heads] tensors (e.g. notebook 02's head relevance).
 """
@@ -35,18 +35,3 @@ def relevance_concentration(head_scores, fraction=0.1):
     n_top = max(1, round(fraction * magnitude.numel()))
     total = magnitude.sum().clamp_min(1e-12)
     return float(magnitude.topk(n_top).values.sum() / total), n_top
-
-
-def check_relevance_inputs(model, input_ids, target_id, foil_id=None):
-    """Clear errors for the inputs a learner most often gets wrong."""
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2 or input_ids.shape[0] != 1:
-        shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids)
-        raise ValueError(f"input_ids must be a tensor of shape [1, seq], got {shape}: "
-                         "use utils.tokens.encode(tokenizer, prompt, model).")
-    if input_ids.shape[1] == 0:
-        raise ValueError("input_ids is empty: encode a non-empty prompt.")
-    vocab = model.config.vocab_size
-    for name, token in (("target_id", target_id), ("foil_id", foil_id)):
-        if token is not None and not 0 <= int(token) < vocab:
-            raise ValueError(f"{name}={token} is not a token id of this model (0..{vocab - 1}): "
-                             "take it from the tokenizer or from the model's top predictions.")

@@ -10,6 +10,7 @@ eager attention (the course reads attention weights, which fused kernels never m
 """
 from __future__ import annotations
 
+import json
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -65,7 +66,11 @@ def resolve_model_name(name: str | None = None) -> ModelChoice:
         why_name = "XAI_MODEL is set" if os.environ.get("XAI_MODEL") else "no model named"
     else:
         why_name = "asked for by name"
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise ModelLoadError(
+            f"The model name must be text, got {type(name).__name__} {name!r}. Use 'course', "
+            f"'auto', a local folder or a hub id such as '{DEFAULT_HUB_MODEL}'.")
+    if not name.strip():
         raise ModelLoadError(
             "The model name is empty. Use 'course', 'auto', a local folder or a hub id such as "
             f"'{DEFAULT_HUB_MODEL}'.")
@@ -97,6 +102,51 @@ def resolve_model_name(name: str | None = None) -> ModelChoice:
     return ModelChoice(name, name, f"{why_name}: a hub model")
 
 
+def check_model_folder(folder: Path) -> dict:
+    """Read a local model folder's config.json and refuse what the course must not load.
+
+    Looked at before transformers sees the folder: transformers would guess a model type from
+    the folder's name when config.json lacks one, and a folder that ships its own Python code
+    (`auto_map`) would ask to run it.
+    """
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ModelLoadError(
+            f"'{folder}' has no config.json, so it is not a saved model. Save one with "
+            "model.save_pretrained(folder) and tokenizer.save_pretrained(folder), or use 'course'.")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"Could not read {config_file}: {err}. Save the model again with "
+                             "model.save_pretrained(folder).") from None
+    if not isinstance(config, dict) or not config.get("model_type"):
+        raise ModelLoadError(
+            f"{config_file} names no model_type. The course supports "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)}; save the model again with "
+            "model.save_pretrained(folder).")
+    for file_name in ("config.json", "tokenizer_config.json"):
+        path = folder / file_name
+        if path.is_file() and "auto_map" in path.read_text(encoding="utf-8", errors="replace"):
+            raise ModelLoadError(
+                f"'{folder}' ships its own Python code ({file_name} has an auto_map). The course "
+                "never runs code from a model folder. Use a model that transformers supports "
+                f"natively ({', '.join(SUPPORTED_MODEL_TYPES)}), saved without custom code.")
+    return config
+
+
+def _remote_code_error(path: str, err: Exception) -> ModelLoadError:
+    """transformers raises ValueError (it never prompts) when code is needed and
+    trust_remote_code=False; other ValueErrors are unknown or broken configs."""
+    if "trust_remote_code" in str(err) or "custom code" in str(err):
+        return ModelLoadError(
+            f"'{path}' needs its own Python code to load. The course never runs a model's code "
+            f"(trust_remote_code stays off): pick a {'/'.join(SUPPORTED_MODEL_TYPES)} model that "
+            "transformers supports natively.")
+    return ModelLoadError(
+        f"Could not read the config of '{path}': {str(err).splitlines()[0][:300]} The course "
+        f"supports {', '.join(SUPPORTED_MODEL_TYPES)} models.")
+
+
 def _load_config(choice: ModelChoice):
     from transformers import AutoConfig
 
@@ -105,10 +155,15 @@ def _load_config(choice: ModelChoice):
         raise ModelLoadError(
             f"The bundled course model is missing at {choice.path}. Re-clone the course or run "
             "`make model` to train it.")
+    if not is_hub:
+        check_model_folder(Path(choice.path))
     if is_hub and not hub_is_reachable():
         # The weights may already sit in the local cache (pre-downloaded for an offline room).
         try:
-            return AutoConfig.from_pretrained(choice.path, local_files_only=True), True
+            return AutoConfig.from_pretrained(choice.path, local_files_only=True,
+                                              trust_remote_code=False), True
+        except ValueError as err:
+            raise _remote_code_error(choice.path, err) from None
         except Exception:
             raise ModelLoadError(
                 f"Cannot download '{choice.path}': the Hugging Face hub is not reachable (offline, "
@@ -116,7 +171,10 @@ def _load_config(choice: ModelChoice):
                 f"`huggingface-cli download {choice.path}` and set HF_HUB_OFFLINE=1, or use "
                 "load_model('course') for the bundled offline model.") from None
     try:
-        return AutoConfig.from_pretrained(choice.path), False
+        return AutoConfig.from_pretrained(choice.path, trust_remote_code=False), False
+    except ValueError as err:
+        # transformers refuses (never prompts) when code is needed and trust_remote_code=False
+        raise _remote_code_error(choice.path, err) from None
     except OSError as err:
         raise ModelLoadError(
             f"Could not read the config of '{choice.path}': {err}. Check the name (hub ids look like "
@@ -151,7 +209,10 @@ def load_model(name: str | None = None, device: str | None = None, verbose: bool
         kwargs["device_map"] = "auto"  # spread a large model over all GPUs (accelerate)
     try:
         model = AutoModelForCausalLM.from_pretrained(choice.path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(choice.path, local_files_only=local_only)
+        tokenizer = AutoTokenizer.from_pretrained(choice.path, local_files_only=local_only,
+                                                  trust_remote_code=False)
+    except ValueError as err:
+        raise _remote_code_error(choice.path, err) from None
     except OSError as err:
         raise ModelLoadError(
             f"Could not load the weights of '{choice.path}': {err}. The course loads safetensors "

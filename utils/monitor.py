@@ -17,6 +17,8 @@ from collections import Counter
 import numpy as np
 import torch
 
+from utils.validate import check_probabilities
+
 PARAMETRIC, CONTEXTUAL = 1, 0
 BLUE, RED = "#2166ac", "#b2182b"   # contextual, parametric (ends of the colour scale)
 
@@ -92,7 +94,7 @@ def monitor_html(tokens, p_parametric, title: str | None = None, truth=None) -> 
     (True = memory); tokens where the monitor disagrees with it get a dashed underline.
     All token text is HTML-escaped.
     """
-    p = np.asarray(p_parametric, dtype=float).reshape(-1)
+    p = check_probabilities(p_parametric, "p_parametric")
     if len(tokens) != p.size:
         raise ValueError(f"{len(tokens)} tokens but {p.size} probabilities: one per token.")
     box = ("display:inline-block;margin:1px 0;padding:1px 2px;border-radius:3px;"

@@ -31,6 +31,7 @@ from utils.hooks import decoder_layers, layer_pre_hooks, o_proj_pre_hooks, proje
 from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import readable_token
+from utils.validate import check_prompt, check_prompt_length
 
 SITES = ("resid", "z", "q", "k", "v", "pattern")
 HEAD_SITES = ("z", "q", "k", "v", "pattern")
@@ -121,10 +122,11 @@ def align_prompts(tokenizer, clean_prompt: str, corrupted_prompt: str, answer: s
     from utils.tokens import answer_token_id
 
     for name, text in (("clean", clean_prompt), ("corrupted", corrupted_prompt)):
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"The {name} prompt is empty: patching needs two non-empty prompts.")
+        check_prompt(text, f"{name} prompt")
     clean = tokenizer(clean_prompt).input_ids
     corrupted = tokenizer(corrupted_prompt).input_ids
+    if model is not None:
+        check_prompt_length(model, max(len(clean), len(corrupted)))
     if clean == corrupted:
         raise ValueError("The clean and corrupted prompts tokenize identically: there is nothing "
                          "to patch. Change the corrupted prompt (e.g. swap the labels).")
@@ -203,8 +205,32 @@ def cache_activations(model, inputs: dict) -> dict[str, torch.Tensor]:
     if any(a is None for a in store["pattern"]):
         raise ValueError("The model returned no attention weights: load it with "
                          "attn_implementation='eager' (utils.models.load_model does).")
-    return {**{s: torch.stack([t.to(store[s][0].device) for t in store[s]]) for s in SITES},
-            "logits": out.logits.detach()[0]}
+    return ActivationCache(
+        {**{s: torch.stack([t.to(store[s][0].device) for t in store[s]]) for s in SITES},
+         "logits": out.logits.detach()[0]},
+        input_ids=inputs["input_ids"].detach()[0].cpu())
+
+
+class ActivationCache(dict):
+    """The activations of one run (a dict site -> tensor) that remembers the ids it ran on,
+    so that patching can refuse a cache made from another prompt pair."""
+
+    def __init__(self, tensors: dict, input_ids: torch.Tensor):
+        super().__init__(tensors)
+        self.input_ids = input_ids   # [seq] on the CPU
+
+
+def check_cache(pair: "AlignedPair", cache: dict) -> None:
+    """The cache must come from `pair`'s clean run: the same length, and the same ids if known."""
+    if "resid" not in cache:
+        raise ValueError("This is not an activation cache: make one with "
+                         "cache_activations(model, pair.clean_inputs()).")
+    made_from = getattr(cache, "input_ids", None)
+    same = (cache["resid"].shape[1] == pair.seq_len if made_from is None
+            else torch.equal(made_from, pair.clean_ids[0].cpu()))
+    if not same:
+        raise ValueError("This cache belongs to another prompt pair (its clean run had other "
+                         "tokens): run cache_activations(model, pair.clean_inputs()) for this pair.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,6 +340,7 @@ def run_with_patches(model, pair: AlignedPair, cache: dict, patches: list,
                      batch_size: int = 64, desc: str = "patching") -> torch.Tensor:
     """Last-position logits [len(patches), vocab] of the corrupted prompt, row i patched with
     patches[i] (None: unpatched), `batch_size` rows per forward pass."""
+    check_cache(pair, cache)
     _validate(model, patches, pair.seq_len)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
@@ -366,6 +393,7 @@ def patch_residual_batched(model, pair: AlignedPair, cache: dict, metric, batch_
     metric: last-position logits [n, vocab] -> [n]. Positions with a pad in either prompt
     stay NaN (there is no matching token to patch).
     """
+    check_cache(pair, cache)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
     n_layers = model_shape(model)[0]

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from utils.validate import check_colour
+
 DIVERGING_CMAP = "RdBu_r"   # blue below zero, white at zero, red above
 _BOX = ("display:inline-block;margin:1px 0;padding:1px 2px;border-radius:3px;"
         "font-family:monospace;font-size:13px;line-height:1.5;white-space:pre")
@@ -90,6 +92,7 @@ def colored_tokens_html(tokens: Sequence[str], colors: Sequence[str], title: str
         raise ValueError(f"{len(tokens)} tokens but {len(colors)} colours: give one colour per token.")
     if tooltips is not None and len(tooltips) != len(tokens):
         raise ValueError(f"{len(tokens)} tokens but {len(tooltips)} tooltips.")
+    colors = [check_colour(c) for c in colors]   # a colour string lands inside a style attribute
     parts = []
     if title:
         parts.append(f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>')
@@ -124,6 +127,7 @@ def colorbar_html(vmax: float = 1.0, cmap: str = DIVERGING_CMAP, low_label: str 
 
 def legend_items_html(items: Sequence[tuple[str, str]]) -> str:
     """A legend of (label, '#rrggbb') swatches, as HTML."""
+    items = [(label, check_colour(c)) for label, c in items]
     spans = "".join(
         f'<span style="display:inline-flex;align-items:center;gap:4px;margin-right:12px">'
         f'<span style="display:inline-block;width:14px;height:14px;background:{c};'

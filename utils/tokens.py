@@ -4,14 +4,21 @@ from __future__ import annotations
 import torch
 
 from utils.models import input_device
+from utils.validate import check_prompt, check_prompt_length
 
 
 def encode(tokenizer, prompt: str, model=None) -> torch.Tensor:
-    """Prompt -> input ids [1, seq] (with the tokenizer's BOS), on the model's input device."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("The prompt is empty: type some text for the model to continue.")
+    """Prompt -> input ids [1, seq] (with the tokenizer's BOS), on the model's input device.
+
+    With a model, the length is checked against its context (an error past it, a warning when
+    the prompt is long enough to be slow; see utils.validate).
+    """
+    check_prompt(prompt)
     ids = tokenizer(prompt, return_tensors="pt").input_ids
-    return ids.to(input_device(model)) if model is not None else ids
+    if model is None:
+        return ids
+    check_prompt_length(model, ids.shape[1])
+    return ids.to(input_device(model))
 
 
 def readable_token(tokenizer, token_id: int) -> str:
