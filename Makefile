@@ -71,9 +71,8 @@ check-solved: setup
 strip: setup
 	$(BIN)/python tools/workspace.py --strip
 
-# Replays the shipped model: stages 1-3 on one CUDA GPU (about 10 minutes), then stage 4 on the
-# CPU (about 25 minutes on 2 cores).
-# RECIPE=cpu trains the smaller CPU recipe instead: about 75 minutes on 2 cores.
+# Replays the shipped model: stages 1-3 on one CUDA GPU, then stage 4 on the CPU.
+# RECIPE=cpu trains the smaller CPU recipe instead. Times: CONTRIBUTING.md, "How long things take".
 model: setup
 	$(BIN)/python -m course_model.train $(if $(RECIPE),--recipe $(RECIPE))
 

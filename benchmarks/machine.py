@@ -1,13 +1,14 @@
 """The machine a benchmark ran on, wall-clock timing and the peak memory of one call (Linux)."""
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 import re
 import statistics
 import time
 from datetime import datetime, timezone
+
+from utils.setup import package_version
 
 
 def _cpu_model() -> str:
@@ -28,13 +29,6 @@ def _ram_gib() -> float | None:
         return None
 
 
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
-
-
 def machine_info() -> dict:
     """CPU model, cores, RAM, load, versions: stored beside every figure."""
     import torch
@@ -44,8 +38,8 @@ def machine_info() -> dict:
     info = {
         "cpu": _cpu_model(), "cores": cores, "torch_threads": torch.get_num_threads(),
         "ram_gib": _ram_gib(), "load_1min_at_start": None if load is None else round(load, 2),
-        "torch": torch.__version__, "transformers": _version("transformers"),
-        "lxt": _version("lxt"), "python": platform.python_version(),
+        "torch": torch.__version__, "transformers": package_version("transformers"),
+        "lxt": package_version("lxt"), "python": platform.python_version(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
     }

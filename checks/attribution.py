@@ -30,18 +30,20 @@ def _top_token(model, input_ids):
         return int(model(input_ids).logits[0, -1].argmax())
 
 
+def unnormalised_occlusion(model, input_ids, target_id, baseline_id, **_):
+    """Occlusion without the division by the largest drop (a typical mistake): [seq]."""
+    with torch.no_grad():
+        clean = model(input_ids).logits[0, -1, target_id]
+        drops = []
+        for i in range(input_ids.shape[1]):
+            occluded = input_ids.clone()
+            occluded[0, i] = baseline_id
+            drops.append(clean - model(occluded).logits[0, -1, target_id])
+    return torch.stack(drops)
+
+
 def check_occlusion(occlusion_fn):
     """Compare the learner's occlusion with the reference on a tiny model; returns the fn to use."""
-    def unnormalised(model, input_ids, target_id, baseline_id, **_):
-        with torch.no_grad():
-            clean = model(input_ids).logits[0, -1, target_id]
-            drops = []
-            for i in range(input_ids.shape[1]):
-                occluded = input_ids.clone()
-                occluded[0, i] = baseline_id
-                drops.append(clean - model(occluded).logits[0, -1, target_id])
-        return torch.stack(drops)
-
     def argmax_target(model, input_ids, target_id, baseline_id, **kw):
         return reference("occlusion")(model, input_ids, _top_token(model, input_ids), baseline_id)
 
@@ -67,7 +69,8 @@ def check_occlusion(occlusion_fn):
         return drops / drops.abs().max()
 
     mistakes = {
-        "the drops are not normalised (divide by the largest absolute drop)": unnormalised,
+        "the drops are not normalised (divide by the largest absolute drop)":
+            unnormalised_occlusion,
         "it explains the most likely token instead of `target_id`": argmax_target,
         "it deletes the token (a shorter prompt) instead of replacing it with `baseline_id`":
             deleted_token,
@@ -90,6 +93,22 @@ def _score(target_id, foil_id):
     return score
 
 
+def _misused(name: str):
+    """Three typical mistakes around a gradient method's reference `name`: the relevance
+    normalised, the foil ignored, and the most likely token explained instead of the target."""
+    def normalised(model, input_ids, target_id, foil_id=None):
+        relevance = reference(name)(model, input_ids, target_id, foil_id)
+        return relevance / relevance.abs().max()
+
+    def ignores_foil(model, input_ids, target_id, foil_id=None):
+        return reference(name)(model, input_ids, target_id)
+
+    def argmax_target(model, input_ids, target_id, foil_id=None):
+        return reference(name)(model, input_ids, _top_token(model, input_ids), foil_id)
+
+    return normalised, ignores_foil, argmax_target
+
+
 def check_input_x_gradient(input_x_gradient_fn):
     """Compare the learner's Input x Gradient with the reference; returns the fn to use."""
     def gradient_only(model, input_ids, target_id, foil_id=None):
@@ -100,15 +119,7 @@ def check_input_x_gradient(input_x_gradient_fn):
         _, grad = _embedding_grad(model, input_ids, _score(target_id, foil_id))
         return grad.norm(dim=-1)
 
-    def normalised(model, input_ids, target_id, foil_id=None):
-        relevance = reference("input_x_gradient")(model, input_ids, target_id, foil_id)
-        return relevance / relevance.abs().max()
-
-    def ignores_foil(model, input_ids, target_id, foil_id=None):
-        return reference("input_x_gradient")(model, input_ids, target_id)
-
-    def argmax_target(model, input_ids, target_id, foil_id=None):
-        return reference("input_x_gradient")(model, input_ids, _top_token(model, input_ids), foil_id)
+    normalised, ignores_foil, argmax_target = _misused("input_x_gradient")
 
     def log_probability(model, input_ids, target_id, foil_id=None):
         def score(logits):
@@ -156,15 +167,7 @@ def check_lrp_relevance(lrp_relevance_fn):
     def plain_gradient_x_input(model, input_ids, target_id, foil_id=None):
         return reference("input_x_gradient")(model, input_ids, target_id, foil_id)
 
-    def normalised(model, input_ids, target_id, foil_id=None):
-        relevance = reference("lrp_relevance")(model, input_ids, target_id, foil_id)
-        return relevance / relevance.abs().max()
-
-    def ignores_foil(model, input_ids, target_id, foil_id=None):
-        return reference("lrp_relevance")(model, input_ids, target_id)
-
-    def argmax_target(model, input_ids, target_id, foil_id=None):
-        return reference("lrp_relevance")(model, input_ids, _top_token(model, input_ids), foil_id)
+    normalised, ignores_foil, argmax_target = _misused("lrp_relevance")
 
     def lrp_gradient_only(model, input_ids, target_id, foil_id=None):
         with attnlrp(model):

@@ -1,6 +1,8 @@
 """Checks for notebook 04 (knowledge conflicts: head relevance of both answers)."""
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from checks.core import run_check, tiny_llama, tiny_tokenizer
@@ -31,11 +33,9 @@ def _variant(explain_at_prompt=False, swap=False, lrp=True, no_space=False):
         else:
             ids, param_id, context_id = first_divergent_tokens(
                 tokenizer, sample.prompt, space + sample.parametric, space + sample.contextual)
-        if lrp:
-            with attnlrp(model):
-                rows = [reference("head_relevance")(model, ids, param_id), reference("head_relevance")(model, ids, context_id)]
-        else:
-            rows = [reference("head_relevance")(model, ids, param_id), reference("head_relevance")(model, ids, context_id)]
+        head_relevance = reference("head_relevance")
+        with attnlrp(model) if lrp else contextlib.nullcontext():
+            rows = [head_relevance(model, ids, param_id), head_relevance(model, ids, context_id)]
         return torch.stack(rows[::-1] if swap else rows)
     return relevance
 

@@ -7,7 +7,7 @@ import torch
 
 from checks.core import CHECK_TEXTS, random_ids, run_check, tiny_llama, tiny_tokenizer
 from checks.references import reference
-from utils.hooks import out_projections, split_heads
+from utils.hooks import o_proj_pre_hooks, out_projections, projection_hooks, split_heads
 from utils.lrp import attnlrp
 
 __all__ = ["check_head_outputs_at_last", "check_transplant_heads",
@@ -22,21 +22,17 @@ def _capture_cases():
             for seed, heads in enumerate([[(0, 1)], [(1, 3), (0, 0)], [(1, 2), (1, 0), (0, 3)]])]
 
 
-def _capture_variant(pick: Callable):
+def capture_variant(pick: Callable):
     """A capture that stores `pick(o_proj input, o_proj output, n_heads)` -> [seq, H, D]."""
     def capture(model, input_ids, heads):
         n_heads = model.config.num_attention_heads
         stored = {}
-        hooks = []
-        for layer, o_proj in enumerate(out_projections(model)):
-            hooks.append(o_proj.register_forward_hook(
-                lambda mod, args, out, layer=layer: stored.__setitem__(layer, pick(args[0], out, n_heads))))
-        try:
-            with torch.no_grad():
-                model(input_ids)
-        finally:
-            for h in hooks:
-                h.remove()
+
+        def keep(layer):
+            return lambda mod, args, out: stored.__setitem__(layer, pick(args[0], out, n_heads))
+        with projection_hooks(model, "o_proj", {layer: keep(layer) for layer in range(
+                len(out_projections(model)))}), torch.no_grad():
+            model(input_ids)
         return torch.stack([stored[layer][head] for layer, head in heads])
     return capture
 
@@ -44,12 +40,12 @@ def _capture_variant(pick: Callable):
 def check_head_outputs_at_last(fn):
     """Exercise 5a: the learner's capture against the reference on a tiny Llama."""
     mistakes = {
-        "it captures the first position instead of the last": _capture_variant(
+        "it captures the first position instead of the last": capture_variant(
             lambda x, out, n: split_heads(x, n)[0, 0]),
         "the heads are split the wrong way round: reshape to [.., n_heads, head_dim], "
-        "not [.., head_dim, n_heads]": _capture_variant(
+        "not [.., head_dim, n_heads]": capture_variant(
             lambda x, out, n: x[0, -1].unflatten(-1, (x.shape[-1] // n, n)).T),
-        "it slices the output of o_proj (heads already mixed) instead of its input": _capture_variant(
+        "it slices the output of o_proj (heads already mixed) instead of its input": capture_variant(
             lambda x, out, n: split_heads(out, n)[0, -1]),
     }
     return run_check("head_outputs_at_last", fn, reference("head_outputs_at_last"), _capture_cases(),
@@ -65,6 +61,18 @@ def _logits_under(cm):
     return run
 
 
+def head_writer(layer, heads, vectors, scale, n_heads, write: Callable):
+    """An o_proj pre-hook for `layer`: on a copy of the heads' outputs [b, s, H, D], calls
+    `write(per_head, head, vector, scale)` for every head of `heads` in that layer."""
+    def hook(module, args):
+        x = args[0].clone()
+        for (l, h), v in zip(heads, vectors):
+            if l == layer:
+                write(split_heads(x, n_heads), h, v, scale)
+        return (x,)
+    return hook
+
+
 def _transplant_variant(write: Callable):
     """A wrong transplant: `write(per_head [b, s, H, D], head, vector, scale)` edits in place."""
     from contextlib import contextmanager
@@ -72,24 +80,10 @@ def _transplant_variant(write: Callable):
     @contextmanager
     def cm(model, heads, vectors, scale=1.0):
         n_heads = model.config.num_attention_heads
-        projections = out_projections(model)
-        handles = []
-
-        def hook_for(layer):
-            def hook(module, args):
-                x = args[0].clone()
-                for (l, h), v in zip(heads, vectors):
-                    if l == layer:
-                        write(split_heads(x, n_heads), h, v, scale)
-                return (x,)
-            return hook
-        for layer in {l for l, _ in heads}:
-            handles.append(projections[layer].register_forward_pre_hook(hook_for(layer)))
-        try:
+        layers = {l for l, _ in heads}
+        with o_proj_pre_hooks(model, {layer: head_writer(layer, heads, vectors, scale, n_heads, write)
+                                      for layer in layers}):
             yield
-        finally:
-            for handle in handles:
-                handle.remove()
     return cm
 
 
@@ -131,28 +125,36 @@ def _transplant_cleans_up(cm) -> str | None:
     return None
 
 
+# How a transplant writes head h's vector v into per_head [b, s, H, D]: right, and typically wrong.
+def write_last(per_head, h, v, scale):
+    per_head[:, -1, h] = scale * v
+
+
+def write_every_position(per_head, h, v, scale):
+    per_head[:, :, h] = scale * v
+
+
+def write_unscaled(per_head, h, v, scale):
+    per_head[:, -1, h] = v
+
+
+def write_added(per_head, h, v, scale):
+    per_head[:, -1, h] += scale * v
+
+
 def check_transplant_heads(cm):
     """Exercise 5b: the learner's transplant context manager against the reference."""
-    def every_position(per_head, h, v, scale):
-        per_head[:, :, h] = scale * v
-
-    def unscaled(per_head, h, v, scale):
-        per_head[:, -1, h] = v
-
-    def added(per_head, h, v, scale):
-        per_head[:, -1, h] += scale * v
-
     mistakes = {
         "it replaces the head at every position, not only the last":
-            _logits_under(_transplant_variant(every_position)),
-        "it ignores `scale`": _logits_under(_transplant_variant(unscaled)),
+            _logits_under(_transplant_variant(write_every_position)),
+        "it ignores `scale`": _logits_under(_transplant_variant(write_unscaled)),
         "it adds the vector to the head's output instead of replacing it":
-            _logits_under(_transplant_variant(added)),
+            _logits_under(_transplant_variant(write_added)),
     }
-    return run_check("transplant_heads", _logits_under(cm), _logits_under(reference("transplant_heads")),
-                       _transplant_cases(), mistakes,
-                       extra=lambda _: _transplant_cleans_up(cm),
-                       returns=(cm, reference("transplant_heads")))
+    return run_check("transplant_heads", _logits_under(cm),
+                     _logits_under(reference("transplant_heads")), _transplant_cases(), mistakes,
+                     extra=lambda _: _transplant_cleans_up(cm),
+                     returns=(cm, reference("transplant_heads")))
 
 
 # ---------------------------------------------------------------------------------------------

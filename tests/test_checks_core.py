@@ -3,6 +3,7 @@ import torch
 
 from solutions.input_attribution import occlusion
 from checks import check_occlusion
+from checks.attribution import unnormalised_occlusion
 from checks.core import describe_difference
 
 
@@ -26,16 +27,7 @@ def test_check_occlusion_accepts_reference_and_names_mistakes(capsys):
     used, out = _printed(capsys, occlusion)
     assert used is occlusion and out.startswith("✓")
 
-    def unnormalised(model, input_ids, target_id, baseline_id, batch_size=32):
-        with torch.no_grad():
-            clean = model(input_ids).logits[0, -1, target_id]
-            drops = []
-            for i in range(input_ids.shape[1]):
-                x = input_ids.clone()
-                x[0, i] = baseline_id
-                drops.append(clean - model(x).logits[0, -1, target_id])
-        return torch.stack(drops)
-    used, out = _printed(capsys, unnormalised)
+    used, out = _printed(capsys, unnormalised_occlusion)
     assert used is occlusion and "not normalised" in out
 
     used, out = _printed(capsys, lambda *a, **k: -occlusion(*a, **k))

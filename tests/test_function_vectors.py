@@ -12,6 +12,8 @@ from utils.heads import select_top_heads
 from checks import (check_head_outputs_at_last, check_substring_head_scores,
                     check_substring_token_positions, check_transplant_heads)
 from checks.core import tiny_llama, tiny_tokenizer
+from checks.function_vectors import (capture_variant, head_writer, write_added,
+                                     write_every_position, write_last, write_unscaled)
 from utils.hooks import split_heads
 
 PROMPT = "Task: Translation into German: I love AI research\nAnswer:"
@@ -79,25 +81,10 @@ def test_check_head_outputs_names_mistakes(capsys):
     used, out = _run(capsys, check_head_outputs_at_last, stub)
     assert used is fv.head_outputs_at_last and "not implemented yet" in out
 
-    def capture(pick):
-        def fn(model, input_ids, heads):
-            n = model.config.num_attention_heads
-            stored = {}
-            handles = [layer.self_attn.o_proj.register_forward_hook(
-                lambda m, a, o, i=i: stored.__setitem__(i, pick(a[0], o, n)))
-                for i, layer in enumerate(model.model.layers)]
-            try:
-                model(input_ids)
-            finally:
-                for h in handles:
-                    h.remove()
-            return torch.stack([stored[l][h] for l, h in heads])
-        return fn
-
     wrong = {
-        "first position": capture(lambda x, o, n: split_heads(x, n)[0, 0]),
-        "wrong way round": capture(lambda x, o, n: x[0, -1].unflatten(-1, (x.shape[-1] // n, n)).T),
-        "output of o_proj": capture(lambda x, o, n: split_heads(o, n)[0, -1]),
+        "first position": capture_variant(lambda x, o, n: split_heads(x, n)[0, 0]),
+        "wrong way round": capture_variant(lambda x, o, n: x[0, -1].unflatten(-1, (x.shape[-1] // n, n)).T),
+        "output of o_proj": capture_variant(lambda x, o, n: split_heads(o, n)[0, -1]),
     }
     for phrase, fn in wrong.items():
         used, out = _run(capsys, check_head_outputs_at_last, fn)
@@ -108,26 +95,13 @@ def _wrong_transplant(edit, remove=True):
     @contextmanager
     def cm(model, heads, vectors, scale=1.0):
         n = model.config.num_attention_heads
-
-        def hook_for(layer):
-            def hook(module, args):
-                x = args[0].clone()
-                for (l, h), v in zip(heads, vectors):
-                    if l == layer:
-                        edit(split_heads(x, n), h, v, scale)
-                return (x,)
-            return hook
-        handles = [model.model.layers[l].self_attn.o_proj.register_forward_pre_hook(hook_for(l))
-                   for l in {l for l, _ in heads}]
+        handles = [model.model.layers[l].self_attn.o_proj.register_forward_pre_hook(
+            head_writer(l, heads, vectors, scale, n, edit)) for l in {l for l, _ in heads}]
         yield
         if remove:   # deliberately not in a `finally`
             for handle in handles:
                 handle.remove()
     return cm
-
-
-def _right(per_head, h, v, scale):
-    per_head[:, -1, h] = scale * v
 
 
 def test_check_transplant_names_mistakes(capsys):
@@ -141,20 +115,11 @@ def test_check_transplant_names_mistakes(capsys):
     used, out = _run(capsys, check_transplant_heads, stub)
     assert used is fv.transplant_heads and "not implemented yet" in out
 
-    def every(per_head, h, v, scale):
-        per_head[:, :, h] = scale * v
-
-    def unscaled(per_head, h, v, scale):
-        per_head[:, -1, h] = v
-
-    def added(per_head, h, v, scale):
-        per_head[:, -1, h] += scale * v
-
-    for phrase, cm in {"every position": _wrong_transplant(every),
-                       "ignores `scale`": _wrong_transplant(unscaled),
-                       "adds the vector": _wrong_transplant(added),
-                       "when the block raises": _wrong_transplant(_right, remove=True),
-                       "after the `with` block": _wrong_transplant(_right, remove=False)}.items():
+    for phrase, cm in {"every position": _wrong_transplant(write_every_position),
+                       "ignores `scale`": _wrong_transplant(write_unscaled),
+                       "adds the vector": _wrong_transplant(write_added),
+                       "when the block raises": _wrong_transplant(write_last, remove=True),
+                       "after the `with` block": _wrong_transplant(write_last, remove=False)}.items():
         used, out = _run(capsys, check_transplant_heads, cm)
         assert used is fv.transplant_heads and out.startswith("✗") and phrase in out, out
 

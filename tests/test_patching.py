@@ -179,38 +179,37 @@ def test_metric_check_names_typical_mistakes(capsys):
         assert _says(capsys, check_normalised_logprob, fn, words) is ref.normalised_logprob
 
 
+def _one_run_per_patch(model, pair, inputs, where, metric):
+    """metric of one run per valid (layer, position), with a pre-hook that writes
+    value[position] into the input of `module`, where (module, value) = where(layer)."""
+    n = model.config.num_hidden_layers
+    result = torch.full((n, pair.seq_len), float("nan"))
+    for layer in range(n):
+        module, value = where(layer)
+        for pos in pair.valid_positions.tolist():
+            def hook(m, args, value=value, pos=pos):
+                h = args[0].clone(); h[:, pos] = value[pos]
+                return (h, *args[1:])
+            handle = module.register_forward_pre_hook(hook)
+            try:
+                result[layer, pos] = metric(model(**inputs).logits[:, -1])[0]
+            finally:
+                handle.remove()
+    return result
+
+
 def test_residual_check_names_typical_mistakes(capsys):
     def clean_run(model, pair, clean_resid, metric):
-        result = torch.full((model.config.num_hidden_layers, pair.seq_len), float("nan"))
-        for layer in range(model.config.num_hidden_layers):
-            for pos in pair.valid_positions.tolist():
-                def hook(m, args, layer=layer, pos=pos):
-                    h = args[0].clone(); h[:, pos] = clean_resid[layer, pos]
-                    return (h, *args[1:])
-                handle = model.model.layers[layer].register_forward_pre_hook(hook)
-                try:
-                    result[layer, pos] = metric(model(**pair.clean_inputs()).logits[:, -1])[0]
-                finally:
-                    handle.remove()
-        return result
+        return _one_run_per_patch(model, pair, pair.clean_inputs(),
+                                  lambda layer: (model.model.layers[layer], clean_resid[layer]), metric)
 
     def forward_hook_late(model, pair, clean_resid, metric):
         n = model.config.num_hidden_layers
-        result = torch.full((n, pair.seq_len), float("nan"))
         shifted = torch.cat([clean_resid[1:], clean_resid[-1:]])
-        for layer in range(n):
-            for pos in pair.valid_positions.tolist():
-                target = model.model.layers[layer + 1] if layer + 1 < n else model.model.norm
-                src = clean_resid[layer + 1] if layer + 1 < n else shifted[layer]
-                def hook(m, args, src=src, pos=pos):
-                    h = args[0].clone(); h[:, pos] = src[pos]
-                    return (h, *args[1:])
-                handle = target.register_forward_pre_hook(hook)
-                try:
-                    result[layer, pos] = metric(model(**pair.corrupted_inputs()).logits[:, -1])[0]
-                finally:
-                    handle.remove()
-        return result
+        return _one_run_per_patch(
+            model, pair, pair.corrupted_inputs(),
+            lambda layer: (model.model.layers[layer + 1], clean_resid[layer + 1]) if layer + 1 < n
+            else (model.model.norm, shifted[layer]), metric)
 
     def all_zero(model, pair, clean_resid, metric):
         return torch.zeros(model.config.num_hidden_layers, pair.seq_len)

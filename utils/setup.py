@@ -47,7 +47,8 @@ def seed_everything(seed: int = SEED) -> None:
     torch.manual_seed(seed)
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """The installed version of `package`, or "missing"."""
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
@@ -92,9 +93,10 @@ def doctor(model_name: str | None = None) -> None:
 
     ok = "✓"
     print(f"{ok} Python {platform.python_version()}, torch {torch.__version__.split('+')[0]}, "
-          f"transformers {_version('transformers')}, lxt {_version('lxt')}, "
-          f"ipywidgets {_version('ipywidgets')}, jupyter-scatter {_version('jupyter-scatter')}")
-    if not _version("transformers").startswith("4."):
+          f"transformers {package_version('transformers')}, lxt {package_version('lxt')}, "
+          f"ipywidgets {package_version('ipywidgets')}, "
+          f"jupyter-scatter {package_version('jupyter-scatter')}")
+    if not package_version("transformers").startswith("4."):
         print("✗ lxt 2.1 needs transformers 4.x. Fix: pip install transformers==4.57.6")
     device = pick_device()
     print(f"{ok} Device: {device.type}" + ("" if device.type != "cpu" else
