@@ -76,8 +76,8 @@ def _viewer(ctx, prompt, layer=0, head=0):
 
 def _other_cache(ctx):
     from utils.patching import Patch, align_prompts, cache_activations, run_with_patches
-    pair = align_prompts(ctx.tokenizer, "Paris is in France", "Paris is in Spain", " and")
-    other = align_prompts(ctx.tokenizer, "Rome is in Italy", "Rome is in Egypt", " and")
+    pair = align_prompts(ctx.tokenizer, "It costs 3 euros and", "It costs 4 euros and", " 5")
+    other = align_prompts(ctx.tokenizer, "She has 7 cats and", "She has 8 cats and", " 5")
     cache = cache_activations(ctx.model, other.clean_inputs())
     return run_with_patches(ctx.model, pair, cache, [Patch("resid", 0)])
 
@@ -165,8 +165,11 @@ def readme_table() -> str:
     return "\n".join(rows)
 
 
+_BLOCK = re.compile(re.escape(START) + r"\n?(.*?)\n?" + re.escape(END), re.S)
+
+
 def readme_block(text: str) -> str:
-    match = re.search(re.escape(START) + r"\n(.*?)\n" + re.escape(END), text, re.S)
+    match = _BLOCK.search(text)
     if not match:
         raise ValueError(f"README.md has no {START} ... {END} block.")
     return match.group(1)
@@ -174,8 +177,10 @@ def readme_block(text: str) -> str:
 
 def write_readme() -> None:
     text = README.read_text(encoding="utf-8")
-    old = readme_block(text)
-    README.write_text(text.replace(old, readme_table()), encoding="utf-8")
+    if not _BLOCK.search(text):
+        raise ValueError(f"README.md has no {START} ... {END} block.")
+    new = f"{START}\n{readme_table()}\n{END}"
+    README.write_text(_BLOCK.sub(lambda _m: new, text), encoding="utf-8")
 
 
 if __name__ == "__main__":

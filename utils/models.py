@@ -204,11 +204,11 @@ def load_model(name: str | None = None, device: str | None = None, verbose: bool
     # conservation checks of the course compare sums that bf16 would blur.
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     kwargs = dict(dtype=dtype, attn_implementation="eager", use_safetensors=True,
-                  trust_remote_code=False, local_files_only=local_only)
+                  local_files_only=local_only)
     if dev.type == "cuda" and device is None and torch.cuda.device_count() > 1:
         kwargs["device_map"] = "auto"  # spread a large model over all GPUs (accelerate)
     try:
-        model = AutoModelForCausalLM.from_pretrained(choice.path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(choice.path, trust_remote_code=False, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(choice.path, local_files_only=local_only,
                                                   trust_remote_code=False)
     except ValueError as err:

@@ -221,15 +221,17 @@ class ActivationCache(dict):
 
 
 def check_cache(pair: "AlignedPair", cache: dict) -> None:
-    """The cache must come from `pair`'s clean run: the same length, and the same ids if known."""
+    """The cache must come from one of `pair`'s runs (clean, or corrupted for noising): the same
+    length, and the same ids where the cache knows them."""
     if "resid" not in cache:
         raise ValueError("This is not an activation cache: make one with "
                          "cache_activations(model, pair.clean_inputs()).")
     made_from = getattr(cache, "input_ids", None)
     same = (cache["resid"].shape[1] == pair.seq_len if made_from is None
-            else torch.equal(made_from, pair.clean_ids[0].cpu()))
+            else any(torch.equal(made_from, ids[0].cpu())
+                     for ids in (pair.clean_ids, pair.corrupted_ids)))
     if not same:
-        raise ValueError("This cache belongs to another prompt pair (its clean run had other "
+        raise ValueError("This cache belongs to another prompt pair (it was made from other "
                          "tokens): run cache_activations(model, pair.clean_inputs()) for this pair.")
 
 

@@ -119,16 +119,21 @@ def check_head_vectors(model, heads, vectors) -> tuple[list[tuple[int, int]], to
     return heads, vectors
 
 
-def vocabulary_size(model) -> int:
-    return model.get_output_embeddings().weight.shape[0]
+def vocabulary_size(model) -> int | None:
+    """Rows of the unembedding (what the logits index), or None for a model that hides it."""
+    try:
+        return model.get_output_embeddings().weight.shape[0]
+    except AttributeError:
+        return getattr(getattr(model, "config", None), "vocab_size", None)
 
 
 def check_token_id(model, token_id, name: str = "target_id") -> int:
     """A token id the model can score: 0 <= id < vocabulary size."""
     vocab = vocabulary_size(model)
+    if isinstance(token_id, torch.Tensor) and token_id.numel() == 1:
+        token_id = int(token_id)
     return check_int_in_range(
-        int(token_id) if isinstance(token_id, torch.Tensor) and token_id.numel() == 1 else token_id,
-        0, vocab - 1, name,
+        token_id, 0, (vocab or 2**62) - 1, name,
         "Get ids from the tokenizer, e.g. utils.tokens.answer_token_id(tokenizer, prompt, ' 27').")
 
 
