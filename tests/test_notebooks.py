@@ -67,3 +67,13 @@ def test_exercise_notebook_runs_with_its_stubs(path, tmp_path):
     n_exercises = sum("exercise" in c.metadata.get("tags", []) for c in nb.cells)
     assert text.count("not implemented yet") >= n_exercises, \
         "each unfinished exercise should be reported once by its check"
+
+
+def test_a_later_display_update_leaves_the_earlier_cell_as_it_ran(tmp_path):
+    """nbval compares each cell with what it displayed when it ran; the builder stores the same."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from IPython.display import display\n"
+                                          "handle = display('as it ran', display_id=True)"),
+                nbformat.v4.new_code_cell("handle.update('updated later')")]
+    executed = harness.execute(nb, cwd=tmp_path, timeout=120)
+    assert executed.cells[0].outputs[0]["data"]["text/plain"] == "'as it ran'"
