@@ -2,7 +2,8 @@
 
 Every function draws on a matplotlib Figure built without pyplot (so nothing is shown twice
 in a notebook) and returns it. The figures display themselves as PNG with `display(fig)` under
-any matplotlib backend (also Agg, as in tests); `figure_png` gives the bytes for widgets.
+any matplotlib backend (also Agg, as in tests); `utils.plotting.figure_png` gives the bytes
+for widgets.
 """
 from __future__ import annotations
 
