@@ -1,0 +1,164 @@
+"""`make test-gpu`: the course checked on a CUDA GPU, four parts, each logged to one folder.
+
+    python tools/test_gpu.py                       # all parts, logs in gpu-check/
+    python tools/test_gpu.py --out /tmp/logs unit solved
+    python tools/test_gpu.py --cpu-dry-run          # the same commands on the CPU (see below)
+
+Parts (independent, run side by side; each is one pytest process with its own log):
+- unit: every unit test; the device-dependent ones (tests/test_devices.py) also on CUDA
+  (XAI_TEST_DEVICE=cuda), in fp32 and bf16.
+- exercises: every exercise notebook with its stubs, course model on CUDA (bf16).
+- solved: nbval on every solved notebook, course model on CUDA (bf16), against the stored CPU
+  outputs: words, integers and layout exactly, printed floats within a tolerance
+  (tests/nbval_tolerance.py explains which and why).
+- llama: every solved notebook on a Llama-3.2-1B-shaped model with random weights in bf16
+  (tools/random_llama.py), loaded from a local folder with device_map="auto", run lax: its
+  outputs mean nothing, but every cell must run (placement, bf16, memory).
+
+Without CUDA it stops at once with one line. `--cpu-dry-run` runs the same parts on the CPU
+instead, the course model in bf16 (XAI_DTYPE) and a tiny random model for `llama`: it checks
+the commands and the notebooks' code paths, not the GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = ("unit", "exercises", "solved", "llama")
+# Printed floats may move by this much on a GPU (REL of the stored value, ABS): chosen from the
+# course model run in bf16 (see tests/nbval_tolerance.py and benchmarks/results.md).
+FLOAT_TOLERANCE = "0.1,0.02"
+NEEDS_GPU = ("make test-gpu needs a CUDA GPU: torch sees none here ({}). "
+             "On a CPU run `make test`.")
+
+
+def base_env(cpu_dry_run: bool) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", MPLBACKEND="Agg",
+               XAI_PROGRESS="static", XAI_MODEL="course", PYTHONHASHSEED="0")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    if cpu_dry_run:
+        env["XAI_DTYPE"] = "bfloat16"          # what a GPU changes in the numbers
+        env.pop("XAI_TEST_DEVICE", None)
+    else:
+        env["XAI_TEST_DEVICE"] = "cuda"
+    return env
+
+
+def commands(out: Path, cpu_dry_run: bool, model_dir: Path) -> dict[str, tuple[list[str], dict]]:
+    """part -> (pytest command, extra environment)."""
+    py = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE"]
+    return {
+        "unit": (py + ["tests", "-m", "not notebooks", f"--junitxml={out / 'unit.xml'}"], {}),
+        "exercises": (py + ["tests/test_notebooks.py", "-m", "notebooks",
+                            f"--junitxml={out / 'exercises.xml'}"], {}),
+        "solved": (py + ["-p", "tests.nbval_tolerance", "solutions/notebooks", "--nbval",
+                         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
+                         "--nbval-float-tolerance", FLOAT_TOLERANCE,
+                         f"--junitxml={out / 'solved.xml'}"], {}),
+        "llama": (py + ["solutions/notebooks", "--nbval-lax", f"--junitxml={out / 'llama.xml'}"],
+                  {"XAI_MODEL": str(model_dir), "XAI_DEVICE_MAP": "auto"}),
+    }
+
+
+def summary_line(log: str) -> str:
+    """pytest's last line ('12 passed, 1 failed in 3.2s'), or the log's last line."""
+    lines = [re.sub(r"=+", "", line).strip() for line in log.strip().splitlines()]
+    found = [line for line in lines if re.search(r"\d+ (passed|failed|error)", line)]
+    return found[-1] if found else (lines[-1] if lines else "(no output)")
+
+
+def run_parts(parts, out: Path, cpu_dry_run: bool, model_dir: Path, log=print) -> list[dict]:
+    """Start every part at once, wait for all; [{part, rc, seconds, summary, log}]."""
+    env = base_env(cpu_dry_run)
+    running = []
+    for part in parts:
+        cmd, extra = commands(out, cpu_dry_run, model_dir)[part]
+        log_path = out / f"{part}.log"
+        handle = open(log_path, "w")
+        handle.write("$ " + " ".join(cmd) + "\n" + "".join(f"  {k}={v}\n" for k, v in extra.items()))
+        handle.flush()
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**env, **extra}, stdout=handle,
+                                stderr=subprocess.STDOUT)
+        running.append((part, proc, handle, log_path, started))
+        log(f"started {part}: log {log_path}")
+    results = []
+    for part, proc, handle, log_path, started in running:
+        rc = proc.wait()
+        handle.close()
+        seconds = time.perf_counter() - started
+        line = summary_line(log_path.read_text())
+        results.append({"part": part, "rc": rc, "seconds": round(seconds, 1), "summary": line,
+                        "log": log_path.name})
+        log(f"{part}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {seconds:.0f} s: {line}")
+    return results
+
+
+def cuda_problem() -> str | None:
+    """None when torch sees a CUDA GPU, else why not (one phrase)."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed: run `make setup`"
+    if not torch.cuda.is_available():
+        return f"torch {torch.__version__}, torch.cuda.is_available() is False"
+    return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("parts", nargs="*", help=f"some of {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--out", type=Path, default=ROOT / "gpu-check", help="folder for the logs")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="the random Llama folder (built there if missing; default: in --out)")
+    parser.add_argument("--check-only", action="store_true",
+                        help="only check that a CUDA GPU is there (exit 2 with one line if not)")
+    parser.add_argument("--cpu-dry-run", action="store_true",
+                        help="the same parts on the CPU (bf16 course model, tiny random Llama)")
+    args = parser.parse_args(argv)
+    unknown = [p for p in args.parts if p not in PARTS]
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
+    args.parts = args.parts or list(PARTS)
+    if not args.cpu_dry_run:
+        problem = cuda_problem()
+        if problem:
+            print(NEEDS_GPU.format(problem))
+            return 2
+        if args.check_only:
+            return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_dir = args.model_dir or args.out / ("tiny-random-llama" if args.cpu_dry_run
+                                              else "llama-3.2-1b-shape-random")
+    started = time.perf_counter()
+    if "llama" in args.parts and not (model_dir / "config.json").exists():
+        sys.path.insert(0, str(ROOT))
+        from tools.random_llama import build
+
+        build(model_dir, tiny=args.cpu_dry_run, device="cpu" if args.cpu_dry_run else "cuda")
+        print(f"built {model_dir} in {time.perf_counter() - started:.0f} s")
+    results = run_parts(args.parts, args.out, args.cpu_dry_run, model_dir)
+    summary = {"device": "cpu (dry run)" if args.cpu_dry_run else _gpu_name(),
+               "seconds": round(time.perf_counter() - started, 1), "parts": results,
+               "passed": all(r["rc"] == 0 for r in results)}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"{'passed' if summary['passed'] else 'FAILED'} in {summary['seconds']:.0f} s; "
+          f"summary in {args.out / 'summary.json'}")
+    return 0 if summary["passed"] else 1
+
+
+def _gpu_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
