@@ -38,16 +38,20 @@ def test_driver_refuses_without_cuda(tmp_path, capsys):
 
 def test_commands_test_cuda_and_compare_with_tolerance(tmp_path):
     cmds = test_gpu.commands(tmp_path, cpu_dry_run=False, model_dir=tmp_path / "m")
-    assert set(cmds) == set(test_gpu.PARTS)
+    assert set(cmds) == set(test_gpu.PARTS + test_gpu.INFORMATIONAL)
     assert test_gpu.base_env(False)["XAI_TEST_DEVICE"] == "cuda"
     assert "XAI_TEST_DEVICE" not in test_gpu.base_env(True)
-    assert test_gpu.base_env(True)["XAI_DTYPE"] == "bfloat16"
-    solved, _ = cmds["solved"]
+    solved, env = cmds["solved"]
     assert "--nbval" in solved and "--nbval-lax" not in solved      # compares outputs
     assert "--nbval-float-tolerance" in solved and "tests.nbval_tolerance" in solved
+    assert env == {"XAI_DTYPE": "float32"}
+    sanitize = Path(solved[solved.index("--nbval-sanitize-with") + 1]).read_text()
+    assert "0xADDRESS" in sanitize and "on DEVICE in DTYPE" in sanitize   # course's + GPU's
+    assert cmds["solved-bf16"][1] == {"XAI_DTYPE": "bfloat16"}
+    assert test_gpu.commands(tmp_path, True, tmp_path)["exercises"][1] == {"XAI_DTYPE": "bfloat16"}
     llama, env = cmds["llama"]
     assert "--nbval-lax" in llama
-    assert env == {"XAI_MODEL": str(tmp_path / "m"), "XAI_DEVICE_MAP": "auto"}
+    assert env == {"XAI_MODEL": str(tmp_path / "m"), "XAI_DEVICE_MAP": "auto"}   # bf16 default
     unit, _ = cmds["unit"]
     assert unit[unit.index("-m", 3) + 1] == "not notebooks"
 

@@ -8,15 +8,23 @@ Parts (independent, run side by side; each is one pytest process with its own lo
 - unit: every unit test; the device-dependent ones (tests/test_devices.py) also on CUDA
   (XAI_TEST_DEVICE=cuda), in fp32 and bf16.
 - exercises: every exercise notebook with its stubs, course model on CUDA (bf16).
-- solved: nbval on every solved notebook, course model on CUDA (bf16), against the stored CPU
+- solved: nbval on every solved notebook, course model on CUDA in fp32, against the stored CPU
   outputs: words, integers and layout exactly, printed floats within a tolerance
-  (tests/nbval_tolerance.py explains which and why).
+  (tests/nbval_tolerance.py); device, memory and version lines sanitized
+  (tests/nbval_sanitize_gpu.cfg). Why fp32: in bf16 the course model reorders rankings whose
+  margin is small and moves counts near a threshold (30 of 112 cells differ in a bf16 run on
+  the CPU; benchmarks/results.md lists them), so a bf16 run cannot be held to the stored text;
+  fp32 on CUDA differs from the CPU only by kernel rounding. bf16 is checked by the unit tests
+  (bf16 tolerances), the exercise notebooks and the `llama` part, which all run in bf16.
 - llama: every solved notebook on a Llama-3.2-1B-shaped model with random weights in bf16
   (tools/random_llama.py), loaded from a local folder with device_map="auto", run lax: its
   outputs mean nothing, but every cell must run (placement, bf16, memory).
 
+Named only: `solved-bf16`, the solved notebooks in bf16 (what a learner's GPU runs) compared
+with the looser bf16 tolerance; informational: its result is recorded, it does not fail the run.
+
 Without CUDA it stops at once with one line. `--cpu-dry-run` runs the same parts on the CPU
-instead, the course model in bf16 (XAI_DTYPE) and a tiny random model for `llama`: it checks
+instead, in bf16 (XAI_DTYPE) where the GPU run uses bf16, with a tiny random model for `llama`: it checks
 the commands and the notebooks' code paths, not the GPU.
 """
 from __future__ import annotations
@@ -32,9 +40,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("unit", "exercises", "solved", "llama")
-# Printed floats may move by this much on a GPU (REL of the stored value, ABS): chosen from the
-# course model run in bf16 (see tests/nbval_tolerance.py and benchmarks/results.md).
-FLOAT_TOLERANCE = "0.1,0.02"
+INFORMATIONAL = ("solved-bf16",)
+# Printed floats may move by this much (REL of the stored value, ABS; plus one unit of the last
+# printed digit): fp32 on CUDA differs from the CPU in the last bits only; bf16 by about 1 %.
+FLOAT_TOLERANCE = {"solved": "0.02,0.005", "solved-bf16": "0.1,0.02"}
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+SANITIZE_GPU = ROOT / "tests" / "nbval_sanitize_gpu.cfg"
 NEEDS_GPU = ("make test-gpu needs a CUDA GPU: torch sees none here ({}). "
              "On a CPU run `make test`.")
 
@@ -43,8 +54,8 @@ def base_env(cpu_dry_run: bool) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", MPLBACKEND="Agg",
                XAI_PROGRESS="static", XAI_MODEL="course", PYTHONHASHSEED="0")
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.pop("XAI_DTYPE", None)
     if cpu_dry_run:
-        env["XAI_DTYPE"] = "bfloat16"          # what a GPU changes in the numbers
         env.pop("XAI_TEST_DEVICE", None)
     else:
         env["XAI_TEST_DEVICE"] = "cuda"
@@ -54,16 +65,25 @@ def base_env(cpu_dry_run: bool) -> dict:
 def commands(out: Path, cpu_dry_run: bool, model_dir: Path) -> dict[str, tuple[list[str], dict]]:
     """part -> (pytest command, extra environment)."""
     py = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE"]
+    # a dry run on the CPU takes the GPU's dtype where the GPU run uses the default (bf16)
+    bf16_on_cpu = {"XAI_DTYPE": "bfloat16"} if cpu_dry_run else {}
+    # nbval reads one sanitize file: the course's patterns, then the device-specific ones
+    sanitize = out / "nbval_sanitize_gpu_combined.cfg"
+    sanitize.write_text(SANITIZE.read_text() + "\n" + SANITIZE_GPU.read_text())
+
+    def solved(part):
+        return py + ["-p", "tests.nbval_tolerance", "solutions/notebooks", "--nbval",
+                     "--nbval-sanitize-with", str(sanitize),
+                     "--nbval-float-tolerance", FLOAT_TOLERANCE[part],
+                     f"--junitxml={out / (part + '.xml')}"]
     return {
         "unit": (py + ["tests", "-m", "not notebooks", f"--junitxml={out / 'unit.xml'}"], {}),
         "exercises": (py + ["tests/test_notebooks.py", "-m", "notebooks",
-                            f"--junitxml={out / 'exercises.xml'}"], {}),
-        "solved": (py + ["-p", "tests.nbval_tolerance", "solutions/notebooks", "--nbval",
-                         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
-                         "--nbval-float-tolerance", FLOAT_TOLERANCE,
-                         f"--junitxml={out / 'solved.xml'}"], {}),
+                            f"--junitxml={out / 'exercises.xml'}"], bf16_on_cpu),
+        "solved": (solved("solved"), {"XAI_DTYPE": "float32"}),
+        "solved-bf16": (solved("solved-bf16"), {"XAI_DTYPE": "bfloat16"}),
         "llama": (py + ["solutions/notebooks", "--nbval-lax", f"--junitxml={out / 'llama.xml'}"],
-                  {"XAI_MODEL": str(model_dir), "XAI_DEVICE_MAP": "auto"}),
+                  {"XAI_MODEL": str(model_dir), "XAI_DEVICE_MAP": "auto", **bf16_on_cpu}),
     }
 
 
@@ -95,9 +115,11 @@ def run_parts(parts, out: Path, cpu_dry_run: bool, model_dir: Path, log=print) -
         handle.close()
         seconds = time.perf_counter() - started
         line = summary_line(log_path.read_text())
+        info = part in INFORMATIONAL
         results.append({"part": part, "rc": rc, "seconds": round(seconds, 1), "summary": line,
-                        "log": log_path.name})
-        log(f"{part}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {seconds:.0f} s: {line}")
+                        "log": log_path.name, "informational": info})
+        verdict = "ok" if rc == 0 else ("differs (informational)" if info else f"FAILED (exit {rc})")
+        log(f"{part}: {verdict} in {seconds:.0f} s: {line}")
     return results
 
 
@@ -123,9 +145,10 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-dry-run", action="store_true",
                         help="the same parts on the CPU (bf16 course model, tiny random Llama)")
     args = parser.parse_args(argv)
-    unknown = [p for p in args.parts if p not in PARTS]
+    unknown = [p for p in args.parts if p not in PARTS + INFORMATIONAL]
     if unknown:
-        parser.error(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
+        parser.error(f"unknown part(s) {', '.join(unknown)}: choose from "
+                     f"{', '.join(PARTS + INFORMATIONAL)}")
     args.parts = args.parts or list(PARTS)
     if not args.cpu_dry_run:
         problem = cuda_problem()
@@ -147,7 +170,7 @@ def main(argv=None) -> int:
     results = run_parts(args.parts, args.out, args.cpu_dry_run, model_dir)
     summary = {"device": "cpu (dry run)" if args.cpu_dry_run else _gpu_name(),
                "seconds": round(time.perf_counter() - started, 1), "parts": results,
-               "passed": all(r["rc"] == 0 for r in results)}
+               "passed": all(r["rc"] == 0 for r in results if r["part"] not in INFORMATIONAL)}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"{'passed' if summary['passed'] else 'FAILED'} in {summary['seconds']:.0f} s; "
           f"summary in {args.out / 'summary.json'}")
