@@ -169,7 +169,7 @@ def saved_tensor_memory(shape: dict, lengths, methods=METHODS, log=print) -> lis
     """Bytes autograd keeps for the backward pass of each method, by kind, for `shape` in bf16.
 
     Counted with saved-tensor hooks on a meta-device model (no memory, no compute). Weights
-    (saved by every linear layer) are counted apart. This is what stays alive between forward
+    (saved by every linear layer) are not counted: `weights_gib` is the model's. This is what stays alive between forward
     and backward; a GPU's peak adds gradients and transients on top.
     """
     from utils.lrp import attnlrp
@@ -177,6 +177,7 @@ def saved_tensor_memory(shape: dict, lengths, methods=METHODS, log=print) -> lis
     model = build_model(shape, "meta", torch.bfloat16)
     model.model.rotary_emb = _MetaRotary(shape["head_dim"])
     params = {id(p) for p in model.parameters()}
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     rows = []
     for seq_len in lengths:
         ids = torch.zeros(1, seq_len, dtype=torch.long, device="meta")
@@ -188,7 +189,8 @@ def saved_tensor_memory(shape: dict, lengths, methods=METHODS, log=print) -> lis
                 size = t.numel() * t.element_size()
                 if id(t) in params or (t._base is not None and id(t._base) in params):
                     weights += size
-                elif t.dim() == 4 and t.shape[-1] == t.shape[-2] == seq_len:
+                elif (t.dim() >= 3 and t.shape[-1] == t.shape[-2] == seq_len
+                      and t.shape[-3] == shape["num_attention_heads"]):
                     kinds[f"attention seq x seq ({str(t.dtype).replace('torch.', '')})"] += size
                 else:
                     kinds["other activations"] += size
@@ -199,7 +201,7 @@ def saved_tensor_memory(shape: dict, lengths, methods=METHODS, log=print) -> lis
                     method_fn(name)(model, ids, 5)
                 except NotImplementedError:
                     pass   # the backward pass is done; a meta result cannot move to the CPU
-            row = {"method": name, "tokens": seq_len, "weights_gib": weights / 2**30,
+            row = {"method": name, "tokens": seq_len, "weights_gib": weight_bytes / 2**30,
                    "saved_gib": sum(kinds.values()) / 2**30,
                    "by_kind_gib": {k: v / 2**30 for k, v in kinds.items()}}
             rows.append(row)

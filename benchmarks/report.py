@@ -119,7 +119,7 @@ def speedups_md(part: dict) -> list[str]:
 GPU_METHODS = {"lrp": "LRP (AttnLRP)", "lrp_heads": "LRP + attention-weight gradients",
                "lrp_checkpointed": "LRP, checkpointed layers",
                "lrp_heads_checkpointed": "LRP + head relevance, checkpointed layers"}
-HOW_TO_RUN_GPU = ("On a machine with a CUDA GPU: `bash tools/gpu_run.sh` (about 12 minutes; logs "
+HOW_TO_RUN_GPU = ("On a machine with a CUDA GPU: `bash tools/gpu_run.sh` (under 10 minutes; logs "
                   "and results in `$OUT` or `gpu-run/`), then `python -m benchmarks.report "
                   "--add gpu-run/bench/results.json` to put the figures here.")
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The whole GPU check in one run (under 10 minutes: the benchmark at most 230 s, the tests 330 s): `make test-gpu`'s parts
+# and the GPU benchmark, logs and results in one folder.
+#
+#   bash tools/gpu_run.sh                    # results in $OUT, else gpu-run/
+#   DRY_RUN=cpu bash tools/gpu_run.sh        # the same steps on the CPU with tiny sizes (no GPU
+#                                            # figures; checks the script and the code paths)
+#
+# Steps: (1) the benchmark alone on the GPU (its timings must not share the GPU): LRP and LRP
+# with head relevance at 512, 2048 and 4096 tokens on the Llama-3.2-1B shape in bf16, plain and
+# with checkpointed layers, the saved-tensor count, and the course on CUDA; (2) tools/test_gpu.py
+# with every part side by side (unit tests also on CUDA, exercise notebooks, solved notebooks
+# against the stored outputs, the random 1B shape lax, and the informational bf16 comparison).
+# Afterwards: `python -m benchmarks.report --add <folder>/bench/results.json` puts the figures
+# into benchmarks/results.md; <folder>/test/summary.json has make test-gpu's summary.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+RESULTS="${OUT:-gpu-run}"
+mkdir -p "$RESULTS"
+PY="${PYTHON:-.venv/bin/python}"
+[ -x "$PY" ] || PY=python3
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false MPLBACKEND=Agg XAI_PROGRESS=static
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+LOG="$RESULTS/gpu_run.log"
+say() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+
+if [ "${DRY_RUN:-}" = cpu ]; then
+  BENCH=(--device cpu --tiny --lengths 16 32 64 --saved-lengths 64 128)
+  TEST=(--cpu-dry-run)
+  PARTS=(${PARTS:-llama})             # a dry run picks parts: the others are `make test`'s own
+else
+  "$PY" tools/test_gpu.py --check-only | tee -a "$LOG" || exit 2
+  "$PY" -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$LOG"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >>"$LOG" 2>&1 || true
+  BENCH=(--device cuda)
+  TEST=()
+  PARTS=(${PARTS:-unit exercises solved llama solved-bf16})
+fi
+
+started=$(date +%s)
+say "benchmark: $PY -m benchmarks.gpu --out $RESULTS/bench ${BENCH[*]}"
+timeout "${BENCH_TIMEOUT:-230}" "$PY" -m benchmarks.gpu --out "$RESULTS/bench" "${BENCH[@]}" \
+  >"$RESULTS/bench.log" 2>&1
+bench_rc=$?
+say "benchmark: exit $bench_rc after $(( $(date +%s) - started )) s (log $RESULTS/bench.log)"
+
+say "tests: $PY tools/test_gpu.py --out $RESULTS/test ${TEST[*]} ${PARTS[*]}"
+timeout "${TEST_TIMEOUT:-330}" "$PY" tools/test_gpu.py --out "$RESULTS/test" "${TEST[@]}" "${PARTS[@]}" \
+  2>&1 | tee -a "$LOG"
+test_rc=${PIPESTATUS[0]}
+say "tests: exit $test_rc; whole run $(( $(date +%s) - started )) s"
+# the 2.5 GB random model folder stays out of the results
+rm -rf "$RESULTS/test/llama-3.2-1b-shape-random"
+[ "$bench_rc" = 0 ] && [ "$test_rc" = 0 ]
