@@ -100,3 +100,31 @@ def test_full_shape_is_llama_3_2_1b():
                                             num_attention_heads=32, num_key_value_heads=8,
                                             intermediate_size=8192, vocab_size=128256,
                                             tie_word_embeddings=True)
+
+
+def test_workflow_has_a_cpu_and_a_gpu_job():
+    import yaml
+
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
+    runs = {name: " ".join(step.get("run", "") for step in job["steps"]) for name, job in jobs.items()}
+    assert "make test" in runs["cpu"] and "make test-gpu" not in runs["cpu"]
+    assert jobs["gpu"]["runs-on"] == ["self-hosted", "gpu"]
+    assert "make test-gpu" in runs["gpu"]
+
+
+def test_only_notebook_04s_own_stop_is_expected_on_random_weights(tmp_path):
+    def case(notebook, cell, text):
+        return (f'<testcase classname="solutions.notebooks.{notebook}.ipynb" name="Cell {cell}">'
+                f'<failure message="failed">{text}</failure></testcase>')
+
+    stop = "ValueError: No sample has both answers among the top 10 next tokens"
+    junit = tmp_path / "llama.xml"
+    junit.write_text("<testsuites><testsuite>"
+                     + case("04_knowledge_conflicts", 6, stop)
+                     + case("04_knowledge_conflicts", 7, "NameError: name 'relevance' is not defined")
+                     + case("02_attention_heads", 3, "NameError: name 'x' is not defined")
+                     + case("05_activation_patching", 4, "torch.OutOfMemoryError: CUDA out of memory")
+                     + "</testsuite></testsuites>")
+    unexpected, expected = test_gpu.unexpected_failures(junit)
+    assert expected == ["04_knowledge_conflicts Cell 6", "04_knowledge_conflicts Cell 7"]
+    assert unexpected == ["02_attention_heads Cell 3", "05_activation_patching Cell 4"]

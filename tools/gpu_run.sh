@@ -25,7 +25,7 @@ LOG="$RESULTS/gpu_run.log"
 say() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
 if [ "${DRY_RUN:-}" = cpu ]; then
-  BENCH=(--device cpu --tiny --lengths 16 32 64 --saved-lengths 64 128)
+  BENCH=(--device cpu --tiny --lengths 16 32 64 --saved-lengths 64 128 --no-course)
   TEST=(--cpu-dry-run)
   PARTS=(${PARTS:-llama})             # a dry run picks parts: the others are `make test`'s own
 else

@@ -18,7 +18,9 @@ Parts (independent, run side by side; each is one pytest process with its own lo
   (bf16 tolerances), the exercise notebooks and the `llama` part, which all run in bf16.
 - llama: every solved notebook on a Llama-3.2-1B-shaped model with random weights in bf16
   (tools/random_llama.py), loaded from a local folder with device_map="auto", run lax: its
-  outputs mean nothing, but every cell must run (placement, bf16, memory).
+  outputs mean nothing, but every cell must run (placement, bf16, memory), except where
+  notebook 04 stops with its own error because random weights know no facts
+  (EXPECTED_ON_RANDOM_WEIGHTS; any other failure fails the part).
 
 Named only: `solved-bf16`, the solved notebooks in bf16 (what a learner's GPU runs) compared
 with the looser bf16 tolerance; informational: its result is recorded, it does not fail the run.
@@ -87,6 +89,41 @@ def commands(out: Path, cpu_dry_run: bool, model_dir: Path) -> dict[str, tuple[l
     }
 
 
+# A model with random weights knows no facts: notebook 04 needs samples whose two answers are
+# both among its top predictions and stops with its own error where there are none; the cells
+# that use those samples then miss their names. Only these failures are expected in `llama`.
+EXPECTED_ON_RANDOM_WEIGHTS = {"04_knowledge_conflicts": "No sample has both answers"}
+
+
+def unexpected_failures(junit: Path) -> tuple[list[str], list[str]]:
+    """(unexpected, expected) failing cells of the `llama` part, from its JUnit file.
+
+    Expected: in a notebook of EXPECTED_ON_RANDOM_WEIGHTS, the cell raising the named error,
+    and later cells of that notebook failing with a NameError (the names it did not define).
+    """
+    import xml.etree.ElementTree as ET
+
+    unexpected, expected, stopped = [], [], set()
+    for case in ET.parse(junit).iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is None:
+            continue
+        notebook = case.get("classname", "").rsplit(".", 2)[-2] if case.get("classname") else "?"
+        text = problem.text or ""
+        label = f"{notebook} {case.get('name')}"
+        marker = EXPECTED_ON_RANDOM_WEIGHTS.get(notebook)
+        if marker and marker in text:
+            stopped.add(notebook)
+            expected.append(label)
+        elif notebook in stopped and "NameError" in text:
+            expected.append(label)
+        else:
+            unexpected.append(label)
+    return unexpected, expected
+
+
 def summary_line(log: str) -> str:
     """pytest's last line ('12 passed, 1 failed in 3.2s'), or the log's last line."""
     lines = [re.sub(r"=+", "", line).strip() for line in log.strip().splitlines()]
@@ -116,8 +153,18 @@ def run_parts(parts, out: Path, cpu_dry_run: bool, model_dir: Path, log=print) -
         seconds = time.perf_counter() - started
         line = summary_line(log_path.read_text())
         info = part in INFORMATIONAL
-        results.append({"part": part, "rc": rc, "seconds": round(seconds, 1), "summary": line,
-                        "log": log_path.name, "informational": info})
+        result = {"part": part, "rc": rc, "seconds": round(seconds, 1), "summary": line,
+                  "log": log_path.name, "informational": info}
+        junit = out / f"{part}.xml"
+        if part == "llama" and rc == 1 and junit.exists():
+            unexpected, expected = unexpected_failures(junit)
+            result.update(expected_failures=expected, unexpected_failures=unexpected)
+            if not unexpected:
+                result["rc"] = rc = 0
+                line += (f" (all {len(expected)} failures expected on random weights: "
+                         "notebook 04 needs a model that knows the facts)")
+                result["summary"] = line
+        results.append(result)
         verdict = "ok" if rc == 0 else ("differs (informational)" if info else f"FAILED (exit {rc})")
         log(f"{part}: {verdict} in {seconds:.0f} s: {line}")
     return results
