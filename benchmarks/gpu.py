@@ -219,7 +219,9 @@ def course_on_device(log=print) -> list[dict]:
     return notebook_times(log=log)
 
 
-def run(device: str, tiny: bool, lengths, methods, course: bool, saved_lengths, log=print) -> dict:
+def run(device: str, tiny: bool, lengths, methods, course: bool, saved_lengths, log=print,
+        save=lambda part: None) -> dict:
+    """The GPU part; `save(part)` after each section, so a run cut short keeps what it measured."""
     from benchmarks.machine import machine_info
 
     started = time.perf_counter()
@@ -229,6 +231,7 @@ def run(device: str, tiny: bool, lengths, methods, course: bool, saved_lengths, 
     if saved_lengths:
         log("What autograd keeps for the backward pass (meta device, bf16):")
         part["saved"] = saved_tensor_memory(shape, saved_lengths, methods, log=log)
+        save(part)
     if lengths:
         log(f"LRP on the {'tiny' if tiny else 'Llama-3.2-1B'} shape, bf16, {device}:")
         model = build_model(shape, device, torch.bfloat16)
@@ -240,6 +243,8 @@ def run(device: str, tiny: bool, lengths, methods, course: bool, saved_lengths, 
             name: longest_prompt([r for r in part["rows"] if r["method"] == name],
                                  T4_GIB - CONTEXT_RESERVE_GIB) for name in methods}
         log(f"  longest prompt within {T4_GIB - CONTEXT_RESERVE_GIB} GiB: {part['longest_prompt_t4']}")
+        part["seconds"] = time.perf_counter() - started
+        save(part)
     if course:
         log(f"The course, solved notebooks with the course model ({device}):")
         part["course"] = course_on_device(log=log)
@@ -265,12 +270,16 @@ def main(argv=None) -> int:
         return 2
     from benchmarks.report import write_markdown
 
-    part = run(args.device, args.tiny, [] if args.saved_only else args.lengths, args.methods,
-               not (args.saved_only or args.no_course), args.saved_lengths)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"gpu": part}
-    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_markdown(results, args.out / "results.md")
+
+    def save(part):
+        part.setdefault("seconds", 0.0)
+        (args.out / "results.json").write_text(json.dumps({"gpu": part}, indent=1) + "\n")
+        write_markdown({"gpu": part}, args.out / "results.md")
+
+    part = run(args.device, args.tiny, [] if args.saved_only else args.lengths, args.methods,
+               not (args.saved_only or args.no_course), args.saved_lengths, save=save)
+    save(part)
     print(f"Wrote {args.out / 'results.json'} and results.md")
     return 0
 

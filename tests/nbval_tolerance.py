@@ -1,23 +1,25 @@
 """Compare notebook outputs from a GPU run with the stored CPU outputs: numbers to a tolerance,
 everything else exactly (a pytest plugin on top of nbval, used by `make test-gpu`).
 
-The solved notebooks are stored from a CPU run in fp32. On a GPU the course model runs in bf16
-(8 bits of mantissa, about 0.4 % per rounding) with other kernels, so printed floats move in
-their last digits. What a GPU run must reproduce exactly, and why:
+The solved notebooks are stored from a CPU run in fp32. On a GPU, other kernels (and in bf16,
+8 bits of mantissa: about 0.4 % per rounding) move printed floats in their last digits. What a
+GPU run must reproduce exactly, and why:
 
 - every word, token, greedy answer and verdict ("passes", "✓", a generated continuation):
   a wrong answer shows up as different text;
-- every integer: counts, shapes, token ids, layer and head numbers, so also the order of a
-  printed ranking (its head and token names): a ranking may only change where the stored text
-  already shows it would (see ALLOWED_DIFFERENCES: none so far);
-- the layout of the output (how many outputs, of which kind, how many lines).
+- every integer: counts, shapes, token ids, layer and head numbers, and so the order of every
+  printed ranking (its head and token names);
+- the layout of the output (how many outputs, of which kind, the words between numbers).
 
 Only numbers written with a decimal point (or an exponent) may differ, by at most
 `rel * |stored| + abs` plus one unit of the last printed digit (rounding moves a printed value by
-up to one unit). The defaults were chosen from the course model run in bf16 on a CPU
-(XAI_DTYPE=bfloat16): see benchmarks/results.md, "GPU runner".
+up to one unit). Exact rankings are only fair where margins are large: in bf16 the course
+model swaps heads of near-equal relevance and moves counts near a threshold, so `make
+test-gpu` holds the course model in fp32 on CUDA to this rule (tolerance 0.02, 0.005) and runs
+the bf16 comparison (tolerance 0.1, 0.02, the defaults here) for information only; see
+tools/test_gpu.py.
 
-Use: `pytest -p tests.nbval_tolerance solutions/notebooks --nbval --nbval-float-tolerance 0.1,0.02`.
+Use: `pytest -p tests.nbval_tolerance solutions/notebooks --nbval --nbval-float-tolerance 0.02,0.005`.
 Without `--nbval-float-tolerance` the plugin changes nothing.
 """
 from __future__ import annotations

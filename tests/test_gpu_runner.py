@@ -128,3 +128,40 @@ def test_only_notebook_04s_own_stop_is_expected_on_random_weights(tmp_path):
     unexpected, expected = test_gpu.unexpected_failures(junit)
     assert expected == ["04_knowledge_conflicts Cell 6", "04_knowledge_conflicts Cell 7"]
     assert unexpected == ["02_attention_heads Cell 3", "05_activation_patching Cell 4"]
+
+
+def test_load_model_dtype_and_device_map_options(tiny_model_dir, monkeypatch):
+    """XAI_DTYPE picks the dtype on any device; XAI_DEVICE_MAP=auto asks accelerate to place
+    the model on a single GPU too (checked here with CUDA faked: only the arguments matter)."""
+    import transformers
+
+    from utils.models import ModelLoadError, load_model
+
+    monkeypatch.setenv("XAI_DTYPE", "bfloat16")
+    model, _ = load_model(str(tiny_model_dir), device="cpu", verbose=False)
+    assert next(model.parameters()).dtype == torch.bfloat16
+    monkeypatch.setenv("XAI_DTYPE", "float16")
+    with pytest.raises(ModelLoadError, match="bfloat16 or float32"):
+        load_model(str(tiny_model_dir), device="cpu", verbose=False)
+    monkeypatch.delenv("XAI_DTYPE")
+
+    seen = {}
+    real = transformers.AutoModelForCausalLM.from_pretrained
+
+    def spy(path, **kwargs):
+        seen.update(kwargs)
+        kwargs.pop("device_map", None)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", spy)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("XAI_DEVICE_MAP", "auto")
+    model, _ = load_model(str(tiny_model_dir), verbose=False)
+    assert seen["device_map"] == "auto" and seen["dtype"] == torch.bfloat16
+    assert next(model.parameters()).device.type == "cpu"     # not moved: accelerate places it
+    monkeypatch.delenv("XAI_DEVICE_MAP")
+    seen.clear()
+    with pytest.raises((RuntimeError, AssertionError)):      # now it would move to the fake GPU
+        load_model(str(tiny_model_dir), verbose=False)
+    assert "device_map" not in seen

@@ -5,6 +5,8 @@
 #   bash tools/gpu_run.sh                    # results in $OUT, else gpu-run/
 #   DRY_RUN=cpu bash tools/gpu_run.sh        # the same steps on the CPU with tiny sizes (no GPU
 #                                            # figures; checks the script and the code paths)
+# A machine without a package index (torch with CUDA installed, nothing else of the course):
+# run `bash tools/gpu_wheels.sh` where pip works, carry .whl/ with the tree; installed here.
 #
 # Steps: (1) the benchmark alone on the GPU (its timings must not share the GPU): LRP and LRP
 # with head relevance at 512, 2048 and 4096 tokens on the Llama-3.2-1B shape in bf16, plain and
@@ -19,10 +21,23 @@ RESULTS="${OUT:-gpu-run}"
 mkdir -p "$RESULTS"
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
+# A machine without a package index gets the course's Python packages as carried wheels
+# (tools/gpu_wheels.sh); they go first on the path, before the machine's own versions.
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 3
+  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false MPLBACKEND=Agg XAI_PROGRESS=static
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 LOG="$RESULTS/gpu_run.log"
 say() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+
+# fail fast, with the reason, where a package the course needs does not import
+"$PY" -c "import transformers, lxt.efficient, nbval, nbclient, ipykernel, ipywidgets, jscatter, umap, torch
+print('python', __import__('sys').version.split()[0], 'torch', torch.__version__, 'transformers', transformers.__version__)" \
+  2>&1 | tee -a "$LOG"
+[ "${PIPESTATUS[0]}" = 0 ] || { say "a package the course needs is missing: see above"; exit 3; }
 
 if [ "${DRY_RUN:-}" = cpu ]; then
   BENCH=(--device cpu --tiny --lengths 16 32 64 --saved-lengths 64 128 --no-course)
