@@ -120,8 +120,13 @@ GPU_METHODS = {"lrp": "LRP (AttnLRP)", "lrp_heads": "LRP + attention-weight grad
                "lrp_checkpointed": "LRP, checkpointed layers",
                "lrp_heads_checkpointed": "LRP + head relevance, checkpointed layers"}
 HOW_TO_RUN_GPU = ("On a machine with a CUDA GPU: `bash tools/gpu_run.sh` (under 10 minutes; logs "
-                  "and results in `$OUT` or `gpu-run/`), then `python -m benchmarks.report "
-                  "--add gpu-run/bench/results.json` to put the figures here.")
+                  "and results in `$OUT` or `gpu-run/`; `make test-gpu`'s four parts and this "
+                  "benchmark), then `python -m benchmarks.report --add gpu-run/bench/results.json` "
+                  "to put the figures here and copy `gpu-run/test/summary.json`'s lines below. A "
+                  "GPU machine without a package index needs the course's packages as wheels: "
+                  "`bash tools/gpu_wheels.sh` where pip works, then carry `.whl/` along. Every "
+                  "step ran on a CPU first (`DRY_RUN=cpu bash tools/gpu_run.sh`: tiny sizes, no "
+                  "GPU figures).")
 
 
 def gpu_md(part: dict) -> list[str]:

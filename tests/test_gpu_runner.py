@@ -165,3 +165,18 @@ def test_load_model_dtype_and_device_map_options(tiny_model_dir, monkeypatch):
     with pytest.raises((RuntimeError, AssertionError)):      # now it would move to the fake GPU
         load_model(str(tiny_model_dir), verbose=False)
     assert "device_map" not in seen
+
+
+def test_parts_past_the_time_limit_are_stopped_and_reported(tmp_path, monkeypatch):
+    import sys
+
+    fake = {"unit": ([sys.executable, "-c", "print('4 passed in 0.1s')"], {}),
+            "llama": ([sys.executable, "-c", "import time; time.sleep(60)"], {})}
+    monkeypatch.setattr(test_gpu, "commands", lambda out, dry, model_dir: fake)
+    started = time.perf_counter()
+    results = test_gpu.run_parts(["unit", "llama"], tmp_path, True, tmp_path, log=lambda m: None,
+                                 time_limit=3)
+    assert time.perf_counter() - started < 30
+    by = {r["part"]: r for r in results}
+    assert by["unit"]["rc"] == 0 and by["unit"]["summary"] == "4 passed in 0.1s"
+    assert by["llama"]["rc"] is None and "stopped at the time limit" in by["llama"]["summary"]

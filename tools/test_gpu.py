@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -131,27 +132,46 @@ def summary_line(log: str) -> str:
     return found[-1] if found else (lines[-1] if lines else "(no output)")
 
 
-def run_parts(parts, out: Path, cpu_dry_run: bool, model_dir: Path, log=print) -> list[dict]:
-    """Start every part at once, wait for all; [{part, rc, seconds, summary, log}]."""
+def run_parts(parts, out: Path, cpu_dry_run: bool, model_dir: Path, log=print,
+              time_limit: float | None = None) -> list[dict]:
+    """Start every part at once, wait for all; [{part, rc, seconds, summary, log}].
+
+    A part still running after `time_limit` seconds is stopped (with its pytest children) and
+    reported as such, so a run with a hard limit still writes what finished.
+    """
     env = base_env(cpu_dry_run)
-    running = []
+    running = {}
     for part in parts:
         cmd, extra = commands(out, cpu_dry_run, model_dir)[part]
         log_path = out / f"{part}.log"
         handle = open(log_path, "w")
         handle.write("$ " + " ".join(cmd) + "\n" + "".join(f"  {k}={v}\n" for k, v in extra.items()))
         handle.flush()
-        started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, env={**env, **extra}, stdout=handle,
-                                stderr=subprocess.STDOUT)
-        running.append((part, proc, handle, log_path, started))
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        running[part] = (proc, handle, log_path, time.perf_counter())
         log(f"started {part}: log {log_path}")
+    begun = time.perf_counter()
+    finished = {}
+    while len(finished) < len(running):
+        for part, (proc, handle, log_path, started) in running.items():
+            if part in finished or proc.poll() is None:
+                continue
+            finished[part] = (proc.returncode, time.perf_counter() - started, False)
+        if time_limit is not None and time.perf_counter() - begun > time_limit:
+            for part, (proc, handle, log_path, started) in running.items():
+                if part not in finished:
+                    os.killpg(proc.pid, signal.SIGTERM)   # its own session: pytest and kernels
+                    proc.wait()
+                    finished[part] = (None, time.perf_counter() - started, True)
+        time.sleep(1)
     results = []
-    for part, proc, handle, log_path, started in running:
-        rc = proc.wait()
+    for part, (proc, handle, log_path, started) in running.items():
         handle.close()
-        seconds = time.perf_counter() - started
+        rc, seconds, stopped = finished[part]
         line = summary_line(log_path.read_text())
+        if stopped:
+            line = f"stopped at the time limit ({time_limit:.0f} s); last line: {line}"
         info = part in INFORMATIONAL
         result = {"part": part, "rc": rc, "seconds": round(seconds, 1), "summary": line,
                   "log": log_path.name, "informational": info}
@@ -165,7 +185,8 @@ def run_parts(parts, out: Path, cpu_dry_run: bool, model_dir: Path, log=print) -
                          "notebook 04 needs a model that knows the facts)")
                 result["summary"] = line
         results.append(result)
-        verdict = "ok" if rc == 0 else ("differs (informational)" if info else f"FAILED (exit {rc})")
+        verdict = "ok" if rc == 0 else ("differs (informational)" if info else
+                                        "STOPPED" if stopped else f"FAILED (exit {rc})")
         log(f"{part}: {verdict} in {seconds:.0f} s: {line}")
     return results
 
@@ -187,6 +208,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "gpu-check", help="folder for the logs")
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="the random Llama folder (built there if missing; default: in --out)")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="stop parts still running after this many seconds (reported)")
     parser.add_argument("--check-only", action="store_true",
                         help="only check that a CUDA GPU is there (exit 2 with one line if not)")
     parser.add_argument("--cpu-dry-run", action="store_true",
@@ -214,7 +237,8 @@ def main(argv=None) -> int:
 
         build(model_dir, tiny=args.cpu_dry_run, device="cpu" if args.cpu_dry_run else "cuda")
         print(f"built {model_dir} in {time.perf_counter() - started:.0f} s")
-    results = run_parts(args.parts, args.out, args.cpu_dry_run, model_dir)
+    limit = None if args.time_limit is None else args.time_limit - (time.perf_counter() - started)
+    results = run_parts(args.parts, args.out, args.cpu_dry_run, model_dir, time_limit=limit)
     summary = {"device": "cpu (dry run)" if args.cpu_dry_run else _gpu_name(),
                "seconds": round(time.perf_counter() - started, 1), "parts": results,
                "passed": all(r["rc"] == 0 for r in results if r["part"] not in INFORMATIONAL)}
