@@ -34,7 +34,8 @@ LOG="$RESULTS/gpu_run.log"
 say() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
 # fail fast, with the reason, where a package the course needs does not import
-"$PY" -c "import transformers, lxt.efficient, nbval, nbclient, ipykernel, ipywidgets, jscatter, umap, torch
+"$PY" -c "import transformers, nbval, nbclient, ipykernel, ipywidgets, jscatter, umap, torch
+from utils.lrp import import_lxt_efficient; import_lxt_efficient()
 print('python', __import__('sys').version.split()[0], 'torch', torch.__version__, 'transformers', transformers.__version__)" \
   2>&1 | tee -a "$LOG"
 [ "${PIPESTATUS[0]}" = 0 ] || { say "a package the course needs is missing: see above"; exit 3; }
