@@ -180,3 +180,9 @@ def test_parts_past_the_time_limit_are_stopped_and_reported(tmp_path, monkeypatc
     by = {r["part"]: r for r in results}
     assert by["unit"]["rc"] == 0 and by["unit"]["summary"] == "4 passed in 0.1s"
     assert by["llama"]["rc"] is None and "stopped at the time limit" in by["llama"]["summary"]
+
+
+def test_gpu_run_script_parses():
+    done = subprocess.run(["bash", "-n", str(ROOT / "tools" / "gpu_run.sh")], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr

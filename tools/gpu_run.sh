@@ -13,8 +13,9 @@
 # with checkpointed layers, the saved-tensor count, and the course on CUDA; (2) tools/test_gpu.py
 # with every part side by side (unit tests also on CUDA, exercise notebooks, solved notebooks
 # against the stored outputs, the random 1B shape lax, and the informational bf16 comparison).
-# Afterwards: `python -m benchmarks.report --add <folder>/bench/results.json` puts the figures
-# into benchmarks/results.md; <folder>/test/summary.json has make test-gpu's summary.
+# Afterwards: `python -m benchmarks.report --add <folder>/bench/results.json` (bench_results.json
+# where packed) puts the figures into benchmarks/results.md; test/summary.json (test_summary.json)
+# has make test-gpu's summary; all.tgz holds every log and JUnit file.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RESULTS="${OUT:-gpu-run}"
@@ -49,7 +50,7 @@ else
   "$PY" -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$LOG"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >>"$LOG" 2>&1 || true
   BENCH=(--device cuda)
-  TEST=()
+  TEST=(--model-dir /tmp/llama-3.2-1b-shape-random)   # 2.5 GB: kept out of the results
   PARTS=(${PARTS:-unit exercises solved llama solved-bf16})
 fi
 
@@ -65,6 +66,14 @@ say "tests: $PY tools/test_gpu.py --out $RESULTS/test ${TEST[*]} ${PARTS[*]}"
   "${PARTS[@]}" 2>&1 | tee -a "$LOG"
 test_rc=${PIPESTATUS[0]}
 say "tests: exit $test_rc; whole run $(( $(date +%s) - started )) s"
-# the 2.5 GB random model folder stays out of the results
-rm -rf "$RESULTS/test/llama-3.2-1b-shape-random"
+rm -rf "$RESULTS/test/tiny-random-llama"
+# Everything in one archive; where few files may come back ($OUT on a lent machine: PACK=1),
+# only the archive, this log, the benchmark's results and the tests' summary stay beside it.
+tar czf /tmp/gpu-run-all.tgz -C "$RESULTS" . && mv /tmp/gpu-run-all.tgz "$RESULTS/all.tgz"
+if [ "${PACK:-$([ -n "${OUT:-}" ] && echo 1)}" = 1 ]; then
+  cp "$RESULTS/bench/results.json" "$RESULTS/bench_results.json" 2>/dev/null
+  cp "$RESULTS/test/summary.json" "$RESULTS/test_summary.json" 2>/dev/null
+  rm -rf "$RESULTS/bench" "$RESULTS/test" "$RESULTS/bench.log"
+fi
+say "results in $RESULTS: $(ls "$RESULTS" | tr '\n' ' ')"
 [ "$bench_rc" = 0 ] && [ "$test_rc" = 0 ]
