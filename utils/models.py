@@ -7,6 +7,8 @@
 "auto" picks the hub default when a GPU is present and the hub answers within a few seconds,
 otherwise the course model. Every model comes back in eval mode with frozen parameters and
 eager attention (the course reads attention weights, which fused kernels never materialise).
+Two environment variables serve the GPU checks: XAI_DTYPE (bfloat16 / float32) overrides the
+device's dtype, and XAI_DEVICE_MAP=auto places a model with accelerate on a single GPU too.
 """
 from __future__ import annotations
 
