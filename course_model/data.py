@@ -1,6 +1,6 @@
-"""Corpus files, the tokenizer and packed training arrays, each built once and cached under a
-hash of everything it depends on (the generator's source, the stage's size and seed, the
-packing, the tokenizer), so an edited family rebuilds what it changes and nothing else.
+"""The tokenizer and packed training arrays, each built once and cached under a hash of
+everything it depends on (the generator's source, the stage's size and seed, the packing, the
+tokenizer), so an edited generator rebuilds them instead of training on stale rows.
 
 Each stage's corpus becomes an int32 array of shape [n_rows, SEQ_LEN]: whole documents
 (BOS doc EOS) packed greedily, the rest of a row filled with PAD (ignored by the loss).

@@ -263,6 +263,20 @@ def current_stage(state: dict) -> TrainStage:
     return [s for s in TRAIN_STAGES if s.start(state) is not None][-1]
 
 
+def stage_at(state: dict, hp: dict) -> TrainStage | None:
+    """The stage the next step trains in: the current one, or the next one once the current
+    one's steps are done (None: no next stage in hp, training is over). Stage 1 ends on the
+    induction probe instead (`train`)."""
+    stage = current_stage(state)
+    length = stage.length(hp)
+    if length is None or state["step"] < stage.start(state) + length:
+        return stage
+    if stage.number == len(TRAIN_STAGES):
+        return None
+    nxt = TRAIN_STAGES[stage.number]
+    return nxt if nxt.length(hp) else None
+
+
 def _optimizer(model, hp: dict):
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -361,25 +375,22 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
     base_hp, stop = hp, False
     while True:
         step = state["step"]
-        stage = current_stage(state)
         hp = hp_at(base_hp, step)
         if rank == 0:
-            _warn_late_phases(base_hp, step, stage.number)
+            _warn_late_phases(base_hp, step, current_stage(state).number)
         opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
-        length = stage.length(hp)
-        if length is not None and step >= stage.start(state) + length:
-            nxt = TRAIN_STAGES[stage.number] if stage.number < len(TRAIN_STAGES) else None
-            if nxt is None or not nxt.length(hp):
-                break
-            state[f"stage{nxt.number}_start"] = step
-            if nxt.own_settings:
+        stage = stage_at(state, hp)
+        if stage is None:
+            break
+        if stage.start(state) is None:   # it begins with this step
+            state[f"stage{stage.number}_start"] = step
+            if stage.own_settings:
                 opt.state.clear()   # fresh Adam moments: another batch size, data and device
-                state[f"stage{nxt.number}_device"] = _device_name(device)
-            # variants of the next stage start from a copy of this (as runs/<new>/ckpt.pt)
-            save(run_dir / f"stage{nxt.number}_start.pt")
+                state[f"stage{stage.number}_device"] = _device_name(device)
+            # variants of this stage start from a copy of this (as runs/<new>/ckpt.pt)
+            save(run_dir / f"stage{stage.number}_start.pt")
             if rank == 0:
-                print(f"== stage {nxt.number} from step {step}", flush=True)
-            stage = nxt
+                print(f"== stage {stage.number} from step {step}", flush=True)
         if stop:
             if rank == 0:
                 print("time budget reached", flush=True)
