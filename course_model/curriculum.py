@@ -29,9 +29,6 @@ class Stage:
     spaced_answers: float = 0.0   # share of documents writing every answer as "A:" + " Paris"
     fits_tokenizer: bool = False  # the tokenizer is fitted on these stages' documents
 
-    def families(self):
-        return [family(k) for k in self.mix]
-
 
 _STAGE1_MIX = {"simple_reading@1": 0.25, "repeat@1": 0.25, "facts@1": 0.13, "conflict@1": 0.08,
                "instruction@1": 0.12, "icl@1": 0.09, "handover@1": 0.08}

@@ -289,7 +289,7 @@ def _warn_late_phases(hp: dict, step: int, stage: int) -> None:
     for start, over in hp.get("phases", []):
         late = late_phase_keys(over, stage)
         if start == step and late:
-            # PHASES count absolute steps; the stage switch follows the induction probe
+            # phases count absolute steps; the stage switch follows the induction probe
             print(f"warning: the phase at step {start} sets {late}, but that stage has "
                   "ended: it has no effect", flush=True)
 
