@@ -263,18 +263,12 @@ def current_stage(state: dict) -> TrainStage:
     return [s for s in TRAIN_STAGES if s.start(state) is not None][-1]
 
 
-def stage_at(state: dict, hp: dict) -> TrainStage | None:
-    """The stage the next step trains in: the current one, or the next one once the current
-    one's steps are done (None: no next stage in hp, training is over). Stage 1 ends on the
-    induction probe instead (`train`)."""
-    stage = current_stage(state)
-    length = stage.length(hp)
-    if length is None or state["step"] < stage.start(state) + length:
-        return stage
-    if stage.number == len(TRAIN_STAGES):
-        return None
-    nxt = TRAIN_STAGES[stage.number]
-    return nxt if nxt.length(hp) else None
+def stage_over(stage: TrainStage, state: dict, hp: dict) -> bool:
+    """Stage 1 is over once the induction probe has started stage 2 (`train`); a later stage
+    once its steps (in force now: a phase may change them) are done."""
+    if stage.number == 1:
+        return state["stage2_start"] is not None
+    return state["step"] >= stage.start(state) + stage.length(hp)
 
 
 def _optimizer(model, hp: dict):
@@ -372,29 +366,15 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
                    str(path) + ".tmp")
         os.replace(str(path) + ".tmp", path)
 
-    base_hp, stop = hp, False
-    while True:
+    base_hp = hp
+
+    def run_step(stage: TrainStage) -> bool:
+        """One optimizer step of `stage`; True when the time budget is spent."""
         step = state["step"]
         hp = hp_at(base_hp, step)
         if rank == 0:
-            _warn_late_phases(base_hp, step, current_stage(state).number)
+            _warn_late_phases(base_hp, step, stage.number)
         opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
-        stage = stage_at(state, hp)
-        if stage is None:
-            break
-        if stage.start(state) is None:   # it begins with this step
-            state[f"stage{stage.number}_start"] = step
-            if stage.own_settings:
-                opt.state.clear()   # fresh Adam moments: another batch size, data and device
-                state[f"stage{stage.number}_device"] = _device_name(device)
-            # variants of this stage start from a copy of this (as runs/<new>/ckpt.pt)
-            save(run_dir / f"stage{stage.number}_start.pt")
-            if rank == 0:
-                print(f"== stage {stage.number} from step {step}", flush=True)
-        if stop:
-            if rank == 0:
-                print("time budget reached", flush=True)
-            break
         x, labels = data.split_inputs_labels(_batch(stage, state, hp, stage_rows, tok, vocab),
                                              tok.pad_token_id)
         x, labels = x.to(device), labels.to(device)
@@ -428,6 +408,25 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
                     print(f"== stage 2 from step {step}", flush=True)
         if step % hp["ckpt_every"] == 0:
             save()
+        return stop
+
+    stop = False
+    for stage in TRAIN_STAGES[current_stage(state).number - 1:]:
+        if stage.start(state) is None:   # the stage begins here, if the settings hold it
+            if stop or not stage.length(hp_at(base_hp, state["step"])):
+                break
+            state[f"stage{stage.number}_start"] = state["step"]
+            if stage.own_settings:
+                opt.state.clear()   # fresh Adam moments: another batch size, data and device
+                state[f"stage{stage.number}_device"] = _device_name(device)
+            # variants of this stage start from a copy of this (as runs/<new>/ckpt.pt)
+            save(run_dir / f"stage{stage.number}_start.pt")
+            if rank == 0:
+                print(f"== stage {stage.number} from step {state['step']}", flush=True)
+        while not stop and not stage_over(stage, state, hp_at(base_hp, state["step"])):
+            stop = run_step(stage)
+    if stop and rank == 0:
+        print("time budget reached", flush=True)
     save()
     return str(ckpt)
 
