@@ -112,7 +112,7 @@ def prepare(force: bool = False):
     key = _tokenizer_key()
     tok_dir, meta_path = WORK_DIR / f"tokenizer_{key}", WORK_DIR / f"corpus_meta_{key}.json"
     if tok_dir.exists() and meta_path.exists() and not force:
-        return AutoTokenizer.from_pretrained(tok_dir), json.loads(meta_path.read_text())
+        return AutoTokenizer.from_pretrained(tok_dir, trust_remote_code=False), json.loads(meta_path.read_text())
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     docs = {n: generate(n, N_DOCS[n], CORPUS_SEED) for n in STAGES}
     tok = train_tokenizer([strip_markers(d) for n, s in STAGES.items() if s.fits_tokenizer

@@ -30,8 +30,9 @@ THRESHOLDS = {"fact_recall": 0.95, "context_copy": 0.95, "context_copy_new_shape
 
 def load(path=MODEL_DIR):
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager").eval()
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager",
+                                                 trust_remote_code=False).eval()
     return model, tok
 
 
