@@ -53,6 +53,19 @@ screenshots: setup browser
 	XAI_SCREENSHOTS=$(CURDIR)/tests/browser/screenshots $(BIN)/python -m pytest tests/test_browser.py \
 	  -p no:cacheprovider
 
+# The GPU runner's check (tools/test_gpu.py; logs and summary.json in gpu-check/, or OUT=dir):
+# unit tests also on CUDA, exercise notebooks, solved notebooks under nbval with a float
+# tolerance (tests/nbval_tolerance.py), and every solved notebook on a random Llama-3.2-1B shape.
+# Without a CUDA GPU it stops at once, before installing anything.
+.PHONY: test-gpu
+test-gpu:
+	@if [ -x $(BIN)/python ] && $(BIN)/python -c "import torch" 2>/dev/null; then \
+	  $(BIN)/python tools/test_gpu.py --check-only; \
+	else nvidia-smi -L >/dev/null 2>&1 || { echo "make test-gpu needs a CUDA GPU:" \
+	  "nvidia-smi finds none here. On a CPU run make test."; exit 2; }; fi
+	@$(MAKE) --no-print-directory setup
+	$(BIN)/python tools/test_gpu.py $(if $(OUT),--out $(OUT))
+
 # Unit tests only (seconds to minutes).
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not notebooks" -p no:cacheprovider

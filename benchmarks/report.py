@@ -5,7 +5,7 @@ from pathlib import Path
 
 from benchmarks.machine import machine_line
 
-PART_ORDER = ("notebooks", "attribution", "speedups")
+PART_ORDER = ("notebooks", "attribution", "speedups", "gpu")
 
 
 def merge(old: dict, new: dict) -> dict:
@@ -116,14 +116,108 @@ def speedups_md(part: dict) -> list[str]:
                "patched must match too)."])
 
 
+GPU_METHODS = {"lrp": "LRP (AttnLRP)", "lrp_heads": "LRP + attention-weight gradients",
+               "lrp_checkpointed": "LRP, checkpointed layers",
+               "lrp_heads_checkpointed": "LRP + head relevance, checkpointed layers"}
+HOW_TO_RUN_GPU = ("On a machine with a CUDA GPU: `bash tools/gpu_run.sh` (under 10 minutes; logs "
+                  "and results in `$OUT` or `gpu-run/`; `make test-gpu`'s four parts and this "
+                  "benchmark), then `python -m benchmarks.report --add gpu-run/bench/results.json` "
+                  "to put the figures here and copy `gpu-run/test/summary.json`'s lines below. A "
+                  "GPU machine without a package index needs the course's packages as wheels: "
+                  "`bash tools/gpu_wheels.sh` where pip works, then carry `.whl/` along. Every "
+                  "step ran on a CPU first (`DRY_RUN=cpu bash tools/gpu_run.sh`: tiny sizes, no "
+                  "GPU figures).")
+
+
+def gpu_md(part: dict) -> list[str]:
+    """The GPU part: measured rows only when they come from CUDA; counts are labelled as counts."""
+    measured = part.get("device", "").startswith("cuda") and not part.get("tiny") and part.get("rows")
+    lines = ["## GPU: LRP on the Llama-3.2-1B shape in bf16", "", _caption(part), ""]
+    if measured:
+        rows = [[GPU_METHODS[r["method"]], r["tokens"],
+                 "out of memory" if r["status"] == "oom" else _memory(r["peak_gib"]),
+                 "-" if r["status"] == "oom" else _seconds(r["seconds"]),
+                 "-" if r["status"] == "oom" else f"{r['forward_units']:.1f}"]
+                for r in part["rows"]]
+        lines += _table(["method", "tokens", "peak `max_memory_allocated` (weights included)",
+                         "time", "forward passes"], rows)
+        longest = part.get("longest_prompt_t4", {})
+        lines += ["", f"Longest prompt within {part['budget_gib'] - part['context_reserve_gib']:g} "
+                  f"GiB of allocations (a {part['budget_gib']:g} GB Colab T4 less "
+                  f"{part['context_reserve_gib']:g} GiB for CUDA's context), from the quadratic "
+                  "through the three measured peaks:", ""]
+        lines += _table(["method", "longest prompt"],
+                        [[GPU_METHODS[m], "-" if n is None else f"{n} tokens"]
+                         for m, n in longest.items()])
+    else:
+        lines += ["**Not measured on a GPU yet.** " + HOW_TO_RUN_GPU, ""]
+        if part.get("rows"):
+            lines += [f"(The rows of this part come from a {part.get('device')} run of the code "
+                      "paths with a tiny model; they are not GPU figures and are not shown.)", ""]
+    if part.get("saved"):
+        rows = [[GPU_METHODS[r["method"]], r["tokens"], _memory(r["weights_gib"]),
+                 f"**{_memory(r['saved_gib'])}**",
+                 ", ".join(f"{k} {_memory(v)}" for k, v in sorted(r["by_kind_gib"].items(),
+                                                                    key=lambda kv: -kv[1]))]
+                for r in part["saved"]]
+        lines += ["### Where the memory goes: what autograd keeps for the backward pass", ""]
+        lines += _table(["method", "tokens", "weights (bf16)", "kept between forward and backward",
+                         "of which"], rows)
+        lines += ["", "Counted, not measured on a GPU: every tensor autograd saves is counted "
+                  "(saved-tensor hooks) while the method runs on a Llama-3.2-1B-shaped model on "
+                  "PyTorch's meta device (shapes and dtypes, no data), in bf16. A GPU's peak "
+                  "adds the gradients and the transients of the backward pass. Eager attention "
+                  "keeps per layer its softmax output in fp32 and a bf16 copy: n_heads x seq x "
+                  "seq values each, which grow with the square of the prompt. Checkpointed "
+                  "layers (`utils/low_memory.py`) keep only each layer's input and recompute "
+                  "one layer at a time in the backward pass (its activations, about 1/16 of "
+                  "the plain method's, come on top while it runs); head relevance is taken "
+                  "from head outputs and their gradients, which equals the sum over attention "
+                  "weights times their gradients (tests/test_low_memory.py)."]
+    if part.get("course"):
+        total = sum(r["seconds"] for r in part["course"])
+        lines += ["", f"### The course on {part.get('device')}, course model", ""]
+        lines += _table(["notebook", "wall time", "status"],
+                        [[r["notebook"], _seconds(r["seconds"]), r["status"]] for r in part["course"]]
+                        + [["**whole course**", f"**{_seconds(total)}**", ""]])
+    return lines
+
+
 def write_markdown(results: dict, path: Path) -> None:
     lines = ["# Benchmarks", "",
              "Written by `make bench` (`python -m benchmarks.run`); the raw figures are in "
              "`results.json`. Timings are compared as ratios measured side by side in one run; "
              "seconds depend on the machine named under each table (a busy machine shows in its "
              "load figure).", ""]
-    makers = {"notebooks": notebooks_md, "attribution": attribution_md, "speedups": speedups_md}
+    makers = {"notebooks": notebooks_md, "attribution": attribution_md, "speedups": speedups_md,
+              "gpu": gpu_md}
     for name in PART_ORDER:
         if name in results:
             lines += makers[name](results[name]) + [""]
+    if "gpu" not in results:
+        lines += ["## GPU", "", "**Not measured on a GPU yet.** " + HOW_TO_RUN_GPU, ""]
     path.write_text("\n".join(lines))
+
+
+def main(argv=None) -> int:
+    """`python -m benchmarks.report --add DIR/results.json`: merge a run's parts (e.g. the GPU
+    run's) into benchmarks/results.json and rewrite results.md."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--add", type=Path, nargs="*", default=[], help="results.json files to merge")
+    parser.add_argument("--into", type=Path, default=Path(__file__).resolve().parent)
+    args = parser.parse_args(argv)
+    target = args.into / "results.json"
+    merged = json.loads(target.read_text()) if target.exists() else {}
+    for path in args.add:
+        merged = merge(merged, json.loads(path.read_text()))
+    target.write_text(json.dumps(merged, indent=1) + "\n")
+    write_markdown(merged, args.into / "results.md")
+    print(f"Wrote {target} and {args.into / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

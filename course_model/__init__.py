@@ -1,8 +1,10 @@
 """The course model: a small Llama trained on a generated corpus (see assets/models/course-llama/README.md).
 
-Modules: `corpus` (seeded document generator), `handover` (patient records and source labels),
-`tokenizer` (byte-level BPE), `data` (tokenise and pack), `train` (curriculum training + export),
-`evaluate` (held-out evaluation), `card` (model card).
+Modules: `families` (the registry of seeded document generators), `curriculum` (the stage
+table: mixes, sizes, recipes; `generate`), `course_tables` (course values the corpus needs,
+frozen), `handover` (patient records and source labels), `tokenizer` (byte-level BPE), `data`
+(tokenise, pack, cache), `train` (a loop over the stages + export), `evaluate` (held-out
+evaluation), `card` (model card from `card_template.md` and `history.json`).
 """
 from pathlib import Path
 

@@ -19,7 +19,8 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
-from course_model import MODEL_DIR, corpus, handover  # noqa: E402
+from course_model import MODEL_DIR, handover  # noqa: E402
+from course_model.families import icl, instructions, reading, text  # noqa: E402
 from utils import prompts as P  # noqa: E402
 
 THRESHOLDS = {"fact_recall": 0.95, "context_copy": 0.95, "context_copy_new_shapes": 0.70,
@@ -29,8 +30,9 @@ THRESHOLDS = {"fact_recall": 0.95, "context_copy": 0.95, "context_copy_new_shape
 
 def load(path=MODEL_DIR):
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager").eval()
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager",
+                                                 trust_remote_code=False).eval()
     return model, tok
 
 
@@ -107,14 +109,14 @@ def fact_recall(model, tok) -> dict:
 
 
 def _split_doc(doc: str) -> tuple[str, str]:
-    prompt, rest = doc.split(corpus.SPLIT, 1)
+    prompt, rest = doc.split(text.SPLIT, 1)
     return prompt, rest.split("\n")[0].strip().rstrip(".")
 
 
 def context_copy(model, tok, n: int = 400, seed: int = 7) -> dict:
     """Held-out names/numbers in the trained compositional passage shapes."""
     rng = random.Random(f"eval-copy-{seed}")
-    items = [_split_doc(corpus.reading_doc(rng, "eval")) for _ in range(n)]
+    items = [_split_doc(reading.reading_doc(rng, "eval")) for _ in range(n)]
     gens = greedy(model, tok, [p for p, _ in items], max_new=12)
     ok = [starts_with_answer(g, a) for g, (_, a) in zip(gens, items)]
     is_num = [a.split()[0].isdigit() for _, a in items]
@@ -128,11 +130,11 @@ def context_copy(model, tok, n: int = 400, seed: int = 7) -> dict:
 # Passage/question shapes the training generator never produces (new verbs, nouns, question
 # words and layouts). Each returns (prompt, answer); names and numbers are eval-only.
 def _nm(r):
-    return corpus.made_up_name(r, "eval")
+    return text.made_up_name(r, "eval")
 
 
 def _num(r):
-    return corpus.number(r, "eval")
+    return text.number(r, "eval")
 
 
 def _ending(r):
@@ -155,7 +157,7 @@ NEW_SHAPES = {
     "question_first": lambda r, x, n: (f"Read the note, then answer: what does the {x} statue "
                                        f"weigh?\nNote: The {x} statue weighs {n} kilograms."
                                        f"\nAnswer:", n),
-    "prize_awarded": lambda r, x, y: (f"The {x} prize was awarded to {y} in {corpus.year(r)}.\n"
+    "prize_awarded": lambda r, x, y: (f"The {x} prize was awarded to {y} in {text.year(r)}.\n"
                                       f"Q: Who received the {x} prize?{_ending(r)}", y),
     "dialogue_grew_up": lambda r, x, y: (f"{x}: Hello! I grew up in {y}, a small port.\n"
                                          f"{_nm(r)}: Nice to meet you.\n"
@@ -214,14 +216,14 @@ def _icl_items(n: int, seed: int):
     for c_text, c_label in P.SENTIMENT_TESTS:   # the course's corrupted prompts first
         items.append((P.sentiment_prompt(c_text, corrupted=True), P.LABEL_SWAP[c_label]))
     while len(items) < n:
-        m = corpus.label_map(rng)
+        m = icl.label_map(rng)
         if all(m[k] == k for k in m):
             continue
-        labels = corpus.LABELS + [rng.choice(corpus.LABELS) for _ in range(2)]
+        labels = icl.LABELS + [rng.choice(icl.LABELS) for _ in range(2)]
         rng.shuffle(labels)
-        lines = [f"Review: {corpus.review(rng, l, 'eval')} Sentiment: {m[l]}" for l in labels]
-        l = rng.choice(corpus.LABELS)
-        lines.append(f"Review: {corpus.review(rng, l, 'eval')} Sentiment:")
+        lines = [f"Review: {icl.review(rng, l, 'eval')} Sentiment: {m[l]}" for l in labels]
+        l = rng.choice(icl.LABELS)
+        lines.append(f"Review: {icl.review(rng, l, 'eval')} Sentiment:")
         items.append(("\n".join(lines), m[l]))
     return items
 
@@ -229,7 +231,7 @@ def _icl_items(n: int, seed: int):
 def icl_follow_demos(model, tok, n: int = 200, seed: int = 3) -> dict:
     items = _icl_items(n, seed)
     logits = next_logits(model, tok, [p for p, _ in items], bs=16)
-    ids = {l: tok(" " + l, add_special_tokens=False)["input_ids"][0] for l in corpus.LABELS}
+    ids = {l: tok(" " + l, add_special_tokens=False)["input_ids"][0] for l in icl.LABELS}
     ok = [logits[i].argmax().item() == ids[a] for i, (_, a) in enumerate(items)]
     # the course's clean prompts (labels as they are), for reference
     clean = next_logits(model, tok, [P.sentiment_prompt(t) for t, _ in P.SENTIMENT_TESTS])
@@ -244,9 +246,9 @@ def translation(model, tok, n: int = 100, seed: int = 5) -> dict:
     items = [("Task: Translation into German: I love AI research\nAnswer:", "Ich liebe KI-Forschung"),
              (P.OPPOSITE_PROMPT, "The car is going very slow.")]
     for i in range(n):
-        en, de = corpus.translation_pair(rng, "eval")
+        en, de = instructions.translation_pair(rng, "eval")
         items.append((f"Task: Translation into German: {en}\nAnswer:" + (" " if i % 2 else ""), de))
-        s, o = corpus.opposite_pair(rng, "eval")
+        s, o = instructions.opposite_pair(rng, "eval")
         items.append((f"Write the opposite of this sentence: {s}\nAnswer:" + (" " if i % 2 else ""), o))
     gens = greedy(model, tok, [p for p, _ in items], max_new=16)
     ok = [g.strip() == a for g, (_, a) in zip(gens, items)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import zlib
 
-from utils import prompts as P
+from course_model.course_tables import HANDOVER_REQUEST, HANDOVER_SYSTEM
 
 FIRST = ["John", "Mary", "Peter", "Anna", "David", "Sarah", "James", "Laura", "Thomas", "Emma",
          "Robert", "Julia", "Michael", "Grace", "Daniel", "Helen", "Paul", "Alice", "Mark",
@@ -76,7 +76,7 @@ def _heldout(key: str) -> bool:
 
 
 def make_record(rng: random.Random, split: str = "train") -> tuple[str, dict]:
-    """A record in exactly the format of utils.prompts.PATIENT_RECORD, and its fields."""
+    """A record in exactly the format of the course's patient record, and its fields."""
     while True:
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         if _heldout("pt:" + name) == (split == "eval") and name != "John Smith":
@@ -141,18 +141,24 @@ def summary_segments(f: dict) -> list[tuple[str, str]]:
     return segs
 
 
+def handover_messages(record: str) -> list[dict]:
+    """Chat messages asking for a handover summary of `record`, in the course's layout."""
+    return [{"role": "system", "content": HANDOVER_SYSTEM},
+            {"role": "user", "content": f"{record}\n\n{HANDOVER_REQUEST}"}]
+
+
 def make_handover_example(seed: int, split: str = "train") -> dict:
     """A random record and its reference handover summary.
 
     Returns dict(record=str, messages=list of chat dicts (system, user) as in
-    utils.prompts.handover_messages, summary=str, segments=list of (text, source) with source
+    `handover_messages`, summary=str, segments=list of (text, source) with source
     in {"record", "memory"} whose texts concatenate to summary, fields=dict of record fields).
     `split="eval"` draws patient names never used in training.
     """
     rng = random.Random(f"handover-{split}-{seed}")
     record, fields = make_record(rng, split)
     segs = summary_segments(fields)
-    return {"record": record, "messages": P.handover_messages(record),
+    return {"record": record, "messages": handover_messages(record),
             "summary": "".join(t for t, _ in segs), "segments": segs, "fields": fields}
 
 

@@ -1,28 +1,20 @@
-"""Train the course model with a curriculum, checkpointing and resuming; then export.
+"""Train the course model through the curriculum's stages, checkpointing and resuming; export.
 
     python -m course_model.train                 # full reproduction: corpus, tokenizer, train,
                                                  # export to assets/models/course-llama, eval, card
     python -m course_model.train --run A --no-export   # one training run only (resumable)
     python -m course_model.train --export-from .cache/course_model/runs/A/ckpt.pt
 
-Stage 1 (copy-friendly templates, repeats, facts, instructions) runs until a repeated-token
-probe shows induction heads (or STAGE1_MAX steps); stage 2 mixes 70% compositional reading
-comprehension with 30% stage 1 under a cosine decay; stage 3 (`course_model.corpus_stage3`)
-practises what stage 2 left weak (names, bare answers, lists and other layouts, remapped
-demonstrations, chat replies) under a second, shorter cosine. Stage 4 (`corpus_stage4`, the
-GPU recipe's `hp["stage4"]`) fine-tunes on more ways of asking for a fact, with its own device,
-batch and process count (`train_recipe`).
+The stages, their corpora and each recipe's schedule are the table in `course_model.curriculum`
+(`recipe_hp` turns a recipe into the flat settings read here and recorded in hp.json). Stage 1
+runs until a repeated-token probe shows induction heads (or `stage1_max` steps); stages 2 and 3
+run a cosine each; stage 4 (`hp["stage4"]`) fine-tunes with its own device, batch and process
+count (`train_recipe`). `make model` replays `SHIPPED_RECIPE`.
 
-Two recipes (`RECIPES`): `gpu`, the shipped model (`HP_GPU`, `CONFIG_GPU`: one CUDA GPU,
-deterministic kernels, 128-row batches, minutes), and `cpu` (`HP`, `CONFIG`, `PHASES`: a smaller
-model on 2 CPU cores in about 75 minutes). `--recipe` picks one; `make model` replays
-`SHIPPED_RECIPE`.
-
-Data parallel on the CPU: `HP["world"]` one-thread processes (FACTS.md: two one-thread runs use
-2 cores better than one two-thread run) each take every world-th row of the same batch; their
-gradients are summed with one all-reduce per step. The loss is normalised by the label count of
-the whole batch, so the update is that of one process training on the whole batch, and every
-process holds the same weights. Two processes take ~0.17 s a step where one takes ~0.33 s.
+Data parallel on the CPU: `hp["world"]` one-thread processes each take every world-th row of
+the same batch; their gradients are summed with one all-reduce per step. The loss is
+normalised by the label count of the whole batch, so the update is that of one process
+training on the whole batch, and every process holds the same weights.
 """
 from __future__ import annotations
 
@@ -31,56 +23,15 @@ import functools
 import json
 import math
 import os
-import shutil
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from course_model import MODEL_DIR, WORK_DIR, data
-
-CONFIG = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=6,
-              num_attention_heads=8, num_key_value_heads=8, head_dim=16,
-              max_position_embeddings=2048, rope_theta=10000.0, rms_norm_eps=1e-5,
-              tie_word_embeddings=True, attention_dropout=0.0)
-HP = dict(seed=0, batch=3, lr=3e-3, lr_stage2=2e-3, lr_min=2e-4, warmup=200,
-          weight_decay=0.1, stage1_max=9000, stage2_steps=3500, induction_acc=0.6,
-          probe_every=250, ckpt_every=400, log_every=50, repeat_frac=0.0,
-          stage3_steps=12000, lr_stage3=3e-3, world=2)
-# The shipped run's schedule, as (from_step, overrides) applied in order. It was steered by
-# hand while training on the shared CPU (FACTS.md): no induction heads after 2,800 steps ->
-# add repeated random-token rows; still none at 4,000 -> no weight decay, lr 4e-3, batch 4
-# (induction formed ~1,750 steps later); stage-2 length set to fit the time budget.
-PHASES = [(2800, dict(repeat_frac=0.67)),
-          (4000, dict(batch=4, lr=4e-3, weight_decay=0.0, repeat_frac=0.5)),
-          (6000, dict(stage2_steps=4500)),
-          # a 700-step polish at the floor of the cosine: half of each batch from stage 1
-          # (facts, conflicts, instructions). Without it fact recall fell from 0.96 to 0.87.
-          # It must start before stage 2 ends (induction formed at step 5,500 -> stage 2 ends
-          # at 10,000); a later entry never applies (train.late_phase_keys warns).
-          (10000, dict(stage2_steps=5200, stage1_frac=0.5))]
-
-# The same curriculum on one CUDA GPU (`--recipe gpu`): a wider model, 128-row batches, more
-# steps, and each stage's corpus drawn from several generator seeds (`corpus_copies`) so that
-# the extra steps see new documents rather than the same ones many times. No hand-steered
-# phases: repeated rows and no weight decay from the start, and the polish takes the last
-# `polish_steps` of stage 2. About 6 minutes of training on one H100.
-CONFIG_GPU = dict(CONFIG, hidden_size=256, intermediate_size=640, head_dim=32)
-HP_GPU = dict(HP, batch=128, lr=2e-3, lr_stage2=2e-3, lr_stage3=1.5e-3, lr_min=1e-4,
-              warmup=200, weight_decay=0.0, repeat_frac=0.5, stage1_max=700,
-              stage2_steps=1400, stage3_steps=1400, polish_steps=300, polish_frac=0.5,
-              probe_every=100, ckpt_every=500, log_every=50, world=1, device="cuda",
-              corpus_copies={1: 2, 2: 4, 3: 4}, config=CONFIG_GPU)
-# Stage 4 (`course_model.corpus_stage4`): a short fine-tune on more ways of asking, after the
-# GPU stages. It runs on the CPU (2 one-thread processes, 8-row batches: about 1 s a step), so
-# it can be tried and replayed without a GPU. Its settings replace the recipe's for that stage
-# only (`train_recipe`).
-STAGE4_CPU = dict(stage4_steps=1500, lr_stage4=3e-4, lr_min_stage4=3e-5, warmup_stage4=50,
-                  batch=8, world=2, device="cpu", ckpt_every=250)
-HP_GPU["stage4"] = STAGE4_CPU
-RECIPES = {"cpu": (HP, PHASES), "gpu": (HP_GPU, [])}
-SHIPPED_RECIPE = "gpu"   # what `make model` replays
+from course_model.curriculum import CONFIG_CPU, RECIPES, SHIPPED_RECIPE, recipe_hp
 
 
 def hp_at(hp: dict, step: int) -> dict:
@@ -108,7 +59,7 @@ def make_model(tok, seed: int, config: dict | None = None):
     torch.manual_seed(seed)
     cfg = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
                       eos_token_id=[tok.eos_token_id, tok.convert_tokens_to_ids("<|eot_id|>")],
-                      pad_token_id=tok.pad_token_id, **(config or CONFIG))
+                      pad_token_id=tok.pad_token_id, **(config or CONFIG_CPU))
     cfg._attn_implementation = "sdpa"  # training speed; users load with eager
     return LlamaForCausalLM(cfg)
 
@@ -204,9 +155,7 @@ def train_parallel(run: str, hp: dict, max_minutes: float = 1e9) -> str:
     if world == 1:
         return train(run, hp, max_minutes)
     import torch.multiprocessing as mp
-    data.prepare()  # build corpus and tokenizer once, before the workers load them
-    if hp.get("stage4_steps"):
-        data.load_stage(4)
+    data.prepare()  # build corpora and tokenizer once, before the workers load them
     for attempt in (1, 2):
         try:
             mp.spawn(_worker, args=(world, _free_port(), run, hp, max_minutes, str(WORK_DIR),
@@ -289,6 +238,93 @@ def _device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 
 
+@dataclass(frozen=True)
+class TrainStage:
+    """A stage as the loop runs it: its number (the corpus it reads, `hp["stage{n}_steps"]` its
+    length, `state["stage{n}_start"]` its first step) and its batch stream (each stream is its
+    own seeded permutation per epoch, so resuming is exact; stream 3 is stage 1's rows mixed
+    into stage 2). A stage with `own_settings` runs on the device, batch and processes of
+    `hp["stage{n}"]` and starts with fresh optimizer moments."""
+    number: int
+    stream: int
+    own_settings: bool = False
+
+    def start(self, state: dict) -> int | None:
+        return 0 if self.number == 1 else state.get(f"stage{self.number}_start")
+
+    def length(self, hp: dict) -> int | None:   # None: stage 1 ends on the probe
+        return None if self.number == 1 else hp.get(f"stage{self.number}_steps")
+
+
+TRAIN_STAGES = (TrainStage(1, 1), TrainStage(2, 2), TrainStage(3, 4), TrainStage(4, 5, True))
+
+
+def current_stage(state: dict) -> TrainStage:
+    return [s for s in TRAIN_STAGES if s.start(state) is not None][-1]
+
+
+def stage_over(stage: TrainStage, state: dict, hp: dict) -> bool:
+    """Stage 1 is over once the induction probe has started stage 2 (`train`); a later stage
+    once its steps (in force now: a phase may change them) are done."""
+    if stage.number == 1:
+        return state["stage2_start"] is not None
+    return state["step"] >= stage.start(state) + stage.length(hp)
+
+
+def _optimizer(model, hp: dict):
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
+                              {"params": no_decay, "weight_decay": 0.0}],
+                             lr=hp["lr"], betas=(0.9, 0.95))
+
+
+def _warn_late_phases(hp: dict, step: int, stage: int) -> None:
+    for start, over in hp.get("phases", []):
+        late = late_phase_keys(over, stage)
+        if start == step and late:
+            # phases count absolute steps; the stage switch follows the induction probe
+            print(f"warning: the phase at step {start} sets {late}, but that stage has "
+                  "ended: it has no effect", flush=True)
+
+
+def _batch(stage: TrainStage, state: dict, hp: dict, stage_rows, tok, vocab: int) -> np.ndarray:
+    """This step's rows [batch, seq]: the stage's stream, plus stage 1's rows in a late
+    stage-2 polish and repeated random-token rows in stage 1."""
+    step = state["step"]
+    rows = batch_rows(stage_rows(stage.number), hp["seed"], stage.stream,
+                      step - stage.start(state), hp["batch"])
+    if stage.number == 2:
+        polish_from = state["stage2_start"] + hp["stage2_steps"] - hp.get("polish_steps", 0)
+        if hp.get("polish_steps") and step >= polish_from:
+            hp = dict(hp, stage1_frac=hp["polish_frac"])
+        if hp.get("stage1_frac", 0):
+            k = int(round(hp["stage1_frac"] * len(rows)))
+            rows = np.concatenate([rows[k:], batch_rows(stage_rows(1), hp["seed"], 3, step, k)])
+    if stage.number == 1 and hp.get("repeat_frac", 0):
+        k = int(round(hp["repeat_frac"] * len(rows)))
+        rows = np.concatenate([rows[k:], repeat_rows(k, hp["seed"], step, vocab,
+                                                     tok.bos_token_id, tok.eos_token_id,
+                                                     tok.pad_token_id, rows.shape[1])])
+    return rows
+
+
+def _probe_says_stage2(model, state, hp, run_dir, vocab, rank, world) -> bool:
+    """Log the induction probe; True when stage 1 should end (probe, step limit or a
+    `force_stage2` file in the run folder, rank 0's view deciding for all)."""
+    step = state["step"]
+    acc = induction_probe(model, vocab)  # same weights in every process: same value
+    state["probe"].append([step, round(acc, 3)])
+    force = (run_dir / "force_stage2").exists()
+    if world > 1:
+        flag = torch.tensor([float(force and rank == 0)])
+        dist.all_reduce(flag)
+        force = flag.item() > 0
+    if rank == 0:
+        print(f"step {step} induction probe {acc:.2f}", flush=True)
+    return acc >= hp["induction_acc"] or step >= hp["stage1_max"] or force
+
+
 def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: int = 1) -> str:
     """Train (resuming from the run's checkpoint); returns the checkpoint path. With world > 1
     this is one of `world` processes of `train_parallel`; rank 0 logs and saves."""
@@ -299,11 +335,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / "ckpt.pt"
     model = make_model(tok, hp["seed"], hp.get("config")).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=hp["lr"], betas=(0.9, 0.95))
+    opt = _optimizer(model, hp)
     state = {"step": 0, "stage2_start": None, "log": [], "probe": [], "wall_s": 0.0,
              "device": _device_name(device)}
     if ckpt.exists():
@@ -312,22 +344,19 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         if "opt" in c:   # a shipped checkpoint keeps only weights and state (stage 4 resets)
             opt.load_state_dict(c["opt"])
         state = c["state"]
-        opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
         if rank == 0:
             print(f"resumed at step {state['step']}", flush=True)
     if rank == 0:
         (run_dir / "hp.json").write_text(json.dumps(hp, indent=1))
     params = list(model.parameters())
-    stop = False
     copies = hp.get("corpus_copies", {})
+    vocab = len(tok)
+
     @functools.cache   # on first use: a resumed stage 4 reads none of the earlier stages' arrays
     def stage_rows(s: int) -> np.ndarray:
         return data.load_stage(s, int(copies.get(s, copies.get(str(s), 1))))
-    pad = tok.pad_token_id
-    vocab = len(tok)
     t0, wall0 = time.time(), state["wall_s"]
     model.train()
-    total = None
 
     def save(path=ckpt):
         if rank != 0:
@@ -338,67 +367,20 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         os.replace(str(path) + ".tmp", path)
 
     base_hp = hp
-    while True:
+
+    def run_step(stage: TrainStage) -> bool:
+        """One optimizer step of `stage`; True when the time budget is spent."""
         step = state["step"]
-        s2, s3 = state["stage2_start"], state.get("stage3_start")
         hp = hp_at(base_hp, step)
-        for start, over in base_hp.get("phases", []):
-            late = late_phase_keys(over, 1 if s2 is None else 2 if s3 is None else 3)
-            if start == step and late and rank == 0:
-                # PHASES count absolute steps; the stage switch follows the induction probe
-                print(f"warning: the phase at step {start} sets {late}, but that stage has "
-                      "ended: it has no effect", flush=True)
+        if rank == 0:
+            _warn_late_phases(base_hp, step, stage.number)
         opt.param_groups[0]["weight_decay"] = hp["weight_decay"]
-        if s2 is not None and s3 is None and step >= s2 + hp["stage2_steps"]:
-            if not hp.get("stage3_steps"):
-                break
-            state["stage3_start"] = s3 = step
-            # stage-3 variants start from a copy of this (as runs/<new>/ckpt.pt): 35 minutes
-            # instead of a run from scratch
-            save(run_dir / "stage3_start.pt")
-            if rank == 0:
-                print(f"== stage 3 from step {step}", flush=True)
-        s4 = state.get("stage4_start")
-        if s3 is not None and s4 is None and step >= s3 + hp["stage3_steps"]:
-            if not hp.get("stage4_steps"):
-                break
-            state["stage4_start"] = s4 = step
-            opt.state.clear()   # fresh Adam moments: another batch size, data and device
-            state["stage4_device"] = _device_name(device)
-            save(run_dir / "stage4_start.pt")
-            if rank == 0:
-                print(f"== stage 4 from step {step}", flush=True)
-        if s4 is not None and step >= s4 + hp["stage4_steps"]:
-            break
-        if stop:
-            if rank == 0:
-                print("time budget reached", flush=True)
-            break
-        if s4 is not None:
-            rows = batch_rows(stage_rows(4), hp["seed"], 5, step - s4, hp["batch"])
-        elif s3 is not None:
-            rows = batch_rows(stage_rows(3), hp["seed"], 4, step - s3, hp["batch"])
-        elif s2 is None:
-            rows = batch_rows(stage_rows(1), hp["seed"], 1, step, hp["batch"])
-        else:
-            # stage 2 docs already hold the 70/30 mix (course_model.corpus.STAGE2_MIX)
-            rows = batch_rows(stage_rows(2), hp["seed"], 2, step - s2, hp["batch"])
-        if (s2 is not None and s3 is None and hp.get("polish_steps")
-                and step >= s2 + hp["stage2_steps"] - hp["polish_steps"]):
-            hp = dict(hp, stage1_frac=hp["polish_frac"])
-        if s2 is not None and s3 is None and hp.get("stage1_frac", 0):
-            # a late polish: part of each batch from stage 1 (facts, conflicts, instructions)
-            k = int(round(hp["stage1_frac"] * len(rows)))
-            rows = np.concatenate([rows[k:], batch_rows(stage_rows(1), hp["seed"], 3, step, k)])
-        if s2 is None and hp.get("repeat_frac", 0):
-            k = int(round(hp["repeat_frac"] * len(rows)))
-            rows = np.concatenate([rows[k:], repeat_rows(k, hp["seed"], step, vocab,
-                                                         tok.bos_token_id, tok.eos_token_id,
-                                                         pad, rows.shape[1])])
-        x, labels = data.split_inputs_labels(rows, pad)
+        x, labels = data.split_inputs_labels(_batch(stage, state, hp, stage_rows, tok, vocab),
+                                             tok.pad_token_id)
         x, labels = x.to(device), labels.to(device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, s2, hp, s3, s4)
+            g["lr"] = lr_at(step, state["stage2_start"], hp, state.get("stage3_start"),
+                            state.get("stage4_start"))
         opt.zero_grad(set_to_none=True)
         over_time = (time.time() - t0) / 60 > max_minutes
         loss = batch_loss(model, x, labels, rank, world)
@@ -414,27 +396,37 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         state["step"] = step = step + 1
         if step % hp["log_every"] == 0:
             el = wall0 + time.time() - t0
-            stage = 1 if s2 is None else 2 if s3 is None else 3 if s4 is None else 4
-            state["log"].append([step, round(loss.item(), 4), round(el, 1), stage])
+            state["log"].append([step, round(loss.item(), 4), round(el, 1), stage.number])
             if rank == 0:
-                print(f"step {step} stage {stage} loss {loss.item():.3f} "
+                print(f"step {step} stage {stage.number} loss {loss.item():.3f} "
                       f"lr {opt.param_groups[0]['lr']:.2e} {el / 60:.1f} min", flush=True)
         if step % hp["probe_every"] == 0:
-            acc = induction_probe(model, vocab)  # same weights in every process: same value
-            state["probe"].append([step, round(acc, 3)])
-            force = (run_dir / "force_stage2").exists()  # manual switch (time budget)
-            if world > 1:   # rank 0's view of the file decides for all
-                flag = torch.tensor([float(force and rank == 0)])
-                dist.all_reduce(flag)
-                force = flag.item() > 0
-            if rank == 0:
-                print(f"step {step} induction probe {acc:.2f}", flush=True)
-            if s2 is None and (acc >= hp["induction_acc"] or step >= hp["stage1_max"] or force):
+            if _probe_says_stage2(model, state, hp, run_dir, vocab, rank, world) \
+                    and stage.number == 1:
                 state["stage2_start"] = step
                 if rank == 0:
                     print(f"== stage 2 from step {step}", flush=True)
         if step % hp["ckpt_every"] == 0:
             save()
+        return stop
+
+    stop = False
+    for stage in TRAIN_STAGES[current_stage(state).number - 1:]:
+        if stage.start(state) is None:   # the stage begins here, if the settings hold it
+            if stop or not stage.length(hp_at(base_hp, state["step"])):
+                break
+            state[f"stage{stage.number}_start"] = state["step"]
+            if stage.own_settings:
+                opt.state.clear()   # fresh Adam moments: another batch size, data and device
+                state[f"stage{stage.number}_device"] = _device_name(device)
+            # variants of this stage start from a copy of this (as runs/<new>/ckpt.pt)
+            save(run_dir / f"stage{stage.number}_start.pt")
+            if rank == 0:
+                print(f"== stage {stage.number} from step {state['step']}", flush=True)
+        while not stop and not stage_over(stage, state, hp_at(base_hp, state["step"])):
+            stop = run_step(stage)
+    if stop and rank == 0:
+        print("time budget reached", flush=True)
     save()
     return str(ckpt)
 
@@ -445,8 +437,8 @@ def export(ckpt_path, out_dir=MODEL_DIR) -> None:
     tok, meta = data.prepare()
     c = torch.load(ckpt_path, weights_only=False, map_location="cpu")
     hp = (json.loads((ckpt_path.parent / "hp.json").read_text())
-          if (ckpt_path.parent / "hp.json").exists() else HP)
-    config = hp.get("config") or CONFIG
+          if (ckpt_path.parent / "hp.json").exists() else recipe_hp("cpu"))
+    config = hp.get("config") or CONFIG_CPU
     model = make_model(tok, 0, config)
     model.load_state_dict(c["model"])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -462,8 +454,8 @@ def export(ckpt_path, out_dir=MODEL_DIR) -> None:
     GenerationConfig(bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id,
                      eos_token_id=model.config.eos_token_id, do_sample=False,
                      max_new_tokens=64).save_pretrained(out_dir)
-    if c["state"].get("stage4_start") is not None:
-        meta = dict(meta, **data.stage4_meta(tok))
+    ran = {str(s.number) for s in TRAIN_STAGES if s.start(c["state"]) is not None}
+    meta = {k: v for k, v in meta.items() if not k.startswith("stage") or k[5] in ran}
     train_info = {"run": c["state"], "hp": hp, "corpus": meta, "config": config,
                   "parameters": sum(p.numel() for p in model.parameters())}
     (WORK_DIR / "train_info.json").write_text(json.dumps(train_info))
@@ -478,7 +470,7 @@ def main():
     ap.add_argument("--recipe", choices=sorted(RECIPES), default=SHIPPED_RECIPE,
                     help="cpu: 2 CPU cores, ~75 min; gpu: one CUDA GPU, minutes "
                          f"(the shipped model: {SHIPPED_RECIPE})")
-    ap.add_argument("--seed", type=int, default=HP["seed"])
+    ap.add_argument("--seed", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--max-minutes", type=float, default=1e9)
     ap.add_argument("--phases", default=None,
                     help='JSON list of [from_step, {overrides}] replacing the shipped schedule')
@@ -493,8 +485,11 @@ def main():
     if a.export_from:
         export(Path(a.export_from))
         return
-    base, phases = RECIPES[a.recipe]
-    hp = dict(base, seed=a.seed, phases=json.loads(a.phases) if a.phases else phases)
+    hp = recipe_hp(a.recipe)
+    if a.seed is not None:
+        hp["seed"] = a.seed
+    if a.phases:
+        hp["phases"] = json.loads(a.phases)
     hp.update(json.loads(a.hp) if a.hp else {})
     try:
         _use_device(hp.get("device", "cpu"))

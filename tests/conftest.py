@@ -13,8 +13,34 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def devices_under_test() -> list[str]:
+    """Devices the device-dependent tests run on: always cpu, plus those in XAI_TEST_DEVICE
+    (e.g. XAI_TEST_DEVICE=cuda, as `make test-gpu` sets it)."""
+    wanted = [d.strip() for d in os.environ.get("XAI_TEST_DEVICE", "").split(",") if d.strip()]
+    return ["cpu"] + [d for d in wanted if d != "cpu"]
+
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "notebooks: executes notebooks (minutes)")
+    config.addinivalue_line("markers", "gpu: runs on a CUDA device (XAI_TEST_DEVICE=cuda)")
+    if any(d.startswith("cuda") for d in devices_under_test()):
+        # bit-exact comparisons on CUDA need deterministic cuBLAS; set before CUDA starts
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        import torch
+
+        if not torch.cuda.is_available():
+            raise pytest.UsageError(
+                "XAI_TEST_DEVICE asks for cuda, but torch sees no CUDA GPU "
+                f"(torch {torch.__version__}). Unset XAI_TEST_DEVICE to test on the CPU only.")
+
+
+def pytest_generate_tests(metafunc):
+    """A test that takes a `device` argument runs once per device of `devices_under_test()`."""
+    if "device" in metafunc.fixturenames:
+        metafunc.parametrize("device", [
+            pytest.param(d, marks=[pytest.mark.gpu] if d.startswith("cuda") else [], id=d)
+            for d in devices_under_test()])
 
 
 @pytest.fixture(scope="session")

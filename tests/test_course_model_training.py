@@ -7,9 +7,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_model import data, train  # noqa: E402
+from course_model import curriculum, data, train  # noqa: E402
 
-TINY_HP = dict(train.HP, stage1_max=4, probe_every=2, ckpt_every=2, log_every=1,
+CPU_HP = curriculum.recipe_hp("cpu")
+TINY_HP = dict(CPU_HP, stage1_max=4, probe_every=2, ckpt_every=2, log_every=1,
                stage2_steps=3, stage3_steps=3, warmup=2, phases=[(3, dict(batch=2))])
 
 
@@ -67,7 +68,7 @@ def test_resume_is_exact(tiny_workdir):
 
 
 def test_stage3_learning_rate_restarts_and_decays():
-    hp = dict(train.HP)
+    hp = dict(CPU_HP)
     top = train.lr_at(100, 0, hp, stage3_start=100)
     end = train.lr_at(100 + hp["stage3_steps"], 0, hp, stage3_start=100)
     assert top == pytest.approx(hp["lr_stage3"])
@@ -132,7 +133,7 @@ def test_gpu_recipe_without_cuda_says_what_to_do(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match="--recipe cpu"):
         train._use_device("cuda")
-    assert train.RECIPES[train.SHIPPED_RECIPE][0]["device"] == "cuda"   # what is shipped
+    assert curriculum.recipe_hp(curriculum.SHIPPED_RECIPE)["device"] == "cuda"   # what is shipped
 
 
 def test_corpus_copies_add_new_documents_deterministically(tiny_workdir):
@@ -150,7 +151,7 @@ def test_corpus_copies_add_new_documents_deterministically(tiny_workdir):
 def test_gpu_style_settings_train_and_export_on_cpu(tiny_workdir, tmp_path, monkeypatch):
     """The GPU recipe's own settings (a model config in hp, corpus copies, a polish over the
     last steps of stage 2) work on any device; export builds the model from hp's config."""
-    config = dict(train.CONFIG, hidden_size=32, intermediate_size=48, head_dim=4)
+    config = dict(curriculum.CONFIG_CPU, hidden_size=32, intermediate_size=48, head_dim=4)
     hp = dict(TINY_HP, phases=[], config=config, polish_steps=2, polish_frac=0.5,
               corpus_copies={"3": 2})
     calls = []
@@ -200,7 +201,8 @@ def test_stage4_follows_stage3_with_its_own_settings(tiny_workdir, monkeypatch):
 
 
 def test_stage4_learning_rate_warms_up_then_decays():
-    hp = dict(train.HP_GPU, **train.STAGE4_CPU)
+    gpu = curriculum.recipe_hp("gpu")
+    hp = dict(gpu, **gpu["stage4"])
     first = train.lr_at(3200, 400, hp, 1800, 3200)
     top = train.lr_at(3200 + hp["warmup_stage4"], 400, hp, 1800, 3200)
     end = train.lr_at(3200 + hp["stage4_steps"], 400, hp, 1800, 3200)

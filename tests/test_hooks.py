@@ -174,7 +174,7 @@ def test_clear_errors():
         with o_proj_pre_hooks(model, {9: lambda m, a: None}):
             pass
     assert _no_hooks_left(model)
-    with pytest.raises(ValueError, match="Llama, Qwen2 or Qwen3"):
+    with pytest.raises(ValueError, match="Llama, Qwen2 and Qwen3"):
         out_projections(torch.nn.Linear(2, 2))
     model.config.model_type = "mistral"        # same layout, but not a family the course covers
     try:

@@ -33,9 +33,9 @@ def decoder_layers(model) -> torch.nn.ModuleList:
     layers = getattr(getattr(model, "model", None), "layers", None)
     if model_type not in FAMILIES or layers is None:
         raise ValueError(
-            f"{type(model).__name__} (model_type {model_type!r}) is not a Llama, Qwen2 or Qwen3 "
-            "causal LM: the course's hooks find decoder layers and attention projections in "
-            "those families only. Load one with utils.models.load_model.")
+            f"{type(model).__name__} (model_type {model_type!r}) is not a causal LM of the "
+            "families whose decoder layers and attention projections the course's hooks find: "
+            "Llama, Qwen2 and Qwen3. Load one with utils.models.load_model.")
     return layers
 
 

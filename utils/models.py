@@ -7,6 +7,8 @@
 "auto" picks the hub default when a GPU is present and the hub answers within a few seconds,
 otherwise the course model. Every model comes back in eval mode with frozen parameters and
 eager attention (the course reads attention weights, which fused kernels never materialise).
+Two environment variables serve the GPU checks: XAI_DTYPE (bfloat16 / float32) overrides the
+device's dtype, and XAI_DEVICE_MAP=auto places a model with accelerate on a single GPU too.
 """
 from __future__ import annotations
 
@@ -181,6 +183,22 @@ def _load_config(choice: ModelChoice):
             f"'{DEFAULT_HUB_MODEL}'); gated models also need `huggingface-cli login`.") from None
 
 
+_DTYPES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32,
+           "fp32": torch.float32}
+
+
+def _dtype_from_env(default: torch.dtype) -> torch.dtype:
+    """XAI_DTYPE (bfloat16 / float32) overrides the device's dtype, e.g. bf16 on a CPU to see
+    what a GPU run changes."""
+    name = os.environ.get("XAI_DTYPE", "").strip()
+    if not name:
+        return default
+    if name not in _DTYPES:
+        raise ModelLoadError(f"XAI_DTYPE={name!r} is not supported: use bfloat16 or float32 "
+                             "(fp16 overflows in LRP), or unset it.")
+    return _DTYPES[name]
+
+
 def load_model(name: str | None = None, device: str | None = None, verbose: bool = True):
     """Load `(model, tokenizer)` ready for explanation.
 
@@ -203,10 +221,14 @@ def load_model(name: str | None = None, device: str | None = None, verbose: bool
     # (lxt recommends it). fp32 on CPU and MPS: their bf16 kernels are slow or missing, and the
     # conservation checks of the course compare sums that bf16 would blur.
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    dtype = _dtype_from_env(dtype)
     kwargs = dict(dtype=dtype, attn_implementation="eager", use_safetensors=True,
                   local_files_only=local_only)
-    if dev.type == "cuda" and device is None and torch.cuda.device_count() > 1:
-        kwargs["device_map"] = "auto"  # spread a large model over all GPUs (accelerate)
+    if dev.type == "cuda" and device is None and (
+            torch.cuda.device_count() > 1 or os.environ.get("XAI_DEVICE_MAP") == "auto"):
+        # spread a large model over all GPUs (accelerate); XAI_DEVICE_MAP=auto asks for this
+        # placement on one GPU too (the GPU tests exercise it)
+        kwargs["device_map"] = "auto"
     try:
         model = AutoModelForCausalLM.from_pretrained(choice.path, trust_remote_code=False, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(choice.path, local_files_only=local_only,

@@ -1,0 +1,167 @@
+"""The curriculum as one table: each stage's corpus (family mix, size) and, per recipe, its
+training schedule (steps, learning rate, batch, device, processes, corpus copies).
+
+    docs = generate(3, 1000, seed=0)     # stage 3's first 1,000 documents of generator seed 0
+    hp = recipe_hp("gpu")                # the flat settings `course_model.train` reads
+
+`generate` serves every stage: documents are drawn family by family with the stage's weights
+from one seeded stream, so the first n documents of a corpus do not depend on its size.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from course_model.families import family
+from course_model.families.text import SPLIT
+
+SEQ_LEN = 320          # a handover chat (~290 tokens) fits in one packed row
+CORPUS_SEED = 0        # the generator seed of each stage's first corpus
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage's corpus: documents drawn from families ("name@version") with these weights
+    (in this order: the draw depends on it)."""
+    number: int
+    mix: dict[str, float]
+    docs: int                     # documents in one corpus
+    spaced_answers: float = 0.0   # share of documents writing every answer as "A:" + " Paris"
+    fits_tokenizer: bool = False  # the tokenizer is fitted on these stages' documents
+
+
+_STAGE1_MIX = {"simple_reading@1": 0.25, "repeat@1": 0.25, "facts@1": 0.13, "conflict@1": 0.08,
+               "instruction@1": 0.12, "icl@1": 0.09, "handover@1": 0.08}
+_STAGE3_MIX = {"reading@2": 0.29, "layouts@1": 0.15, "facts@2": 0.10, "conflict@2": 0.07,
+               "repeat@2": 0.06, "icl@2": 0.18, "handover@2": 0.08, "instruction@1": 0.05,
+               "simple_reading@1": 0.02}
+
+
+def _blend(first: dict[str, float], share: float, rest: dict[str, float]) -> dict[str, float]:
+    """`first`, then every family of `rest` at `share` of its weight."""
+    out = dict(first)
+    for k, v in rest.items():
+        out[k] = out.get(k, 0) + share * v
+    return out
+
+
+def _newer(mix: dict[str, float], **versions: int) -> dict[str, float]:
+    """The same mix with some families at another version."""
+    return {f"{k.split('@')[0]}@{versions[k.split('@')[0]]}" if k.split("@")[0] in versions
+            else k: v for k, v in mix.items()}
+
+
+STAGES = {
+    1: Stage(1, _STAGE1_MIX, 120_000, fits_tokenizer=True),
+    2: Stage(2, _blend({"reading@1": 0.70}, 0.30, _STAGE1_MIX), 220_000, fits_tokenizer=True),
+    3: Stage(3, _STAGE3_MIX, 150_000, spaced_answers=0.4),
+    4: Stage(4, _newer(_STAGE3_MIX, reading=3, layouts=2), 100_000, spaced_answers=0.4),
+}
+
+
+def generate(stage: int, n: int, seed: int, split: str = "train") -> list[str]:
+    """n documents of curriculum stage `stage` from generator seed `seed` (deterministic)."""
+    st = STAGES[stage]
+    rng = random.Random(f"course-corpus-{stage}-{seed}")
+    keys, weights = list(st.mix), list(st.mix.values())
+    makers = {k: family(k).make for k in keys}
+    docs = [makers[rng.choices(keys, weights=weights)[0]](rng, split) for _ in range(n)]
+    if st.spaced_answers:
+        # "A: " + "Paris" -> "A:" + " Paris" throughout a document, drawn from its own stream
+        form_rng = random.Random(f"course-corpus-{stage}-form-{seed}")
+        docs = [d.replace(" " + SPLIT, SPLIT + " ") if form_rng.random() < st.spaced_answers
+                else d for d in docs]
+    return docs
+
+
+# ------------------------------------------------------------------------------ schedules
+@dataclass(frozen=True)
+class StageRun:
+    """How a recipe trains one stage. steps None: stage 1 runs until the repeated-token probe
+    reaches `induction_acc` (or `steps_max`). lr: (top, bottom) of a cosine, or stage 1's
+    constant top after `warmup` steps; `warmup` also opens stage 4's cosine. batch rows of
+    SEQ_LEN tokens, on `device` in `world` one-thread processes, over `copies` corpora of the
+    stage (generator seeds CORPUS_SEED, CORPUS_SEED + 1, ...). `extra` holds the stage's own
+    settings (flat hp keys)."""
+    steps: int | None
+    lr: tuple[float, float | None]
+    warmup: int | None = None
+    batch: int | None = None
+    device: str | None = None
+    world: int | None = None
+    copies: int = 1
+    steps_max: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A model size and the schedule of each stage it trains. `settings` are recipe-wide (seed,
+    weight decay, probe, checkpoint and log intervals); `phases` change settings from a step on
+    ((from_step, overrides), applied in order: `course_model.train.hp_at`)."""
+    config: dict
+    stages: dict[int, StageRun]
+    settings: dict
+    phases: list = field(default_factory=list)
+
+
+CONFIG_CPU = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=6,
+                  num_attention_heads=8, num_key_value_heads=8, head_dim=16,
+                  max_position_embeddings=2048, rope_theta=10000.0, rms_norm_eps=1e-5,
+                  tie_word_embeddings=True, attention_dropout=0.0)
+CONFIG_GPU = dict(CONFIG_CPU, hidden_size=256, intermediate_size=640, head_dim=32)
+_SETTINGS = dict(seed=0, weight_decay=0.1, induction_acc=0.6, probe_every=250, ckpt_every=400,
+                 log_every=50)
+
+RECIPES = {
+    # 2 CPU cores: a small model; the schedule steered by hand while it trained (phases)
+    "cpu": Recipe(CONFIG_CPU, {
+        1: StageRun(None, (3e-3, None), warmup=200, batch=3, world=2, steps_max=9000,
+                    extra=dict(repeat_frac=0.0)),
+        2: StageRun(3500, (2e-3, 2e-4)),
+        3: StageRun(12000, (3e-3, 2e-4)),
+    }, _SETTINGS, phases=[
+        (2800, dict(repeat_frac=0.67)),
+        (4000, dict(batch=4, lr=4e-3, weight_decay=0.0, repeat_frac=0.5)),
+        (6000, dict(stage2_steps=4500)),
+        # must start before stage 2 ends; a later entry never applies (train.late_phase_keys)
+        (10000, dict(stage2_steps=5200, stage1_frac=0.5))]),
+    # one CUDA GPU for stages 1-3 (deterministic kernels), stage 4 on the CPU
+    "gpu": Recipe(CONFIG_GPU, {
+        1: StageRun(None, (2e-3, None), warmup=200, batch=128, device="cuda", world=1,
+                    copies=2, steps_max=700, extra=dict(repeat_frac=0.5)),
+        2: StageRun(1400, (2e-3, 1e-4), copies=4, extra=dict(polish_steps=300, polish_frac=0.5)),
+        3: StageRun(1400, (1.5e-3, 1e-4), copies=4),
+        4: StageRun(1500, (3e-4, 3e-5), warmup=50, batch=8, device="cpu", world=2,
+                    extra=dict(ckpt_every=250)),
+    }, dict(_SETTINGS, weight_decay=0.0, probe_every=100, ckpt_every=500)),
+}
+SHIPPED_RECIPE = "gpu"   # what `make model` replays
+
+
+def recipe_hp(name: str) -> dict:
+    """The recipe as the flat settings `course_model.train` reads and records in hp.json:
+    stage n's length "stage{n}_steps", top "lr_stage{n}", one floor "lr_min" for stages 2-3;
+    stage 4's settings nested under "stage4" (it runs with its own device and batch)."""
+    r = RECIPES[name]
+    s1, s2, s3 = r.stages[1], r.stages[2], r.stages[3]
+    if s2.lr[1] != s3.lr[1]:
+        raise ValueError(f"recipe {name}: stages 2 and 3 share one lr floor")
+    st = r.settings
+    hp = dict(seed=st["seed"], batch=s1.batch, lr=s1.lr[0], lr_stage2=s2.lr[0],
+              lr_min=s2.lr[1], warmup=s1.warmup, weight_decay=st["weight_decay"],
+              stage1_max=s1.steps_max, stage2_steps=s2.steps,
+              induction_acc=st["induction_acc"], probe_every=st["probe_every"],
+              ckpt_every=st["ckpt_every"], log_every=st["log_every"], **s1.extra,
+              stage3_steps=s3.steps, lr_stage3=s3.lr[0], world=s1.world, **s2.extra)
+    hp["device"] = s1.device or "cpu"
+    if any(r.stages[n].copies > 1 for n in (1, 2, 3)):
+        hp["corpus_copies"] = {n: r.stages[n].copies for n in (1, 2, 3)}
+    hp["config"] = r.config
+    if 4 in r.stages:
+        s4 = r.stages[4]
+        hp["stage4"] = dict(stage4_steps=s4.steps, lr_stage4=s4.lr[0], lr_min_stage4=s4.lr[1],
+                            warmup_stage4=s4.warmup, batch=s4.batch, world=s4.world,
+                            device=s4.device, **s4.extra)
+    hp["phases"] = list(r.phases)
+    return hp
