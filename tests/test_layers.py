@@ -98,3 +98,13 @@ def test_solutions_hold_only_answers_of_exercises(path):
     extra = defined - answers
     assert not extra, (f"{path.relative_to(ROOT)} defines {sorted(extra)}, which no exercise "
                        "asks for: move helpers to a topic module of utils/.")
+
+
+def test_the_patching_core_loads_no_widgets():
+    """utils.patching is plain PyTorch: importing it loads neither widgets nor the head explorer."""
+    script = ("import sys, utils.patching\n"
+              "loaded = [m for m in ('ipywidgets', 'utils.head_explorer') if m in sys.modules]\n"
+              "sys.exit(f'utils.patching loaded {loaded}' if loaded else 0)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
