@@ -129,3 +129,40 @@ def sentiment_prompt(test_review: str, corrupted: bool = False) -> str:
         lines.append(f"Review: {text} Sentiment: {shown}")
     lines.append(f"Review: {test_review} Sentiment:")
     return "\n".join(lines)
+
+
+# Notebook 03: word tasks for function vectors (Todd et al. 2024). Each task maps an input word
+# to an output word; notebook 03 builds in-context prompts from the first pairs of a task
+# (FV_DEMO_PAIRS of them are the demonstrations) and asks about the rest (held-out queries).
+FV_TASKS = {
+    "antonym": [("hot", "cold"), ("big", "small"), ("fast", "slow"), ("up", "down"),
+                ("day", "night"), ("old", "new"), ("good", "bad"), ("open", "closed"),
+                ("happy", "sad"), ("high", "low"), ("early", "late"), ("light", "dark"),
+                ("rich", "poor"), ("wet", "dry"), ("long", "short"), ("left", "right")],
+    "english_german": [("dog", "Hund"), ("house", "Haus"), ("water", "Wasser"),
+                       ("book", "Buch"), ("sun", "Sonne"), ("tree", "Baum"), ("cat", "Katze"),
+                       ("bread", "Brot"), ("hand", "Hand"), ("milk", "Milch"),
+                       ("apple", "Apfel"), ("child", "Kind"), ("night", "Nacht"),
+                       ("school", "Schule"), ("friend", "Freund"), ("city", "Stadt")],
+    "country_capital": [("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome"),
+                        ("Spain", "Madrid"), ("Japan", "Tokyo"), ("Egypt", "Cairo"),
+                        ("Russia", "Moscow"), ("Greece", "Athens"), ("Peru", "Lima"),
+                        ("Norway", "Oslo"), ("Kenya", "Nairobi"), ("Austria", "Vienna"),
+                        ("Poland", "Warsaw"), ("Cuba", "Havana"), ("Ireland", "Dublin"),
+                        ("Portugal", "Lisbon")],
+    "singular_plural": [("cat", "cats"), ("dog", "dogs"), ("book", "books"), ("car", "cars"),
+                        ("tree", "trees"), ("bird", "birds"), ("house", "houses"),
+                        ("apple", "apples"), ("door", "doors"), ("hat", "hats"),
+                        ("river", "rivers"), ("table", "tables"), ("cup", "cups"),
+                        ("ship", "ships"), ("lamp", "lamps"), ("road", "roads")],
+    "lower_upper": [("cat", "CAT"), ("dog", "DOG"), ("sun", "SUN"), ("red", "RED"),
+                    ("box", "BOX"), ("map", "MAP"), ("tea", "TEA"), ("pen", "PEN"),
+                    ("car", "CAR"), ("hat", "HAT"), ("cup", "CUP"), ("bus", "BUS"),
+                    ("egg", "EGG"), ("key", "KEY"), ("sky", "SKY"), ("toy", "TOY")],
+    "object_colour": [("banana", "yellow"), ("grass", "green"), ("snow", "white"),
+                      ("coal", "black"), ("sky", "blue"), ("blood", "red"), ("lemon", "yellow"),
+                      ("leaf", "green"), ("milk", "white"), ("night", "black"),
+                      ("tomato", "red"), ("sea", "blue"), ("cherry", "red"), ("frog", "green"),
+                      ("crow", "black"), ("cloud", "white")],
+}
+FV_DEMO_PAIRS = 6   # the first 6 pairs of each task are demonstrations; the rest are queries
