@@ -23,6 +23,9 @@ REFERENCES = {
     "transplant_heads": "function_vectors.transplant_heads",
     "substring_token_positions": "function_vectors.substring_token_positions",
     "substring_head_scores": "function_vectors.substring_head_scores",
+    "mean_head_outputs": "function_vectors.mean_head_outputs",
+    "indirect_effects": "function_vectors.indirect_effects",
+    "function_vector": "function_vectors.function_vector",
     # notebook 04
     "conflict_head_relevance": "knowledge_conflicts.conflict_head_relevance",
     # notebook 05

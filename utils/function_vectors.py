@@ -71,6 +71,7 @@ def icl_prompts(task: str, n_prompts: int = 8, n_demos: int = 4, shuffled: bool 
         raise ValueError(f"n_demos must lie in 1..{len(demos) - 1} (the task has {len(demos)} "
                          "demonstration pairs and one is the query).")
     rng = random.Random(seed)
+    label_rng = random.Random(seed + 1)   # its own stream: shuffled prompts ask the same queries
     prompts, answers = [], []
     for _ in range(n_prompts):
         picked = rng.sample(demos, n_demos + 1)
@@ -79,7 +80,7 @@ def icl_prompts(task: str, n_prompts: int = 8, n_demos: int = 4, shuffled: bool 
             outputs = [y for _, y in shown]
             # a derangement where possible: no demonstration keeps its own label
             for _ in range(20):
-                rng.shuffle(outputs)
+                label_rng.shuffle(outputs)
                 if all(o != y for o, (_, y) in zip(outputs, shown)):
                     break
             shown = [(x, o) for (x, _), o in zip(shown, outputs)]
@@ -157,6 +158,13 @@ def answer_probability(model, tokenizer, prompts, answers, vector=None, layer=No
     return float(probs[torch.arange(len(targets)), targets].mean())
 
 
+def answer_logprob(model, tokenizer, prompts, answers, vector=None, layer=None) -> float:
+    """Mean log-probability of each answer's first token: moves even where accuracy stays 0."""
+    targets = torch.tensor(first_answer_ids(tokenizer, prompts, answers))
+    logp = last_logits(model, tokenizer, prompts, vector, layer).log_softmax(-1)
+    return float(logp[torch.arange(len(targets)), targets].mean())
+
+
 def lrp_head_relevance(model, tokenizer, prompts, answers) -> torch.Tensor:
     """AttnLRP relevance of each head's output at the last position for the answer's first
     token, averaged over prompts: [n_layers, n_heads].
@@ -202,34 +210,34 @@ def head_overlap(heads_a, heads_b, n_total: int) -> tuple[int, float]:
     return len(set(map(tuple, heads_a)) & set(map(tuple, heads_b))), k * k / n_total
 
 
-def accuracy_table(model, tokenizer, vectors: dict, layer: int, controls: dict | None = None):
-    """Zero-shot accuracy on each task's held-out queries: no vector, the task's own vector,
-    and each control. vectors: task -> [d_model]; controls: name -> (task -> [d_model]).
-    Returns a pandas DataFrame, one row per task, one column per condition (accuracy in 0..1).
+def accuracy_table(model, tokenizer, vectors: dict, layer: int, controls: dict | None = None,
+                   metric=first_token_accuracy):
+    """Zero-shot score on each task's held-out queries: no vector, the task's own vector, and
+    each control. vectors: task -> [d_model]; controls: name -> (task -> [d_model]); metric:
+    first_token_accuracy (0..1) or answer_logprob. Returns a pandas DataFrame, one row per task,
+    one column per condition.
     """
     import pandas as pd
 
     rows = {}
     for task, vector in vectors.items():
         prompts, answers = zero_shot_queries(task)
-        row = {"no vector": first_token_accuracy(model, tokenizer, prompts, answers),
-               "function vector": first_token_accuracy(model, tokenizer, prompts, answers,
-                                                       vector, layer)}
+        row = {"no vector": metric(model, tokenizer, prompts, answers),
+               "function vector": metric(model, tokenizer, prompts, answers, vector, layer)}
         for name, by_task in (controls or {}).items():
-            row[name] = first_token_accuracy(model, tokenizer, prompts, answers, by_task[task],
-                                             layer)
+            row[name] = metric(model, tokenizer, prompts, answers, by_task[task], layer)
         rows[task] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def function_vector_verdict(table, margin: float = 0.1) -> tuple[bool, str]:
-    """Whether the function vector beats every control on average by at least `margin`
-    accuracy: (holds, figure). table: accuracy_table's output."""
+def function_vector_verdict(table, margin: float = 0.1, what: str = "accuracy") -> tuple[bool, str]:
+    """Whether the function vector beats every control (each column of `table` but its own)
+    on average over tasks by at least `margin`: (holds, figure). table: accuracy_table's output;
+    what names the measure in the figure."""
     means = table.mean()
     best_control = means.drop("function vector").idxmax()
-    gain = means["function vector"] - means[best_control]
-    holds = bool(gain >= margin)
-    figure = (f"mean held-out accuracy {means['function vector']:.2f} with the function vector, "
-              + ", ".join(f"{means[c]:.2f} {c}" for c in means.index if c != "function vector")
+    holds = bool(means["function vector"] - means[best_control] >= margin)
+    figure = (f"mean held-out {what} {means['function vector']:.2f} with the function vector; "
+              + ", ".join(f"{c} {means[c]:.2f}" for c in means.index if c != "function vector")
               + f" ({len(table)} tasks)")
     return holds, figure

@@ -166,3 +166,22 @@ FV_TASKS = {
                       ("crow", "black"), ("cloud", "white")],
 }
 FV_DEMO_PAIRS = 6   # the first 6 pairs of each task are demonstrations; the rest are queries
+
+# Notebook 03: prompt pairs for head transplants, measured over several pairs. Each row:
+# (source prompt, substring the heads should read, target prompt).
+_READING_QUESTIONS = ["Q: How long is the Quapem bridge", "Q: How many books does Tomas Reyl own",
+                      "Q: What is the length of the Kelmar canal", "Q: Who founded the Dravo museum"]
+_READING_FACTS = ["4521 meters", "12 books", "86 miles", "Elsin Marrow"]
+TRANSPLANT_PAIRS = {
+    "task": [(DUST_PROMPT, DUST_TASK_SUBSTRING, ATLANTIC_PROMPT)]
+    + [(p, q, ATLANTIC_PROMPT) for p, q in zip(READING_PROMPTS, _READING_QUESTIONS)],
+    "translation": [
+        (f"Task: Translation into German: {s}\nAnswer:", TRANSLATION_SUBSTRING,
+         f"Write the opposite of this sentence: {t}\nAnswer: ")
+        for s, t in [("I love AI research", "The car is going very fast."),
+                     ("The house is big", "The room is very cold."),
+                     ("We read a good book", "The day was long."),
+                     ("The dog is happy", "The water is warm.")]],
+    "retrieval": [(DUST_PROMPT, DUST_RETRIEVAL_SUBSTRING, ATLANTIC_PROMPT)]
+    + [(p, f, ATLANTIC_PROMPT) for p, f in zip(READING_PROMPTS, _READING_FACTS)],
+}
