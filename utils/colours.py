@@ -18,6 +18,14 @@ METHODS = {
     "activation patching": "#a6761d",
     "attribution patching": "#e6ab02",
     "random": NEUTRAL,
+    "function vector": "#984ea3",
+    "indirect effect": "#a6761d",
+}
+# Controls of an intervention: grey shades, never a method's colour.
+CONTROLS = {
+    "no vector": NEUTRAL,
+    "random heads": "#bdbdbd",
+    "another task's vector": "#404040",
 }
 
 

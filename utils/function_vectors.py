@@ -241,3 +241,69 @@ def function_vector_verdict(table, margin: float = 0.1, what: str = "accuracy") 
               + ", ".join(f"{c} {means[c]:.2f}" for c in means.index if c != "function vector")
               + f" ({len(table)} tasks)")
     return holds, figure
+
+
+def choose_heads(model, tokenizer, task: str, k: int, *, mean_head_outputs, indirect_effects,
+                 n_prompts: int = 8, n_shuffled: int = 2, seed: int = 0) -> dict:
+    """Everything notebook 03 measures on one task's in-context prompts.
+
+    mean_head_outputs, indirect_effects: the notebook's exercises (the learner's or the
+    reference). Mean outputs over n_prompts clean prompts; indirect effects on n_shuffled
+    prompts with shuffled labels; LRP head relevance on the clean prompts. Returns a dict:
+    mean_outputs [L, H, D], effects [L, H], lrp [L, H], and the top-k heads of each
+    ("heads_ie", "heads_lrp").
+    """
+    from utils.heads import select_top_heads
+
+    prompts, answers = icl_prompts(task, n_prompts, seed=seed)
+    shuffled, shuffled_answers = icl_prompts(task, n_shuffled, shuffled=True, seed=seed + 1)
+    means = mean_head_outputs(model, tokenizer, prompts)
+    effects = indirect_effects(model, tokenizer, shuffled, shuffled_answers, means)
+    lrp = lrp_head_relevance(model, tokenizer, prompts, answers)
+    return {"mean_outputs": means, "effects": effects, "lrp": lrp,
+            "heads_ie": select_top_heads(effects, k), "heads_lrp": select_top_heads(lrp, k)}
+
+
+def overlap_verdict(found: dict, n_total: int) -> tuple[bool, str]:
+    """Do the heads chosen by indirect effect and by LRP relevance share more heads than two
+    random choices of the same size would (on average over tasks)? found: task -> choose_heads'
+    dict. Returns (holds, figure)."""
+    shared = [head_overlap(f["heads_ie"], f["heads_lrp"], n_total)[0] for f in found.values()]
+    k = len(next(iter(found.values()))["heads_ie"])
+    chance = k * k / n_total
+    mean = sum(shared) / len(shared)
+    return bool(mean > 2 * chance), (f"on average {mean:.1f} of {k} heads shared "
+                                     f"({', '.join(map(str, shared))} over {len(shared)} tasks); "
+                                     f"two random choices share {chance:.2f}")
+
+
+def vectors_and_controls(model, found: dict, *, function_vector, seed: int = 0):
+    """Each task's function vector and the two vector controls.
+
+    found: task -> choose_heads' dict; function_vector: the notebook's exercise. Returns
+    (vectors, controls) with vectors task -> [d_model] from the indirect-effect heads and
+    controls {"random heads": same number of random heads of the same task's mean outputs,
+    "another task's vector": the next task's vector}.
+    """
+    tasks = list(found)
+    vectors = {t: function_vector(model, found[t]["mean_outputs"], found[t]["heads_ie"])
+               for t in tasks}
+    k = len(found[tasks[0]]["heads_ie"])
+    randoms = {t: function_vector(model, found[t]["mean_outputs"],
+                                  random_heads(model, k, seed + i)) for i, t in enumerate(tasks)}
+    others = {t: vectors[tasks[(i + 1) % len(tasks)]] for i, t in enumerate(tasks)}
+    return vectors, {"random heads": randoms, "another task's vector": others}
+
+
+def in_context_table(model, tokenizer, n_prompts: int = 8):
+    """Does the model do each task at all? First-token accuracy with demonstrations (in-context
+    prompts of demonstration pairs) and on the held-out queries alone (zero-shot)."""
+    import pandas as pd
+
+    rows = {}
+    for task in FV_TASKS:
+        prompts, answers = icl_prompts(task, n_prompts, seed=7)
+        queries, query_answers = zero_shot_queries(task)
+        rows[task] = {"in context": first_token_accuracy(model, tokenizer, prompts, answers),
+                      "zero-shot": first_token_accuracy(model, tokenizer, queries, query_answers)}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from utils.generation import greedy_ids
 from utils.head_explorer import head_clusters
 from utils.models import model_shape
-from utils.tokens import encode
+from utils.tokens import encode, readable_token
 
 
 def generate(model, tokenizer, prompt, max_new_tokens=20):
@@ -81,10 +81,10 @@ def transplant_effects(model, tokenizer, pairs, k, *, scores_fn, capture, transp
 
         top = select_top_heads(scores_fn(model, tokenizer, source, substring), k)
         controls = [rise(random_heads(model, k, seed=100 * i + s)) for s in range(n_random)]
-        rows.append({"substring": substring, "source answer": tokenizer.decode([answer]),
+        rows.append({"substring": substring, "source answer": readable_token(tokenizer, answer),
                      "log p before": clean, "rise, top heads": rise(top),
                      "rise, random heads": sum(controls) / n_random,
-                     "heads": " ".join(f"L{l}H{h}" for l, h in top)})
+                     "mean layer": mean_layer(top), "heads": " ".join(f"L{l}H{h}" for l, h in top)})
     return pd.DataFrame(rows)
 
 
@@ -103,3 +103,16 @@ def transplant_verdict(table, margin: float = 0.1) -> tuple[bool, str]:
 def mean_layer(heads) -> float:
     """Mean layer of a list of (layer, head)."""
     return sum(layer for layer, _ in heads) / len(heads)
+
+
+def layer_takeaway(tables: dict, first: str = "task", second: str = "retrieval") -> str:
+    """Where two kinds of heads sit, from transplant_effects tables (name -> table): their mean
+    layer over all pairs, and which sits earlier (a difference under half a layer counts as
+    the same depth)."""
+    a, b = tables[first]["mean layer"].mean(), tables[second]["mean layer"].mean()
+    if abs(a - b) < 0.5:
+        where = "at about the same depth"
+    else:
+        where = f"{first} heads earlier" if a < b else f"{second} heads earlier"
+    return (f"{first} heads: mean layer {a:.1f}; {second} heads: mean layer {b:.1f} "
+            f"(over {len(tables[first])} and {len(tables[second])} prompts): {where}.")
