@@ -55,9 +55,9 @@ def _cp_lrp_conserves(ctx: Context) -> Verdict:
 
 def _few_sinks(ctx: Context) -> Verdict:
     from utils.attribution import first_token_attention, sink_line
-    from utils.prompts import ATLANTIC_PROMPT, DUST_PROMPT, READING_PROMPTS
+    from utils.prompts import DUST_PROMPT, READING_PROMPTS
     shares = first_token_attention(ctx.model, ctx.tokenizer,
-                                   [DUST_PROMPT, *READING_PROMPTS, ATLANTIC_PROMPT])
+                                   [DUST_PROMPT, *READING_PROMPTS])
     return Verdict(bool((shares > 0.5).float().mean() < 0.25), sink_line(shares))
 
 

@@ -87,7 +87,7 @@ def lrp_self_test(model=None, tokenizer=None, rule: str = "attn") -> float:
     embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
     with attnlrp(model, rule=rule):
         model(inputs_embeds=embeds, use_cache=False).logits[0, -1, target].backward()
-    return float((embeds * embeds.grad).sum() / logits[target])
+    return float((embeds * embeds.grad).sum().detach() / logits[target])
 
 
 def doctor(model_name: str | None = None) -> None:
