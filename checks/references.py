@@ -18,6 +18,7 @@ REFERENCES = {
     # notebook 02
     "attention_relevance": "attention_heads.attention_relevance",
     "head_relevance": "attention_heads.head_relevance",
+    "last_row_head_relevance": "attention_heads.last_row_head_relevance",
     # notebook 03
     "head_outputs_at_last": "function_vectors.head_outputs_at_last",
     "transplant_heads": "function_vectors.transplant_heads",

@@ -109,6 +109,21 @@ def _check_not_patched_outside(module, originals) -> None:
             "the model, and switch LRP on only with `utils.lrp.attnlrp(model)`.")
 
 
+def patched_outside(model) -> list[str]:
+    """What of the model's family carries lxt's rules without this module having put them there
+    (e.g. after lxt's own `monkey_patch`): "Owner.attribute" names, empty when clean."""
+    module = _modeling_module(model)
+    if module.__name__ in _saved:
+        return []
+    import_lxt_efficient()
+    found = []
+    for owner, attr in _patch_targets(module):
+        value = vars(owner).get(attr, _MISSING) if isinstance(owner, type) else getattr(owner, attr)
+        if _from_lxt(value):
+            found.append(f"{getattr(owner, '__name__', owner)}.{attr}")
+    return found
+
+
 def lrp_is_enabled(model) -> bool:
     return type(model).__module__ in _saved
 
