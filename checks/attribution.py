@@ -9,7 +9,8 @@ from checks.core import NamedMistake, random_ids, run_check, tiny_llama
 from checks.references import reference
 from utils.lrp import attnlrp, disable_lrp, lrp_is_enabled, patched_outside
 
-__all__ = ["check_occlusion", "check_input_x_gradient", "check_lrp_relevance"]
+__all__ = ["check_occlusion", "check_input_x_gradient", "check_lrp_relevance",
+           "check_conservation_ratios"]
 
 
 def _cases():
@@ -236,3 +237,43 @@ def check_lrp_relevance(lrp_relevance_fn):
     used = run_check("lrp_relevance", restores_model, reference("lrp_relevance"), _gradient_cases(),
                      mistakes)
     return lrp_relevance_fn if used is restores_model else used
+
+
+def ratios_variant(score: str = "logit", target: str = "top", total=lambda r: r.sum(),
+                   inverted: bool = False):
+    """conservation_ratios with one typical change: the score divided by (logit, probability),
+    the token explained (top prediction, the prompt's last token), how the relevance is summed,
+    or the ratio turned upside down."""
+    def conservation_ratios(model, tokenizer, prompts, relevance_fn):
+        ratios = []
+        for prompt in prompts:
+            ids = tokenizer(prompt, return_tensors="pt").input_ids
+            with torch.no_grad():
+                logits = model(ids).logits[0, -1].float()
+            target_id = int(logits.argmax()) if target == "top" else int(ids[0, -1])
+            value = logits[target_id] if score == "logit" else logits.softmax(-1)[target_id]
+            r = float(total(relevance_fn(model, ids, target_id)))
+            ratios.append(float(value) / r if inverted else r / float(value))
+        return torch.tensor(ratios)
+    return conservation_ratios
+
+
+def check_conservation_ratios(fn):
+    """Exercise 4: relevance sum / logit of the top prediction, prompt by prompt."""
+    from checks.core import CHECK_TEXTS, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=7, vocab_size=len(tok))
+    cases = [((model, tok, CHECK_TEXTS, reference("input_x_gradient")), {}),
+             ((model, tok, CHECK_TEXTS[:2], reference("lrp_relevance")), {})]
+    mistakes = {
+        "it divides the logit by the relevance sum: the ratio is relevance sum / logit":
+            ratios_variant(inverted=True),
+        "it divides by the probability; LRP explains the logit, so divide by the logit":
+            ratios_variant(score="probability"),
+        "it explains the prompt's last token; explain the most likely next token (argmax)":
+            ratios_variant(target="last"),
+        "it sums absolute relevance; signed relevance is what adds up to the logit":
+            ratios_variant(total=lambda r: r.abs().sum()),
+    }
+    return run_check("conservation_ratios", fn, reference("conservation_ratios"), cases, mistakes)

@@ -15,6 +15,7 @@ REFERENCES = {
     "occlusion": "input_attribution.occlusion",
     "input_x_gradient": "input_attribution.input_x_gradient",
     "lrp_relevance": "input_attribution.lrp_relevance",
+    "conservation_ratios": "input_attribution.conservation_ratios",
     # notebook 02
     "attention_relevance": "attention_heads.attention_relevance",
     "head_relevance": "attention_heads.head_relevance",

@@ -23,26 +23,27 @@ def conservation_ratios(ctx: Context) -> list[float]:
     return ctx.memo("nb01.conservation", compute)
 
 
-def conservation_table(ctx: Context):
-    """The notebook's conservation table: AttnLRP, CP-LRP and Input x Gradient on the fifteen
-    knowledge-conflict prompts."""
+def conservation_by_method(ctx: Context) -> dict:
+    """The notebook's measurement: conservation_ratios of AttnLRP, CP-LRP and Input x Gradient
+    on the fifteen knowledge-conflict prompts."""
     def compute():
-        from solutions.input_attribution import input_x_gradient, lrp_relevance
-        from utils.attribution import conservation_table as table
+        from solutions.input_attribution import (conservation_ratios, input_x_gradient,
+                                                 lrp_relevance)
         from utils.lrp import attnlrp
         from utils.prompts import COUNTERFACTUALS
 
         def cp_lrp(model, ids, target_id):
             with attnlrp(model, rule="cp"):
                 return input_x_gradient(model, ids, target_id)
-        return table(ctx.model, ctx.tokenizer, [c.prompt for c in COUNTERFACTUALS],
-                     {"AttnLRP": lrp_relevance, "CP-LRP": cp_lrp,
-                      "Input x Gradient": input_x_gradient})
-    return ctx.memo("nb01.conservation_table", compute)
+        prompts = [c.prompt for c in COUNTERFACTUALS]
+        return {name: conservation_ratios(ctx.model, ctx.tokenizer, prompts, fn)
+                for name, fn in [("AttnLRP", lrp_relevance), ("CP-LRP", cp_lrp),
+                                 ("Input x Gradient", input_x_gradient)]}
+    return ctx.memo("nb01.conservation_by_method", compute)
 
 
 def _attnlrp_loses_relevance(ctx: Context) -> Verdict:
-    ratios = conservation_ratios(ctx) + list(conservation_table(ctx)["AttnLRP ratio"])
+    ratios = conservation_ratios(ctx) + conservation_by_method(ctx)["AttnLRP"].tolist()
     return Verdict(all(0 < r < 0.95 for r in ratios),
                    f"relevance / logit from {min(ratios):.2f} to {max(ratios):.2f} on "
                    f"{len(ratios)} prompts (1 = conserved)")
@@ -50,7 +51,7 @@ def _attnlrp_loses_relevance(ctx: Context) -> Verdict:
 
 def _cp_lrp_conserves(ctx: Context) -> Verdict:
     from utils.attribution import conservation_verdict
-    return Verdict(*conservation_verdict(conservation_table(ctx), "CP-LRP"))
+    return Verdict(*conservation_verdict(conservation_by_method(ctx)["CP-LRP"], "CP-LRP"))
 
 
 def _few_sinks(ctx: Context) -> Verdict:

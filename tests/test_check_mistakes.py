@@ -138,3 +138,27 @@ def test_a_session_patched_by_lxt_is_named_and_restored(capsys):
         attention[1].clear()
         attention[1].update(attention[2])
     assert not patched_outside(tiny_llama())
+
+
+def test_conservation_ratios_mistakes_are_named(capsys):
+    from checks import check_conservation_ratios
+    from checks.attribution import ratios_variant
+
+    def stub(model, tokenizer, prompts, relevance_fn):
+        raise NotImplementedError
+    used, out = _out(capsys, check_conservation_ratios, stub)
+    assert used is ia.conservation_ratios and "not implemented yet" in out
+    _named(capsys, check_conservation_ratios, ia.conservation_ratios, {
+        "divides the logit by the relevance sum": ratios_variant(inverted=True),
+        "divides by the probability": ratios_variant(score="probability"),
+        "explains the prompt's last token": ratios_variant(target="last"),
+        "sums absolute relevance": ratios_variant(total=lambda r: r.abs().sum()),
+    })
+
+
+def test_conservation_verdict_reads_ratios_and_tables():
+    import pandas as pd
+    from utils.attribution import conservation_verdict
+    assert conservation_verdict(torch.tensor([1.0, 0.995]), "CP-LRP")[0]
+    holds, figure = conservation_verdict(pd.DataFrame({"AttnLRP ratio": [0.3, 0.5]}), "AttnLRP")
+    assert not holds and "from 0.30 to 0.50 on 2 prompts" in figure

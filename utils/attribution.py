@@ -111,13 +111,16 @@ def conservation_table(model, tokenizer, prompts, methods: dict):
     return pd.DataFrame(rows)
 
 
-def conservation_verdict(table, name: str, tolerance: float = 0.02) -> tuple[bool, str]:
-    """Whether method `name` conserves the logit on every prompt of a conservation_table
-    (ratio within `tolerance` of 1): (holds, figure with the range of ratios)."""
-    ratios = table[f"{name} ratio"]
+def conservation_verdict(ratios, name: str, tolerance: float = 0.02) -> tuple[bool, str]:
+    """Whether method `name` conserves the logit on every prompt (relevance sum / logit within
+    `tolerance` of 1). ratios: [n] values, or a conservation_table (its "<name> ratio" column).
+    Returns (holds, figure with the range of ratios)."""
+    if hasattr(ratios, "columns"):
+        ratios = ratios[f"{name} ratio"].to_list()
+    ratios = torch.as_tensor(ratios, dtype=torch.float64)
     holds = bool(((ratios - 1).abs() <= tolerance).all())
-    return holds, (f"{name}: relevance / logit from {ratios.min():.2f} to {ratios.max():.2f} "
-                   f"on {len(ratios)} prompts (1 = conserved)")
+    return holds, (f"{name}: relevance / logit from {float(ratios.min()):.2f} to "
+                   f"{float(ratios.max()):.2f} on {len(ratios)} prompts (1 = conserved)")
 
 
 def first_token_attention(model, tokenizer, prompts) -> torch.Tensor:
