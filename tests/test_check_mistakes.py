@@ -157,8 +157,7 @@ def test_conservation_ratios_mistakes_are_named(capsys):
 
 
 def test_conservation_verdict_reads_ratios_and_tables():
-    import pandas as pd
     from utils.attribution import conservation_verdict
     assert conservation_verdict(torch.tensor([1.0, 0.995]), "CP-LRP")[0]
-    holds, figure = conservation_verdict(pd.DataFrame({"AttnLRP ratio": [0.3, 0.5]}), "AttnLRP")
+    holds, figure = conservation_verdict([0.3, 0.5], "AttnLRP")
     assert not holds and "from 0.30 to 0.50 on 2 prompts" in figure

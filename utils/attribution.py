@@ -88,35 +88,10 @@ def relevance_at(model, input_embeds, target_id, method):
     return (embeds * embeds.grad).sum(-1)[0].float().detach().cpu()
 
 
-def conservation_table(model, tokenizer, prompts, methods: dict):
-    """How much of the explained logit each method's relevance adds up to, prompt by prompt.
-
-    methods: name -> fn(model, input_ids, target_id) -> relevance [seq]. Each prompt explains
-    the model's top prediction. Returns a pandas DataFrame: one row per prompt with the logit
-    and, per method, its relevance sum and ratio (sum / logit; 1 = conserved).
-    """
-    import pandas as pd
-
-    from utils.tokens import encode
-
-    rows = []
-    for prompt in prompts:
-        ids = encode(tokenizer, prompt, model)
-        top = top_k_predictions(model, tokenizer, ids, 1)[0]
-        row = {"prompt": prompt[:40].replace("\n", " "), "logit": top.logit}
-        for name, fn in methods.items():
-            total = float(fn(model, ids, top.token_id).sum())
-            row[f"{name} sum"], row[f"{name} ratio"] = total, total / top.logit
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def conservation_verdict(ratios, name: str, tolerance: float = 0.02) -> tuple[bool, str]:
     """Whether method `name` conserves the logit on every prompt (relevance sum / logit within
-    `tolerance` of 1). ratios: [n] values, or a conservation_table (its "<name> ratio" column).
+    `tolerance` of 1). ratios: [n] values (notebook 01's conservation_ratios).
     Returns (holds, figure with the range of ratios)."""
-    if hasattr(ratios, "columns"):
-        ratios = ratios[f"{name} ratio"].to_list()
     ratios = torch.as_tensor(ratios, dtype=torch.float64)
     holds = bool(((ratios - 1).abs() <= tolerance).all())
     return holds, (f"{name}: relevance / logit from {float(ratios.min()):.2f} to "
