@@ -5,16 +5,35 @@ typical mistakes (a function per mistake computes what that mistake would return
 """
 import torch
 
-from checks.core import random_ids, run_check, tiny_llama
+from checks.core import NamedMistake, random_ids, run_check, tiny_llama
 from checks.references import reference
-from utils.lrp import attnlrp, disable_lrp, lrp_is_enabled
+from utils.lrp import attnlrp, disable_lrp, lrp_is_enabled, patched_outside
 
-__all__ = ["check_occlusion", "check_input_x_gradient", "check_lrp_relevance"]
+__all__ = ["check_occlusion", "check_input_x_gradient", "check_lrp_relevance",
+           "check_conservation_ratios"]
 
 
 def _cases():
+    """Three prompts, the last two longer than their batch (9 and 12 tokens in batches of 4 and
+    5), so a batching bug shows."""
     model = tiny_llama(seed=1)
-    return [((model, random_ids(seed, 9), 5 + seed), {"baseline_id": 0}) for seed in range(3)]
+    return [((model, random_ids(0, 9), 5), {"baseline_id": 0}),
+            ((model, random_ids(1, 9), 6), {"baseline_id": 0, "batch_size": 4}),
+            ((model, random_ids(2, 12), 7), {"baseline_id": 0, "batch_size": 5})]
+
+
+def _batched_occlusion(model, input_ids, target_id, baseline_id, batch_size=32, rows=None):
+    """Occlusion whose batch loop takes rows(occluded, start, batch_size) (a typical slicing
+    mistake) and may stop early: [seq] or shorter."""
+    seq_len = input_ids.shape[1]
+    with torch.no_grad():
+        clean = model(input_ids).logits[0, -1, target_id]
+        occluded = input_ids.repeat(seq_len, 1)
+        occluded[torch.arange(seq_len), torch.arange(seq_len)] = baseline_id
+        logits = [model(rows(occluded, start, batch_size)).logits[:, -1, target_id]
+                  for start in range(0, seq_len, batch_size)]
+        drop = clean - torch.cat(logits)
+    return drop / drop.abs().max().clamp_min(1e-12)
 
 
 def _gradient_cases():
@@ -68,7 +87,19 @@ def check_occlusion(occlusion_fn):
         drops = torch.stack(drops)
         return drops / drops.abs().max()
 
+    def first_rows_each_batch(model, input_ids, target_id, baseline_id, batch_size=32):
+        return _batched_occlusion(model, input_ids, target_id, baseline_id, batch_size,
+                                  rows=lambda occ, start, b: occ[:b][:len(occ[start:start + b])])
+
+    def first_batch_only(model, input_ids, target_id, baseline_id, batch_size=32):
+        out = _batched_occlusion(model, input_ids, target_id, baseline_id, batch_size,
+                                 rows=lambda occ, start, b: occ[start:start + b])
+        return out[:batch_size] / out[:batch_size].abs().max().clamp_min(1e-12)
+
     mistakes = {
+        "every batch runs the first rows again (occluded[:batch_size]); slice "
+        "occluded[start:start + batch_size]": first_rows_each_batch,
+        "only the first batch is kept: concatenate the logits of every batch": first_batch_only,
         "the drops are not normalised (divide by the largest absolute drop)":
             unnormalised_occlusion,
         "it explains the most likely token instead of `target_id`": argmax_target,
@@ -134,7 +165,13 @@ def check_input_x_gradient(input_x_gradient_fn):
         embeds, grad = _embedding_grad(model, input_ids, score)
         return (embeds * grad).sum(-1)
 
+    def wrong_axis(model, input_ids, target_id, foil_id=None):
+        embeds, grad = _embedding_grad(model, input_ids, _score(target_id, foil_id))
+        return (embeds * grad).sum(0)
+
     mistakes = {
+        "it sums over the tokens instead of the hidden dimension: sum(-1) over [1, seq, d] "
+        "keeps one value per token": wrong_axis,
         "the gradient alone, summed over the hidden dimension: multiply it by the embeddings "
         "first": gradient_only,
         "the gradient's norm per token (plain saliency), not gradient times input": gradient_norm,
@@ -150,6 +187,13 @@ def check_input_x_gradient(input_x_gradient_fn):
                      _gradient_cases(), mistakes)
 
 
+_PATCHED_OUTSIDE = (
+    "leaves the model patched by lxt's own `monkey_patch` (as lxt's README shows): the rules "
+    "stay on for the whole session, so plain Input x Gradient now silently equals LRP. Use "
+    "`with attnlrp(model):` instead, then restart the kernel (Kernel > Restart) and run the "
+    "notebook again: the original functions are lost in this session.")
+
+
 def check_lrp_relevance(lrp_relevance_fn):
     """Compare the learner's LRP relevance with the reference; returns the fn to use.
 
@@ -163,6 +207,12 @@ def check_lrp_relevance(lrp_relevance_fn):
                 disable_lrp(model)
                 raise RuntimeError("AttnLRP is still switched on after the function returned: "
                                    "use `with attnlrp(model):` so the rules are removed again")
+            if patched_outside(model):
+                raise NamedMistake(_PATCHED_OUTSIDE)
+
+    if patched_outside(tiny_llama()):
+        print(f"✗ lrp_relevance cannot be checked: {_PATCHED_OUTSIDE}")
+        return reference("lrp_relevance")
 
     def plain_gradient_x_input(model, input_ids, target_id, foil_id=None):
         return reference("input_x_gradient")(model, input_ids, target_id, foil_id)
@@ -187,3 +237,43 @@ def check_lrp_relevance(lrp_relevance_fn):
     used = run_check("lrp_relevance", restores_model, reference("lrp_relevance"), _gradient_cases(),
                      mistakes)
     return lrp_relevance_fn if used is restores_model else used
+
+
+def ratios_variant(score: str = "logit", target: str = "top", total=lambda r: r.sum(),
+                   inverted: bool = False):
+    """conservation_ratios with one typical change: the score divided by (logit, probability),
+    the token explained (top prediction, the prompt's last token), how the relevance is summed,
+    or the ratio turned upside down."""
+    def conservation_ratios(model, tokenizer, prompts, relevance_fn):
+        ratios = []
+        for prompt in prompts:
+            ids = tokenizer(prompt, return_tensors="pt").input_ids
+            with torch.no_grad():
+                logits = model(ids).logits[0, -1].float()
+            target_id = int(logits.argmax()) if target == "top" else int(ids[0, -1])
+            value = logits[target_id] if score == "logit" else logits.softmax(-1)[target_id]
+            r = float(total(relevance_fn(model, ids, target_id)))
+            ratios.append(float(value) / r if inverted else r / float(value))
+        return torch.tensor(ratios)
+    return conservation_ratios
+
+
+def check_conservation_ratios(fn):
+    """Exercise 4: relevance sum / logit of the top prediction, prompt by prompt."""
+    from checks.core import CHECK_TEXTS, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=7, vocab_size=len(tok))
+    cases = [((model, tok, CHECK_TEXTS, reference("input_x_gradient")), {}),
+             ((model, tok, CHECK_TEXTS[:2], reference("lrp_relevance")), {})]
+    mistakes = {
+        "it divides the logit by the relevance sum: the ratio is relevance sum / logit":
+            ratios_variant(inverted=True),
+        "it divides by the probability; LRP explains the logit, so divide by the logit":
+            ratios_variant(score="probability"),
+        "it explains the prompt's last token; explain the most likely next token (argmax)":
+            ratios_variant(target="last"),
+        "it sums absolute relevance; signed relevance is what adds up to the logit":
+            ratios_variant(total=lambda r: r.abs().sum()),
+    }
+    return run_check("conservation_ratios", fn, reference("conservation_ratios"), cases, mistakes)

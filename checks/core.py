@@ -121,6 +121,10 @@ def find_problem(learner_fn: Callable, reference_fn: Callable, cases: list[Case]
     return extra(learner_fn) if extra is not None else None
 
 
+class NamedMistake(Exception):
+    """Raised by a check's wrapper when a learner's crash is a known mistake: the message names it."""
+
+
 def run_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: list[Case],
               mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
               rtol: float = 1e-3, atol: float = 1e-4, returns: tuple | None = None) -> Callable:
@@ -134,6 +138,9 @@ def run_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: li
         problem = find_problem(learner_fn, reference_fn, cases, mistakes, extra, rtol, atol)
     except NotImplementedError:
         print(f"… {name} is not implemented yet: the cells below use the reference solution.")
+        return reference_out
+    except NamedMistake as err:
+        print(f"✗ {name} {err} The cells below use the reference solution until you fix it.")
         return reference_out
     except Exception as err:  # the learner's code crashed: show why, keep the notebook going
         print(f"✗ {name} raised {type(err).__name__}: {err}. "

@@ -11,10 +11,11 @@ from utils.hooks import o_proj_pre_hooks, out_projections, projection_hooks, spl
 from utils.lrp import attnlrp
 
 __all__ = ["check_head_outputs_at_last", "check_transplant_heads",
-           "check_substring_token_positions", "check_substring_head_scores"]
+           "check_substring_token_positions", "check_substring_head_scores",
+           "check_mean_head_outputs", "check_indirect_effects", "check_function_vector"]
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 5
+# Exercise 1
 
 def _capture_cases():
     model = tiny_llama(seed=3)
@@ -38,7 +39,7 @@ def capture_variant(pick: Callable):
 
 
 def check_head_outputs_at_last(fn):
-    """Exercise 5a: the learner's capture against the reference on a tiny Llama."""
+    """Exercise 1a: the learner's capture against the reference on a tiny Llama."""
     mistakes = {
         "it captures the first position instead of the last": capture_variant(
             lambda x, out, n: split_heads(x, n)[0, 0]),
@@ -143,7 +144,7 @@ def write_added(per_head, h, v, scale):
 
 
 def check_transplant_heads(cm):
-    """Exercise 5b: the learner's transplant context manager against the reference."""
+    """Exercise 1b: the learner's transplant context manager against the reference."""
     mistakes = {
         "it replaces the head at every position, not only the last":
             _logits_under(_transplant_variant(write_every_position)),
@@ -158,7 +159,7 @@ def check_transplant_heads(cm):
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 6
+# Exercise 5
 
 def _position_cases():
     tok = tiny_tokenizer()
@@ -178,7 +179,7 @@ def _raises_on_missing(fn) -> str | None:
 
 
 def check_substring_token_positions(fn):
-    """Exercise 6a: token positions of a substring via offsets, with a clear error if missing."""
+    """Exercise 5a: token positions of a substring via offsets, with a clear error if missing."""
     def without_bos(tok, prompt, substring):
         return reference("substring_token_positions")(tok, prompt, substring) - 1
 
@@ -233,7 +234,7 @@ def _score_cases():
 
 
 def check_substring_head_scores(fn):
-    """Exercise 6b: positive relevance of the last query on the substring's keys, per head."""
+    """Exercise 5b: positive relevance of the last query on the substring's keys, per head."""
     mistakes = {
         "it sums every query row; only the last position predicts the next token":
             _scores_variant(rows="all"),
@@ -246,3 +247,140 @@ def check_substring_head_scores(fn):
     }
     return run_check("substring_head_scores", fn, reference("substring_head_scores"), _score_cases(),
                        mistakes, rtol=1e-3, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises 2-4: function vectors
+
+FV_CHECK_PROMPTS = ["hot -> cold\nbig -> small\nfast ->", "up -> down\nday -> night\nold ->",
+                    "cat -> cats\ndog -> dogs\nbook ->"]
+FV_CHECK_ANSWERS = [" slow", " new", " books"]
+
+
+def _fv_model():
+    return tiny_llama(seed=6, vocab_size=len(tiny_tokenizer()))
+
+
+def mean_outputs_variant(pick: Callable, reduce: str = "mean"):
+    """mean_head_outputs that keeps pick(o_proj input [1, seq, H, D], o_proj output split the
+    same way) -> [H, D] per layer and prompt, then averages (or sums) over prompts."""
+    def mean_head_outputs(model, tokenizer, prompts):
+        n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
+        kept = {layer: [] for layer in range(n_layers)}
+
+        def keep(layer):
+            return lambda mod, args, out: kept[layer].append(
+                pick(split_heads(args[0], n_heads), split_heads(out, n_heads)))
+        with projection_hooks(model, "o_proj", {l: keep(l) for l in range(n_layers)}), \
+                torch.no_grad():
+            for prompt in prompts:
+                model(tokenizer(prompt, return_tensors="pt").input_ids)
+        stacked = torch.stack([torch.stack(kept[l]) for l in range(n_layers)])  # [L, n, H, D]
+        return stacked.sum(1) if reduce == "sum" else stacked.mean(1)
+    return mean_head_outputs
+
+
+def check_mean_head_outputs(fn):
+    """Exercise 2: mean over prompts of every head's output at the last position."""
+    mistakes = {
+        "it averages over every position of the prompt; only the last position predicts the "
+        "answer": mean_outputs_variant(lambda x, out: x[0].mean(0)),
+        "it sums over the prompts instead of averaging": mean_outputs_variant(
+            lambda x, out: x[0, -1], reduce="sum"),
+        "it reads the output of o_proj (heads already mixed) instead of its input":
+            mean_outputs_variant(lambda x, out: out[0, -1]),
+        "it keeps the first position instead of the last": mean_outputs_variant(
+            lambda x, out: x[0, 0]),
+    }
+    model, tok = _fv_model(), tiny_tokenizer()
+    cases = [((model, tok, FV_CHECK_PROMPTS[:n]), {}) for n in (1, 3)]
+    return run_check("mean_head_outputs", fn, reference("mean_head_outputs"), cases, mistakes)
+
+
+def effects_variant(score: str = "prob", sign: int = 1, reduce: str = "mean", clean_prompts=False):
+    """indirect_effects with one typical change: score ("prob" or "logit"), sign of the
+    difference, sum instead of mean over prompts."""
+    def indirect_effects(model, tokenizer, prompts, answers, mean_outputs):
+        from utils.tokens import answer_token_id
+        n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
+        effects = torch.zeros(n_layers, n_heads)
+
+        def measure(logits, target):
+            return logits.softmax(-1)[target] if score == "prob" else logits[target]
+        for prompt, answer in zip(prompts, answers):
+            ids = tokenizer(prompt, return_tensors="pt").input_ids
+            target = answer_token_id(tokenizer, prompt, answer)
+            with torch.no_grad():
+                clean = measure(model(ids).logits[0, -1], target)
+                for layer in range(n_layers):
+                    for head in range(n_heads):
+                        with reference("transplant_heads")(model, [(layer, head)],
+                                                           mean_outputs[layer, head][None]):
+                            patched = measure(model(ids).logits[0, -1], target)
+                        effects[layer, head] += sign * float(patched - clean)
+        return effects if reduce == "sum" else effects / len(prompts)
+    return indirect_effects
+
+
+def _effect_cases():
+    model, tok = _fv_model(), tiny_tokenizer()
+    gen = torch.Generator().manual_seed(1)
+    means = torch.randn(2, 4, 8, generator=gen) * 3
+    return [((model, tok, FV_CHECK_PROMPTS[:n], FV_CHECK_ANSWERS[:n], means), {}) for n in (1, 3)]
+
+
+def check_indirect_effects(fn):
+    """Exercise 3: each head's causal indirect effect (rise of p(answer) when it writes its mean)."""
+    mistakes = {
+        "it measures the rise of the answer's logit; the indirect effect is the rise of its "
+        "probability (softmax)": effects_variant(score="logit"),
+        "it reports the drop (clean - patched); the effect is patched - clean":
+            effects_variant(sign=-1),
+        "it sums over the prompts instead of averaging": effects_variant(reduce="sum"),
+    }
+    return run_check("indirect_effects", fn, reference("indirect_effects"), _effect_cases(),
+                     mistakes, rtol=1e-3, atol=1e-6)
+
+
+def vector_variant(combine: Callable):
+    """function_vector built by combine(model, mean_outputs, heads) -> tensor."""
+    return lambda model, mean_outputs, heads: combine(model, mean_outputs, heads)
+
+
+def _rows_not_columns(model, mean_outputs, heads):
+    d = mean_outputs.shape[-1]
+    return sum(model.model.layers[l].self_attn.o_proj.weight[h * d:(h + 1) * d].T.float()
+               @ mean_outputs[l, h] for l, h in heads)
+
+
+def _unprojected(model, mean_outputs, heads):
+    return sum(mean_outputs[l, h] for l, h in heads)
+
+
+def _averaged(model, mean_outputs, heads):
+    return reference("function_vector")(model, mean_outputs, heads) / len(heads)
+
+
+def _whole_layer(model, mean_outputs, heads):
+    """o_proj applied to every head of the layer (the whole concatenation), once per head."""
+    return sum(model.model.layers[l].self_attn.o_proj.weight.float() @ mean_outputs[l].flatten()
+               for l, _ in heads)
+
+
+def check_function_vector(fn):
+    """Exercise 4: the function vector, o_proj's columns of each head times its mean output."""
+    mistakes = {
+        "it uses the head's rows of o_proj (weight[slice, :]); the head's slice is a block of "
+        "columns (weight[:, slice]), the inputs o_proj reads from that head":
+            vector_variant(_rows_not_columns),
+        "it sums the heads' raw outputs (head_dim numbers); project each through its slice of "
+        "o_proj into the residual stream (d_model)": vector_variant(_unprojected),
+        "it averages over the heads; the function vector is their sum": vector_variant(_averaged),
+        "it projects the whole layer's concatenated mean outputs; use only the chosen head's "
+        "slice": vector_variant(_whole_layer),
+    }
+    model = _fv_model()
+    gen = torch.Generator().manual_seed(2)
+    means = torch.randn(2, 4, 8, generator=gen)
+    cases = [((model, means, heads), {}) for heads in ([(0, 1)], [(1, 3), (0, 0), (1, 2)])]
+    return run_check("function_vector", fn, reference("function_vector"), cases, mistakes)

@@ -5,7 +5,7 @@ function that switches LRP on by itself, or detaches something LRP needs, is cau
 """
 import torch
 
-from checks.core import random_ids, run_check, tiny_llama
+from checks.core import NamedMistake, random_ids, run_check, tiny_llama
 from checks.references import reference
 from utils.lrp import attnlrp
 
@@ -13,13 +13,27 @@ from utils.lrp import attnlrp
 _TOLERANCE = dict(rtol=1e-3, atol=1e-7)
 
 
+_NO_RETAIN_GRAD = (
+    "finds no gradient on the attention weights (`.grad` is None): they are not leaves of the "
+    "graph, so call `.retain_grad()` on each layer's weights before `backward()`.")
+
+
 def _with_lrp_switch(fn):
-    """fn(model, ids, target, foil) that runs inside attnlrp(model) when called with lrp=True."""
+    """fn(model, ids, target, foil) that runs inside attnlrp(model) when called with lrp=True;
+    a crash on a missing gradient is reported as the retain_grad mistake."""
+    def call(model, input_ids, target_id, foil_id):
+        try:
+            return fn(model, input_ids, target_id, foil_id)
+        except (TypeError, AttributeError) as err:
+            if "NoneType" in str(err):
+                raise NamedMistake(_NO_RETAIN_GRAD) from err
+            raise
+
     def run(model, input_ids, target_id, foil_id=None, lrp=False):
         if lrp:
             with attnlrp(model):
-                return fn(model, input_ids, target_id, foil_id)
-        return fn(model, input_ids, target_id, foil_id)
+                return call(model, input_ids, target_id, foil_id)
+        return call(model, input_ids, target_id, foil_id)
     return run
 
 
@@ -81,6 +95,8 @@ _HEAD_MISTAKES = {
         _mistake(lambda w, g: (w * g)[..., -1, :].sum(-1)),
     "the mean instead of the sum over query and key positions":
         _mistake(lambda w, g: (w * g).mean((-2, -1))),
+    "it sums over the wrong axes (heads and queries): sum each head's [query, key] map, "
+    "the last two axes": _mistake(lambda w, g: (w * g).sum((1, 2))),
     "it explains the most likely token instead of `target_id`":
         _mistake(lambda w, g: (w * g).sum((-2, -1)), "argmax"),
 }
@@ -102,3 +118,21 @@ def check_attention_relevance(attention_relevance_fn):
 def check_head_relevance(head_relevance_fn):
     """Compare the learner's head_relevance [L, H] with the reference; returns the fn to use."""
     return _check("head_relevance", head_relevance_fn, reference("head_relevance"), _HEAD_MISTAKES)
+
+
+_LAST_ROW_MISTAKES = {
+    "it sums every query row (that is head_relevance): keep only the last query row":
+        _mistake(lambda w, g: (w * g).sum((-2, -1))),
+    "it takes the last key column (what the last token is read for) instead of the last query "
+    "row (what the prediction reads)": _mistake(lambda w, g: (w * g)[..., :, -1].sum(-1)),
+    "it takes the first query row: the prediction is made at the last position ([..., -1, :])":
+        _mistake(lambda w, g: (w * g)[..., 0, :].sum(-1)),
+    "absolute values: keep the sign (negative = against the target)":
+        _mistake(lambda w, g: (w * g)[..., -1, :].abs().sum(-1)),
+}
+
+
+def check_last_row_head_relevance(last_row_fn):
+    """Compare the learner's last-row head relevance [L, H] with the reference."""
+    return _check("last_row_head_relevance", last_row_fn, reference("last_row_head_relevance"),
+                  _LAST_ROW_MISTAKES)

@@ -15,14 +15,19 @@ REFERENCES = {
     "occlusion": "input_attribution.occlusion",
     "input_x_gradient": "input_attribution.input_x_gradient",
     "lrp_relevance": "input_attribution.lrp_relevance",
+    "conservation_ratios": "input_attribution.conservation_ratios",
     # notebook 02
     "attention_relevance": "attention_heads.attention_relevance",
     "head_relevance": "attention_heads.head_relevance",
+    "last_row_head_relevance": "attention_heads.last_row_head_relevance",
     # notebook 03
     "head_outputs_at_last": "function_vectors.head_outputs_at_last",
     "transplant_heads": "function_vectors.transplant_heads",
     "substring_token_positions": "function_vectors.substring_token_positions",
     "substring_head_scores": "function_vectors.substring_head_scores",
+    "mean_head_outputs": "function_vectors.mean_head_outputs",
+    "indirect_effects": "function_vectors.indirect_effects",
+    "function_vector": "function_vectors.function_vector",
     # notebook 04
     "conflict_head_relevance": "knowledge_conflicts.conflict_head_relevance",
     # notebook 05

@@ -30,3 +30,12 @@ def attention_relevance(model, input_ids, target_id, foil_id=None):
 def head_relevance(model, input_ids, target_id, foil_id=None):
     """Relevance of each head: [n_layers, n_heads], its relevance map summed over query and key."""
     return attention_relevance(model, input_ids, target_id, foil_id).sum(dim=(-2, -1))
+
+
+def last_row_head_relevance(model, input_ids, target_id, foil_id=None):
+    """Relevance that flows straight into the explained prediction, per head: [n_layers, n_heads].
+
+    Each head's relevance map restricted to the last query row (the position that predicts the
+    next token), summed over the keys.
+    """
+    return attention_relevance(model, input_ids, target_id, foil_id)[:, :, -1, :].sum(-1)

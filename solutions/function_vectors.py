@@ -1,4 +1,5 @@
-"""Notebook 03: capture what attention heads write and transplant it into another prompt."""
+"""Notebook 03: capture what attention heads write, transplant it into another prompt, and build
+function vectors from heads' mean outputs."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -7,15 +8,15 @@ from contextlib import contextmanager
 import torch
 
 from solutions.attention_heads import attention_relevance
-from utils.hooks import o_proj_pre_hooks, split_heads
+from utils.hooks import capture_head_outputs, o_proj_pre_hooks, out_projections, split_heads
 from utils.lrp import attnlrp
 from utils.models import input_device, model_shape
-from utils.tokens import encode
+from utils.tokens import answer_token_id, encode
 from utils.validate import check_head_vectors
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 5: capture and transplant
+# Exercise 1: capture and transplant
 
 def head_outputs_at_last(model, input_ids, heads):
     """What each head in `heads` writes at the last position of `input_ids` [1, seq].
@@ -64,7 +65,7 @@ def transplant_heads(model, heads, vectors, scale=1.0):
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 6: heads that read a substring
+# Exercise 5: heads that read a substring
 
 def substring_token_positions(tokenizer, prompt, substring):
     """Positions of the tokens of `prompt` (BOS included) that overlap `substring`: [n] (long).
@@ -97,3 +98,58 @@ def substring_head_scores(model, tokenizer, prompt, substring, target_id=None):
     with attnlrp(model):
         maps = attention_relevance(model, input_ids, target_id)   # [L, H, q, k]
     return maps[:, :, -1, positions].clamp(min=0).sum(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises 2-4: function vectors (Todd et al. 2024)
+
+def mean_head_outputs(model, tokenizer, prompts):
+    """Mean over `prompts` of what every head writes at the last position.
+
+    prompts: in-context prompts of one task; returns [n_layers, n_heads, head_dim] (float, CPU).
+    """
+    n_layers, n_heads, head_dim = model_shape(model)
+    total = torch.zeros(n_layers, n_heads, head_dim)
+    with capture_head_outputs(model) as outputs, torch.no_grad():
+        for prompt in prompts:
+            model(encode(tokenizer, prompt, model))
+            for layer in range(n_layers):
+                total[layer] += outputs[layer][0, -1].float().cpu()
+    return total / len(prompts)
+
+
+def indirect_effects(model, tokenizer, prompts, answers, mean_outputs):
+    """Causal indirect effect of every head: [n_layers, n_heads].
+
+    prompts: in-context prompts with SHUFFLED labels, answers: their correct answers (" word").
+    For each head, its output at the last position is replaced by its mean output over clean
+    prompts (`mean_outputs` [n_layers, n_heads, head_dim]); the effect is the rise of the
+    probability of the answer's first token, averaged over prompts.
+    """
+    n_layers, n_heads, _ = model_shape(model)
+    effects = torch.zeros(n_layers, n_heads)
+    for prompt, answer in zip(prompts, answers):
+        ids = encode(tokenizer, prompt, model)
+        target = answer_token_id(tokenizer, prompt, answer)
+        with torch.no_grad():
+            clean = model(ids).logits[0, -1].float().softmax(-1)[target]
+            for layer in range(n_layers):
+                for head in range(n_heads):
+                    with transplant_heads(model, [(layer, head)], mean_outputs[layer, head][None]):
+                        patched = model(ids).logits[0, -1].float().softmax(-1)[target]
+                    effects[layer, head] += float(patched - clean)
+    return effects / len(prompts)
+
+
+def function_vector(model, mean_outputs, heads):
+    """The function vector: sum over `heads` of o_proj applied to the head's mean output alone.
+
+    mean_outputs: [n_layers, n_heads, head_dim]; heads: list of (layer, head); returns [d_model].
+    """
+    _, n_heads, head_dim = model_shape(model)
+    vector = torch.zeros(model.config.hidden_size)
+    for layer, head in heads:
+        weight = out_projections(model)[layer].weight          # [d_model, n_heads * head_dim]
+        columns = weight[:, head * head_dim:(head + 1) * head_dim].float().cpu()
+        vector += columns @ mean_outputs[layer, head].float()
+    return vector

@@ -11,6 +11,7 @@ import torch
 from utils.lrp import attnlrp
 from utils.models import input_device
 from utils.progress import progress
+from utils.tokens import encode
 from utils.validate import check_relevance_inputs, check_token_id
 
 
@@ -62,3 +63,21 @@ def lrp_relevance(model, input_ids, target_id, foil_id=None):
     """
     with attnlrp(model):
         return input_x_gradient(model, input_ids, target_id, foil_id)
+
+
+def conservation_ratios(model, tokenizer, prompts, relevance_fn):
+    """How much of the explained logit a method's relevance adds up to, prompt by prompt.
+
+    For each prompt, explain the most likely next token with
+    relevance_fn(model, input_ids, target_id) -> [seq]; returns [len(prompts)] (float): the
+    relevance sum divided by that token's logit (1 = conserved).
+    """
+    ratios = []
+    for prompt in prompts:
+        input_ids = encode(tokenizer, prompt, model)
+        with torch.no_grad():
+            logits = model(input_ids).logits[0, -1].float()
+        target_id = int(logits.argmax())
+        relevance = relevance_fn(model, input_ids, target_id)
+        ratios.append(float(relevance.sum()) / float(logits[target_id]))
+    return torch.tensor(ratios)

@@ -176,3 +176,139 @@ def test_head_groups_and_substring_scores_on_a_tiny_model():
     scores = fv.substring_head_scores(model, tok, PROMPT, "German", target_id=3)
     assert scores.shape == (2, 4)
     assert (scores >= 0).all() and scores.sum() > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# function vectors: prompts, the residual addition, the answers and their checks
+
+from checks import check_function_vector, check_indirect_effects, check_mean_head_outputs
+from checks.function_vectors import (FV_CHECK_ANSWERS, FV_CHECK_PROMPTS, _averaged,
+                                     _rows_not_columns, _unprojected, _whole_layer,
+                                     effects_variant, mean_outputs_variant)
+from utils import function_vectors as fvu
+from utils.prompts import FV_TASKS
+
+
+def test_prompt_formats_are_the_agreed_ones():
+    demo = [("hot", "cold"), ("big", "small")]
+    assert fvu.icl_prompt(demo, "fast") == "hot -> cold\nbig -> small\nfast ->"
+    assert fvu.icl_prompt(demo, "fast", "colon") == "hot: cold\nbig: small\nfast:"
+    assert fvu.icl_prompt(demo, "fast", "qa") == "Q: hot\nA: cold\nQ: big\nA: small\nQ: fast\nA:"
+    assert fvu.zero_shot_prompt("fast") == "fast ->"
+    with pytest.raises(ValueError, match="Unknown prompt format"):
+        fvu.icl_prompt(demo, "fast", "arrows")
+
+
+def test_tasks_and_prompts():
+    assert set(FV_TASKS) == {"antonym", "english_german", "country_capital", "singular_plural",
+                             "lower_upper", "object_colour"}
+    prompts, answers = fvu.icl_prompts("antonym", 5, n_demos=3, seed=1)
+    demos, held_out = fvu.task_pairs("antonym")
+    assert len(prompts) == 5 and all(a.startswith(" ") for a in answers)
+    assert all(p.count("\n") == 3 and p.endswith(" ->") for p in prompts)
+    assert not {x for x, _ in demos} & {x for x, _ in held_out}
+    shuffled, same_answers = fvu.icl_prompts("antonym", 5, n_demos=3, seed=1, shuffled=True)
+    assert same_answers == answers and shuffled != prompts
+    for prompt in shuffled:     # no demonstration keeps its own label
+        for line in prompt.split("\n")[:-1]:
+            x, y = line.split(" -> ")
+            assert dict(demos)[x] != y
+    queries, _ = fvu.zero_shot_queries("antonym")
+    assert queries[0] == f"{held_out[0][0]} ->"
+
+
+def test_add_to_residual_adds_at_the_last_position_and_comes_off():
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=6, vocab_size=len(tok))
+    ids = tok(FV_CHECK_PROMPTS[0], return_tensors="pt").input_ids
+    seen = {}
+    from utils.hooks import layer_pre_hooks
+    vector = torch.randn(32)
+    with torch.no_grad():
+        clean = model(ids).logits
+        with layer_pre_hooks(model, {1: lambda m, a: seen.__setitem__("x", a[0].clone())}):
+            model(ids)
+            before = seen["x"]
+            with fvu.add_to_residual(model, vector, 0):
+                patched = model(ids).logits
+            after = seen["x"]
+        assert torch.allclose(after[0, -1] - before[0, -1], vector, atol=1e-5)
+        assert torch.equal(after[0, :-1], before[0, :-1])
+        assert not torch.equal(patched, clean)
+        assert torch.equal(model(ids).logits, clean)
+    with pytest.raises(ValueError, match=r"shape \[d_model\]"):
+        with fvu.add_to_residual(model, torch.zeros(5), 0):
+            pass
+
+
+def test_accuracy_and_verdict():
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=6, vocab_size=len(tok))
+    acc = fvu.first_token_accuracy(model, tok, FV_CHECK_PROMPTS, FV_CHECK_ANSWERS)
+    assert 0 <= acc <= 1
+    with pytest.raises(ValueError, match="both `vector` and `layer`"):
+        fvu.first_token_accuracy(model, tok, FV_CHECK_PROMPTS, FV_CHECK_ANSWERS, torch.zeros(32))
+    import pandas as pd
+    table = pd.DataFrame({"no vector": [0.0, 0.1], "function vector": [0.6, 0.5],
+                          "random heads": [0.0, 0.2]})
+    holds, figure = fvu.function_vector_verdict(table)
+    assert holds and "0.55 with the function vector" in figure
+    assert not fvu.function_vector_verdict(table.assign(**{"function vector": [0.1, 0.2]}))[0]
+
+
+def test_function_vector_is_o_proj_of_the_heads_slice():
+    model = tiny_llama(seed=6)
+    means = torch.randn(2, 4, 8)
+    vector = fv.function_vector(model, means, [(1, 2)])
+    x = torch.zeros(32)
+    x[16:24] = means[1, 2]
+    assert torch.allclose(vector, model.model.layers[1].self_attn.o_proj(x), atol=1e-6)
+
+
+def test_lrp_head_relevance_shape_and_restores_the_model():
+    from utils.lrp import lrp_is_enabled
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=6, vocab_size=len(tok))
+    scores = fvu.lrp_head_relevance(model, tok, FV_CHECK_PROMPTS[:2], FV_CHECK_ANSWERS[:2])
+    assert scores.shape == (2, 4) and torch.isfinite(scores).all() and scores.abs().sum() > 0
+    assert not lrp_is_enabled(model)
+
+
+def _check_names(capsys, check, reference_fn, stub, wrong):
+    used, out = _run(capsys, check, reference_fn)
+    assert used is reference_fn and out.startswith("✓"), out
+    used, out = _run(capsys, check, stub)
+    assert used is reference_fn and "not implemented yet" in out
+    for phrase, fn in wrong.items():
+        used, out = _run(capsys, check, fn)
+        assert used is reference_fn and out.startswith("✗") and phrase in out, (phrase, out)
+
+
+def test_check_mean_head_outputs_names_mistakes(capsys):
+    def stub(model, tokenizer, prompts):
+        raise NotImplementedError
+    _check_names(capsys, check_mean_head_outputs, fv.mean_head_outputs, stub, {
+        "every position": mean_outputs_variant(lambda x, out: x[0].mean(0)),
+        "sums over the prompts": mean_outputs_variant(lambda x, out: x[0, -1], reduce="sum"),
+        "output of o_proj": mean_outputs_variant(lambda x, out: out[0, -1]),
+        "first position": mean_outputs_variant(lambda x, out: x[0, 0]),
+    })
+
+
+def test_check_indirect_effects_names_mistakes(capsys):
+    def stub(model, tokenizer, prompts, answers, mean_outputs):
+        raise NotImplementedError
+    _check_names(capsys, check_indirect_effects, fv.indirect_effects, stub, {
+        "rise of the answer's logit": effects_variant(score="logit"),
+        "reports the drop": effects_variant(sign=-1),
+        "sums over the prompts": effects_variant(reduce="sum"),
+    })
+
+
+def test_check_function_vector_names_mistakes(capsys):
+    def stub(model, mean_outputs, heads):
+        raise NotImplementedError
+    _check_names(capsys, check_function_vector, fv.function_vector, stub, {
+        "rows of o_proj": _rows_not_columns, "raw outputs": _unprojected,
+        "averages over the heads": _averaged, "whole layer": _whole_layer,
+    })

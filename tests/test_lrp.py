@@ -101,3 +101,23 @@ def test_a_model_patched_outside_is_refused_with_how_to_restart():
         for owner, attr, value in saved:   # put the originals back by hand for later tests
             setattr(owner, attr, value)
     assert torch.equal(input_x_gradient(model, ids, 5), plain)
+
+
+def test_cp_lrp_conserves_and_restores_every_attention_function():
+    """CP-LRP (softmax weights held constant) conserves relevance; its in-place rewrite of the
+    registry of attention functions is undone entry by entry."""
+    model, ids = tiny_llama(), random_ids(0, 10)
+    registry = dict(modeling_llama.ALL_ATTENTION_FUNCTIONS)
+    before = _originals()
+    with torch.no_grad():
+        logit = float(model(ids).logits[0, -1, 3])
+    with attnlrp(model, rule="cp"):
+        cp = input_x_gradient(model, ids, 3)
+        with pytest.raises(RuntimeError, match="leave its"):
+            enable_lrp(model, "attn")
+    assert abs(float(cp.sum()) / logit - 1) < 1e-3
+    assert all(a is b for a, b in zip(before, _originals()))
+    assert dict(modeling_llama.ALL_ATTENTION_FUNCTIONS) == registry
+    with pytest.raises(ValueError, match="Unknown LRP rule set"):
+        with attnlrp(model, rule="cp-lrp"):
+            pass

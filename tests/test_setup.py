@@ -18,7 +18,7 @@ def test_doctor_reports_each_item(capsys):
     assert "Device: cpu" in out and "Memory:" in out
     assert "Model to load: course-llama (bundled)" in out
     if (COURSE_MODEL_DIR / "model.safetensors").exists():
-        assert "✓ AttnLRP works" in out, out
+        assert "✓ LRP rules apply: CP-LRP relevance sums to 1.00 of the logit" in out, out
     else:
         assert "make model" in out
 
@@ -34,3 +34,15 @@ def test_seeding_makes_torch_repeatable():
     a = torch.rand(3)
     course_setup.seed_everything()
     assert torch.equal(a, torch.rand(3))
+
+
+def test_doctor_names_a_session_patched_outside(capsys, monkeypatch):
+    from utils import lrp
+
+    def patched(*args, **kwargs):
+        raise lrp.PatchedOutsideError("transformers.models.llama.modeling_llama is already patched")
+    monkeypatch.setattr(course_setup, "lrp_self_test", patched)
+    course_setup.doctor("course")
+    out = capsys.readouterr().out
+    if (COURSE_MODEL_DIR / "model.safetensors").exists():
+        assert "✗ LRP check: this Python session is already patched by lxt" in out, out

@@ -86,3 +86,84 @@ def relevance_at(model, input_embeds, target_id, method):
     with attnlrp(model) if method == "lrp" else nullcontext():
         model(inputs_embeds=embeds, use_cache=False).logits[0, -1, target_id].backward()
     return (embeds * embeds.grad).sum(-1)[0].float().detach().cpu()
+
+
+def conservation_verdict(ratios, name: str, tolerance: float = 0.02) -> tuple[bool, str]:
+    """Whether method `name` conserves the logit on every prompt (relevance sum / logit within
+    `tolerance` of 1). ratios: [n] values (notebook 01's conservation_ratios).
+    Returns (holds, figure with the range of ratios)."""
+    ratios = torch.as_tensor(ratios, dtype=torch.float64)
+    holds = bool(((ratios - 1).abs() <= tolerance).all())
+    return holds, (f"{name}: relevance / logit from {float(ratios.min()):.2f} to "
+                   f"{float(ratios.max()):.2f} on {len(ratios)} prompts (1 = conserved)")
+
+
+def first_token_attention(model, tokenizer, prompts) -> torch.Tensor:
+    """Mean attention each head puts on the first token (BOS), over the query positions after
+    it and over `prompts`: [n_layers, n_heads] in [0, 1]. A head above 0.5 uses the first
+    token as a resting place (an attention sink, Xiao et al. 2024)."""
+    from utils.tokens import encode
+
+    shares = []
+    with torch.no_grad():
+        for prompt in prompts:
+            out = model(encode(tokenizer, prompt, model), output_attentions=True)
+            # each [1, H, q, k]: attention of queries 1.. on key 0
+            shares.append(torch.stack([a[0, :, 1:, 0].float().mean(-1).cpu()
+                                       for a in out.attentions]))
+    return torch.stack(shares).mean(0)
+
+
+def sink_line(shares: torch.Tensor, threshold: float = 0.5) -> str:
+    """One sentence on attention sinks from first_token_attention's [n_layers, n_heads]."""
+    n = int((shares > threshold).sum())
+    return (f"{n} of {shares.numel()} heads put more than {threshold:.0%} of their attention on "
+            f"the first token (mean over heads: {float(shares.mean()):.2f}; largest: "
+            f"{float(shares.max()):.2f})")
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman's rho of two score vectors [n]: the Pearson correlation of their ranks."""
+    ranks = torch.stack([torch.as_tensor(a).argsort().argsort(),
+                         torch.as_tensor(b).argsort().argsort()]).float()
+    return float(torch.corrcoef(ranks)[0, 1])
+
+
+def shattering(model, input_ids, target_id, levels=(0.01, 0.1), draws: int = 4, seed: int = 0,
+               methods=("gradient", "ixg", "lrp")) -> dict:
+    """How much each method's map changes under tiny input noise (gradient shattering).
+
+    Gaussian noise of `level` x the embeddings' root mean square is added to the input
+    embeddings; returns {level: {method: mean rank correlation with the noise-free map,
+    "logit change": mean |change of the target logit| / |logit|}} over `draws` seeded draws.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    embeds = model.get_input_embeddings()(input_ids.to(input_device(model))).detach()
+    scale = embeds.float().pow(2).mean().sqrt()
+    clean = {m: relevance_at(model, embeds, target_id, m) for m in methods}
+    with torch.no_grad():
+        logit = float(model(inputs_embeds=embeds).logits[0, -1, target_id])
+    result = {}
+    for level in levels:
+        corr, change = {m: 0.0 for m in methods}, 0.0
+        for _ in range(draws):
+            noise = level * scale * torch.randn(embeds.shape, generator=gen)
+            noisy = embeds + noise.to(embeds.device, embeds.dtype)
+            for m in methods:
+                corr[m] += rank_correlation(relevance_at(model, noisy, target_id, m), clean[m]) / draws
+            with torch.no_grad():
+                moved = float(model(inputs_embeds=noisy).logits[0, -1, target_id])
+            change += abs(moved - logit) / abs(logit) / draws
+        result[level] = {**corr, "logit change": change}
+    return result
+
+
+def shattering_verdict(result: dict, method: str = "gradient", threshold: float = 0.5):
+    """Whether `method`'s map shatters: at the largest noise level its rank correlation with
+    the noise-free map falls below `threshold` while the logit moves by less than 10%.
+    Returns (shatters, figure)."""
+    level = max(result)
+    corr, change = result[level][method], result[level]["logit change"]
+    return bool(corr < threshold and change < 0.1), (
+        f"at noise {level} x RMS the {method} map keeps rank correlation {corr:.2f} with the "
+        f"noise-free map while the logit moves by {change:.1%}")

@@ -5,6 +5,7 @@ A curve is [n + 1]: the target logit at the last position with 0 .. n tokens rem
 """
 import torch
 
+from utils.colours import METHODS
 from utils.progress import progress
 
 
@@ -104,8 +105,7 @@ def explain_prompts(model, tokenizer, prompts, methods: dict, baseline_id, seed=
 # --------------------------------------------------------------------------------------------
 # Summaries and figures
 # --------------------------------------------------------------------------------------------
-METHOD_COLORS = {"occlusion": "#1b9e77", "Input x Gradient": "#7570b3", "LRP": "#d95f02",
-                 "random": "#7f7f7f"}
+METHOD_COLORS = {m: METHODS[m] for m in ("occlusion", "Input x Gradient", "LRP", "random")}
 
 
 def resample(curve, n_points=51):

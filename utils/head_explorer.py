@@ -177,10 +177,12 @@ def cluster_maps_figure(result: dict, title: str):
     """Mean relevance map of each cluster (each scaled to its own largest value), side by side."""
     labels, maps, tokens = result["labels"], result["maps"], result["tokens"]
     n_clusters = int(labels.max()) + 1
-    columns = min(3, n_clusters)
-    rows = math.ceil(n_clusters / columns)
-    side = min(6.0, 2.0 + 0.09 * len(tokens))
-    fig = HeadFigure(figsize=(columns * (side + 1.3), rows * side))
+    # One map per row, about 0.15 inch per token: every token label stays readable (7 pt) at
+    # the width a notebook displays the figure, instead of a grid of small maps.
+    columns = 1
+    rows = n_clusters
+    side = min(9.0, 2.5 + 0.15 * len(tokens))
+    fig = HeadFigure(figsize=(side + 1.6, rows * (side + 0.4)))
     axes = np.atleast_1d(fig.subplots(rows, columns)).flatten()
     for cluster in range(n_clusters):
         members = torch.as_tensor(labels == cluster)
@@ -191,7 +193,7 @@ def cluster_maps_figure(result: dict, title: str):
     for ax in axes[n_clusters:]:
         ax.set_visible(False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))   # room for the suptitle
     return fig
 
 

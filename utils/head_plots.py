@@ -7,6 +7,8 @@ for widgets.
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -130,7 +132,11 @@ def head_atlas(scores_by_type: dict, title: str, top_k: int | None = None,
     ax.set_axisbelow(True)
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
-    ax.set_title(f"{title}\n(dot size = score relative to the strongest head of its type)")
+    # Wrapped to the figure's width, so a long title is never clipped at the edges.
+    kind = legend_title.removeprefix("head ")
+    width = max(30, int(fig.get_figwidth() * 9))
+    ax.set_title(textwrap.fill(title, width) + "\n" + textwrap.fill(
+        f"(dot size = score relative to the strongest head of its {kind})", width), fontsize=11)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
               title=legend_title)
     fig.tight_layout()
@@ -167,7 +173,7 @@ def token_map(matrix, tokens: list[str], title: str, kind: str = "attention",
         label = "relevance (red: for the target, blue: against)"
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label=label)
     if n <= max_label_tokens:
-        font = 7 if n <= 50 else 5
+        font = 7 if n <= 60 else 5
         ax.set_xticks(range(n))
         ax.set_xticklabels([_label(t) for t in tokens], rotation=90, fontsize=font)
         ax.set_yticks(range(n))
@@ -201,10 +207,16 @@ def last_query_overview(maps, tokens: list[str], title: str, kind: str = "attent
         label = "relevance (red: for the target, blue: against)"
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label=label)
     ax.set_xticks(range(seq))
-    ax.set_xticklabels([_label(t) for t in tokens], rotation=90, fontsize=7 if seq <= 50 else 5)
-    # One tick per layer, in the middle of its heads; thin lines separate the layers.
-    ax.set_yticks([layer * n_heads + (n_heads - 1) / 2 for layer in range(n_layers)])
-    ax.set_yticklabels([f"layer {layer}" for layer in range(n_layers)], fontsize=7)
+    ax.set_xticklabels([_label(t) for t in tokens], rotation=90, fontsize=7 if seq <= 60 else 5)
+    # Every row named by its head (L2H5) while that stays readable; beyond 64 rows one tick per
+    # layer, in the middle of its heads. Thin lines separate the layers.
+    if n_layers * n_heads <= 64:
+        ax.set_yticks(range(n_layers * n_heads))
+        ax.set_yticklabels([head_name(layer, head) for layer in range(n_layers)
+                            for head in range(n_heads)], fontsize=7)
+    else:
+        ax.set_yticks([layer * n_heads + (n_heads - 1) / 2 for layer in range(n_layers)])
+        ax.set_yticklabels([f"layer {layer}" for layer in range(n_layers)], fontsize=7)
     for layer in range(1, n_layers):
         ax.axhline(layer * n_heads - 0.5, color="#1f77b4", linewidth=0.5)
     ax.set_xlabel("key (the token looked at)")

@@ -35,3 +35,34 @@ def relevance_concentration(head_scores, fraction=0.1):
     n_top = max(1, round(fraction * magnitude.numel()))
     total = magnitude.sum().clamp_min(1e-12)
     return float(magnitude.topk(n_top).values.sum() / total), n_top
+
+
+def compare_head_views(all_rows: torch.Tensor, last_row: torch.Tensor, k: int = 5) -> dict:
+    """Two head relevances [n_layers, n_heads] side by side: the rank correlation of their
+    |scores| over all heads, and the heads both put in their top k by |score|."""
+    from utils.attribution import rank_correlation
+
+    top_all = select_top_heads(all_rows.abs(), k)
+    top_last = select_top_heads(last_row.abs(), k)
+    return {"rank correlation": rank_correlation(all_rows.abs().flatten(), last_row.abs().flatten()),
+            "shared top": sorted(set(top_all) & set(top_last)), "top all rows": top_all,
+            "top last row": top_last}
+
+
+def self_reading_share(maps: torch.Tensor, heads) -> list[float]:
+    """For each (layer, head), the share of its |relevance| map [seq, seq] on the diagonal (a
+    position reading its own token): maps [n_layers, n_heads, seq, seq]."""
+    shares = []
+    for layer, head in heads:
+        m = maps[layer, head].abs()
+        shares.append(float(m.diagonal().sum() / m.sum().clamp_min(1e-12)))
+    return shares
+
+
+def first_token_relevance_share(maps: torch.Tensor, k: int = 12) -> torch.Tensor:
+    """For the k heads of largest summed |relevance|, the share of each one's |relevance| map on
+    the first token (key 0): [k], best head first. maps: [n_layers, n_heads, seq, seq]."""
+    magnitude = maps.abs()
+    top = magnitude.sum(dim=(-2, -1)).flatten().topk(k).indices
+    flat = magnitude.flatten(0, 1)[top]                           # [k, seq, seq]
+    return flat[:, :, 0].sum(-1) / flat.sum((-2, -1)).clamp_min(1e-12)

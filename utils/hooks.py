@@ -11,6 +11,8 @@ the input of `o_proj`: the attention layer concatenates its heads' outputs
         model(input_ids)
     with layer_pre_hooks(model, {2: hook}):                # the residual stream entering layer 2
         model(input_ids)
+    with layer_output_hooks(model, {2: hook}):             # the residual stream leaving layer 2
+        model(input_ids)
 
 Every context manager removes its hooks when the block ends, also when it raises.
 """
@@ -84,6 +86,24 @@ def layer_pre_hooks(model, hooks: dict[int, Callable], with_kwargs: bool = False
                 raise ValueError(f"Layer {layer} does not exist: the model has layers "
                                  f"0..{len(layers) - 1}.")
             handles.append(layers[layer].register_forward_pre_hook(hook, with_kwargs=with_kwargs))
+        yield
+
+
+@contextmanager
+def layer_output_hooks(model, hooks: dict[int, Callable]):
+    """Register `hooks[layer](module, args, output)` as forward hooks on those decoder layers.
+
+    `output` is the residual stream leaving the layer ([batch, seq, d], or a tuple whose first
+    element it is, depending on the transformers version); a hook may return a new output.
+    Removed on exit, errors too.
+    """
+    layers = decoder_layers(model)
+    with hooks_removed_on_exit() as handles:
+        for layer, hook in hooks.items():
+            if not 0 <= layer < len(layers):
+                raise ValueError(f"Layer {layer} does not exist: the model has layers "
+                                 f"0..{len(layers) - 1}.")
+            handles.append(layers[layer].register_forward_hook(hook))
         yield
 
 

@@ -8,6 +8,11 @@ autograd yields LRP relevance: (input * input.grad) summed over the hidden dimen
 the `with` block every original is back and gradients are exactly those of the unpatched model.
 `enable_lrp` / `disable_lrp` do the same without a block (for a notebook that switches back and
 forth); prefer the context manager, which also restores on errors.
+
+Two rule sets of lxt, chosen with `rule`:
+    attnlrp(model)              # "attn": AttnLRP, relevance through the softmax by its own rule
+    attnlrp(model, rule="cp")   # "cp": CP-LRP, the softmax's weights treated as constants, so
+                                # relevance flows only through the values (conserved exactly)
 """
 from __future__ import annotations
 
@@ -15,11 +20,14 @@ import importlib
 import sys
 import types
 import warnings
+from collections.abc import Mapping, MutableMapping
 from contextlib import contextmanager
 
 _LXT_VIT_MODULE = "lxt.efficient.models.vit_torch"
 _MISSING = object()
 _saved: dict[str, list] = {}   # modeling-module name -> [(owner, attribute, original value)]
+_rules: dict[str, str] = {}    # modeling-module name -> the rule set now in place
+RULES = {"attn": "attnLRP", "cp": "cp_LRP"}   # our name -> the name of lxt's patch map
 
 
 def import_lxt_efficient():
@@ -55,12 +63,20 @@ def _modeling_module(model) -> types.ModuleType:
     return module
 
 
-def _patch_targets(module) -> list[tuple[object, str]]:
-    """Everything lxt's default map for `module` will replace: (owner, attribute) pairs."""
-    from lxt.efficient.models import get_default_map
+def patch_map(module, rule: str = "attn") -> dict:
+    """lxt's patch map of rule set `rule` ("attn" or "cp") for a transformers modeling module."""
+    if rule not in RULES:
+        raise ValueError(f"Unknown LRP rule set {rule!r}: choose 'attn' (AttnLRP) or 'cp' "
+                         "(CP-LRP, softmax weights held constant).")
+    family = module.__name__.rsplit("modeling_", 1)[-1]          # llama, qwen2, qwen3
+    lxt_module = importlib.import_module(f"lxt.efficient.models.{family}")
+    return getattr(lxt_module, RULES[rule])
 
+
+def _patch_targets(module, rule: str = "attn") -> list[tuple[object, str]]:
+    """Everything lxt's map for `module` will replace: (owner, attribute) pairs."""
     targets = []
-    for target in get_default_map(module):
+    for target in patch_map(module, rule):
         if isinstance(target, types.ModuleType):
             # patch_attention swaps the module's eager function and its attention registry
             targets += [(target, "eager_attention_forward"), (target, "ALL_ATTENTION_FUNCTIONS")]
@@ -75,7 +91,7 @@ class PatchedOutsideError(RuntimeError):
 
 def _from_lxt(value) -> bool:
     """Whether `value` is a function lxt put in place (or a registry of such functions)."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):   # a registry of attention functions
         return any(_from_lxt(v) for v in value.values())
     return str(getattr(value, "__module__", "")).startswith("lxt")
 
@@ -93,12 +109,33 @@ def _check_not_patched_outside(module, originals) -> None:
             "the model, and switch LRP on only with `utils.lrp.attnlrp(model)`.")
 
 
+def patched_outside(model) -> list[str]:
+    """What of the model's family carries lxt's rules without this module having put them there
+    (e.g. after lxt's own `monkey_patch`): "Owner.attribute" names, empty when clean."""
+    module = _modeling_module(model)
+    if module.__name__ in _saved:
+        return []
+    import_lxt_efficient()
+    found = []
+    for owner, attr in _patch_targets(module):
+        value = vars(owner).get(attr, _MISSING) if isinstance(owner, type) else getattr(owner, attr)
+        if _from_lxt(value):
+            found.append(f"{getattr(owner, '__name__', owner)}.{attr}")
+    return found
+
+
 def lrp_is_enabled(model) -> bool:
     return type(model).__module__ in _saved
 
 
-def enable_lrp(model) -> None:
-    """Patch the model's family with AttnLRP rules (no-op if already on).
+def lrp_rule(model) -> str | None:
+    """The rule set now in place for the model's family ("attn", "cp"), or None when off."""
+    return _rules.get(type(model).__module__)
+
+
+def enable_lrp(model, rule: str = "attn") -> None:
+    """Patch the model's family with LRP rules: "attn" AttnLRP, "cp" CP-LRP (no-op if that rule
+    set is already on; an error if the other one is).
 
     Raises PatchedOutsideError when lxt's rules are already in place without this module
     having put them there (the functions it would restore later would be lxt's).
@@ -106,18 +143,27 @@ def enable_lrp(model) -> None:
     lxt_efficient = import_lxt_efficient()
     module = _modeling_module(model)
     if module.__name__ in _saved:
+        if _rules.get(module.__name__) != rule:
+            raise RuntimeError(f"LRP rule set {_rules.get(module.__name__)!r} is on; leave its "
+                               f"`with attnlrp(...)` block before switching to {rule!r}.")
         return
+    targets = _patch_targets(module, rule)
     originals = []
-    for owner, attr in _patch_targets(module):
+    for owner, attr in targets:
         # vars(), not getattr(): restore exactly what the class itself defined
         value = vars(owner).get(attr, _MISSING) if isinstance(owner, type) else getattr(owner, attr)
         originals.append((owner, attr, value))
     _check_not_patched_outside(module, originals)
+    # CP-LRP's attention patch rewrites the registry of attention functions in place (a
+    # registry transformers shares across families), so its entries are saved too.
+    originals = [(owner, attr, value, dict(value) if isinstance(value, MutableMapping) else None)
+                 for owner, attr, value in originals]
     _saved[module.__name__] = originals
+    _rules[module.__name__] = rule
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lxt_efficient.monkey_patch(module)
+            lxt_efficient.monkey_patch(module, patch_map(module, rule))
     except Exception:
         disable_lrp(model)
         raise
@@ -126,9 +172,13 @@ def enable_lrp(model) -> None:
 def disable_lrp(model) -> None:
     """Put back every original the patch replaced (no-op if LRP is off)."""
     originals = _saved.pop(type(model).__module__, None)
+    _rules.pop(type(model).__module__, None)
     if originals is None:
         return
-    for owner, attr, value in originals:
+    for owner, attr, value, entries in originals:
+        if entries is not None:
+            value.clear()
+            value.update(entries)
         if value is _MISSING:
             delattr(owner, attr)
         else:
@@ -136,10 +186,12 @@ def disable_lrp(model) -> None:
 
 
 @contextmanager
-def attnlrp(model):
-    """Context manager: AttnLRP on inside the block, originals restored on exit (errors too)."""
+def attnlrp(model, rule: str = "attn"):
+    """Context manager: LRP on inside the block, originals restored on exit (errors too).
+
+    rule: "attn" AttnLRP (default); "cp" CP-LRP, softmax weights held constant."""
     was_on = lrp_is_enabled(model)
-    enable_lrp(model)
+    enable_lrp(model, rule)
     try:
         yield model
     finally:

@@ -129,3 +129,59 @@ def sentiment_prompt(test_review: str, corrupted: bool = False) -> str:
         lines.append(f"Review: {text} Sentiment: {shown}")
     lines.append(f"Review: {test_review} Sentiment:")
     return "\n".join(lines)
+
+
+# Notebook 03: word tasks for function vectors (Todd et al. 2024). Each task maps an input word
+# to an output word; notebook 03 builds in-context prompts from the first pairs of a task
+# (FV_DEMO_PAIRS of them are the demonstrations) and asks about the rest (held-out queries).
+FV_TASKS = {
+    "antonym": [("hot", "cold"), ("big", "small"), ("fast", "slow"), ("up", "down"),
+                ("day", "night"), ("old", "new"), ("good", "bad"), ("open", "closed"),
+                ("happy", "sad"), ("high", "low"), ("early", "late"), ("light", "dark"),
+                ("rich", "poor"), ("wet", "dry"), ("long", "short"), ("left", "right")],
+    "english_german": [("dog", "Hund"), ("house", "Haus"), ("water", "Wasser"),
+                       ("book", "Buch"), ("sun", "Sonne"), ("tree", "Baum"), ("cat", "Katze"),
+                       ("bread", "Brot"), ("hand", "Hand"), ("milk", "Milch"),
+                       ("apple", "Apfel"), ("child", "Kind"), ("night", "Nacht"),
+                       ("school", "Schule"), ("friend", "Freund"), ("city", "Stadt")],
+    "country_capital": [("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome"),
+                        ("Spain", "Madrid"), ("Japan", "Tokyo"), ("Egypt", "Cairo"),
+                        ("Russia", "Moscow"), ("Greece", "Athens"), ("Peru", "Lima"),
+                        ("Norway", "Oslo"), ("Kenya", "Nairobi"), ("Austria", "Vienna"),
+                        ("Poland", "Warsaw"), ("Cuba", "Havana"), ("Ireland", "Dublin"),
+                        ("Portugal", "Lisbon")],
+    "singular_plural": [("cat", "cats"), ("dog", "dogs"), ("book", "books"), ("car", "cars"),
+                        ("tree", "trees"), ("bird", "birds"), ("house", "houses"),
+                        ("apple", "apples"), ("door", "doors"), ("hat", "hats"),
+                        ("river", "rivers"), ("table", "tables"), ("cup", "cups"),
+                        ("ship", "ships"), ("lamp", "lamps"), ("road", "roads")],
+    "lower_upper": [("cat", "CAT"), ("dog", "DOG"), ("sun", "SUN"), ("red", "RED"),
+                    ("box", "BOX"), ("map", "MAP"), ("tea", "TEA"), ("pen", "PEN"),
+                    ("car", "CAR"), ("hat", "HAT"), ("cup", "CUP"), ("bus", "BUS"),
+                    ("egg", "EGG"), ("key", "KEY"), ("sky", "SKY"), ("toy", "TOY")],
+    "object_colour": [("banana", "yellow"), ("grass", "green"), ("snow", "white"),
+                      ("coal", "black"), ("sky", "blue"), ("blood", "red"), ("lemon", "yellow"),
+                      ("leaf", "green"), ("milk", "white"), ("night", "black"),
+                      ("tomato", "red"), ("sea", "blue"), ("cherry", "red"), ("frog", "green"),
+                      ("crow", "black"), ("cloud", "white")],
+}
+FV_DEMO_PAIRS = 6   # the first 6 pairs of each task are demonstrations; the rest are queries
+
+# Notebook 03: prompt pairs for head transplants, measured over several pairs. Each row:
+# (source prompt, substring the heads should read, target prompt).
+_READING_QUESTIONS = ["Q: How long is the Quapem bridge", "Q: How many books does Tomas Reyl own",
+                      "Q: What is the length of the Kelmar canal", "Q: Who founded the Dravo museum"]
+_READING_FACTS = ["4521 meters", "12 books", "86 miles", "Elsin Marrow"]
+TRANSPLANT_PAIRS = {
+    "task": [(DUST_PROMPT, DUST_TASK_SUBSTRING, ATLANTIC_PROMPT)]
+    + [(p, q, ATLANTIC_PROMPT) for p, q in zip(READING_PROMPTS, _READING_QUESTIONS)],
+    "translation": [
+        (f"Task: Translation into German: {s}\nAnswer:", TRANSLATION_SUBSTRING,
+         f"Write the opposite of this sentence: {t}\nAnswer: ")
+        for s, t in [("I love AI research", "The car is going very fast."),
+                     ("The house is big", "The room is very cold."),
+                     ("We read a good book", "The day was long."),
+                     ("The dog is happy", "The water is warm.")]],
+    "retrieval": [(DUST_PROMPT, DUST_RETRIEVAL_SUBSTRING, ATLANTIC_PROMPT)]
+    + [(p, f, ATLANTIC_PROMPT) for p, f in zip(READING_PROMPTS, _READING_FACTS)],
+}

@@ -70,22 +70,29 @@ def _memory_line(device) -> str:
         return "unknown (not Linux)"
 
 
-def lrp_self_test(model=None, tokenizer=None) -> float:
-    """Relevance sum / target logit under AttnLRP on a short prompt (the conservation ratio)."""
-    from utils.attribution import relevance_at
+def lrp_self_test(model=None, tokenizer=None, rule: str = "attn") -> float:
+    """Relevance sum / target logit under LRP (`rule`: "attn" AttnLRP, "cp" CP-LRP) on a short
+    prompt: the conservation ratio. CP-LRP conserves (1.00); AttnLRP's softmax rule loses part."""
+    import torch
+
+    from utils.lrp import attnlrp
     from utils.models import input_device, load_model
 
     if model is None:
         model, tokenizer = load_model("course", device="cpu", verbose=False)
     ids = tokenizer("The capital of France is", return_tensors="pt").input_ids.to(input_device(model))
-    logits = model(ids).logits[0, -1].float()
+    with torch.no_grad():
+        logits = model(ids).logits[0, -1].float()
     target = int(logits.argmax())
-    relevance = relevance_at(model, model.get_input_embeddings()(ids), target, "lrp")
-    return float(relevance.sum() / logits[target])
+    embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
+    with attnlrp(model, rule=rule):
+        model(inputs_embeds=embeds, use_cache=False).logits[0, -1, target].backward()
+    return float((embeds * embeds.grad).sum().detach() / logits[target])
 
 
 def doctor(model_name: str | None = None) -> None:
-    """Print versions, device, memory, the model that will load and whether AttnLRP works."""
+    """Print versions, device, memory, the model that will load, and the LRP conservation ratios
+    (CP-LRP conserves: 1.00; AttnLRP keeps a part)."""
     import torch
 
     from utils.lrp import CONSERVATION_BAND
@@ -114,18 +121,28 @@ def doctor(model_name: str | None = None) -> None:
         return
     start = time.time()
     try:
-        ratio = lrp_self_test()
+        from utils.models import load_model
+        model, tokenizer = load_model("course", device="cpu", verbose=False)
+        ratio = lrp_self_test(model, tokenizer)
+        cp_ratio = lrp_self_test(model, tokenizer, rule="cp")
     except Exception as err:
-        print(f"✗ AttnLRP check failed: {type(err).__name__}: {err}. Fix: pip install --no-deps "
+        from utils.lrp import PatchedOutsideError
+        if isinstance(err, PatchedOutsideError):
+            print(f"✗ LRP check: this Python session is already patched by lxt outside "
+                  f"utils.lrp (e.g. lxt's own `monkey_patch`). {err}")
+            return
+        print(f"✗ LRP check failed: {type(err).__name__}: {err}. Fix: pip install --no-deps "
               "lxt==2.1 and transformers==4.57.6, then restart the kernel.")
         return
     lo, hi = CONSERVATION_BAND
-    if lo <= ratio <= hi:
-        print(f"{ok} AttnLRP works: relevance sums to {ratio:.2f} of the logit "
-              f"(expected {lo}-{hi}; {time.time() - start:.1f} s)")
+    if abs(cp_ratio - 1) <= 0.02 and lo <= ratio <= hi:
+        print(f"{ok} LRP rules apply: CP-LRP relevance sums to {cp_ratio:.2f} of the logit "
+              f"(conserved); AttnLRP's to {ratio:.2f} (its softmax rule loses the rest, see "
+              f"notebook 01; {time.time() - start:.1f} s)")
     else:
-        print(f"✗ AttnLRP check: relevance sums to {ratio:.2f} of the logit, outside {lo}-{hi}. "
-              "Fix: restart the kernel (a half-applied patch?) and check the lxt version (2.1).")
+        print(f"✗ LRP check: CP-LRP relevance sums to {cp_ratio:.2f} of the logit (expected "
+              f"1.00) and AttnLRP's to {ratio:.2f} (expected {lo}-{hi}). Fix: restart the "
+              "kernel (a half-applied patch?) and check the lxt version (2.1).")
 
 
 def setup(model_name: str | None = None) -> None:

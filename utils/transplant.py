@@ -5,7 +5,7 @@ from __future__ import annotations
 from utils.generation import greedy_ids
 from utils.head_explorer import head_clusters
 from utils.models import model_shape
-from utils.tokens import encode
+from utils.tokens import encode, readable_token
 
 
 def generate(model, tokenizer, prompt, max_new_tokens=20):
@@ -47,3 +47,72 @@ def head_groups(model, tokenizer, prompt, k=None, n_clusters=None, *, relevance_
                           relevance_fn=relevance_fn)
     return {"heads": [tuple(map(int, h)) for h in found["heads"]],
             "labels": [int(c) for c in found["labels"]]}
+
+
+def transplant_effects(model, tokenizer, pairs, k, *, scores_fn, capture, transplant,
+                       n_random=3, scale=1.0):
+    """Measure a head transplant over several prompt pairs, beside random heads.
+
+    pairs: (source prompt, substring, target prompt) rows; for each, the top-k heads of
+    scores_fn(model, tokenizer, source, substring) ([n_layers, n_heads]) carry their output at
+    the source's last position into the target's last position. The effect is the rise of the
+    log-probability, on the target, of the source's own next token (does the target move toward
+    the source's answer?). The control transplants k random heads (n_random seeded draws).
+    Returns a pandas DataFrame, one row per pair: top-k rise, mean random rise, the heads.
+    """
+    import pandas as pd
+    import torch
+
+    from utils.function_vectors import random_heads
+    from utils.heads import select_top_heads
+
+    rows = []
+    for i, (source, substring, target) in enumerate(pairs):
+        source_ids, target_ids = encode(tokenizer, source, model), encode(tokenizer, target, model)
+        with torch.no_grad():
+            answer = int(model(source_ids).logits[0, -1].argmax())
+            clean = float(model(target_ids).logits[0, -1].float().log_softmax(-1)[answer])
+
+        def rise(heads):
+            vectors = capture(model, source_ids, heads)
+            with transplant(model, heads, vectors, scale), torch.no_grad():
+                patched = float(model(target_ids).logits[0, -1].float().log_softmax(-1)[answer])
+            return patched - clean
+
+        top = select_top_heads(scores_fn(model, tokenizer, source, substring), k)
+        controls = [rise(random_heads(model, k, seed=100 * i + s)) for s in range(n_random)]
+        rows.append({"substring": substring, "source answer": readable_token(tokenizer, answer),
+                     "log p before": clean, "rise, top heads": rise(top),
+                     "rise, random heads": sum(controls) / n_random,
+                     "mean layer": mean_layer(top), "heads": " ".join(f"L{l}H{h}" for l, h in top)})
+    return pd.DataFrame(rows)
+
+
+def transplant_verdict(table, margin: float = 0.1) -> tuple[bool, str]:
+    """Whether the top heads move the target toward the source's answer clearly more than
+    random heads: mean log-probability rise ahead of the random mean by `margin` (nats) and
+    ahead on more than half of the pairs. Returns (holds, figure)."""
+    top, rand = table["rise, top heads"], table["rise, random heads"]
+    wins = int((top > rand).sum())
+    holds = bool(top.mean() - rand.mean() >= margin and wins > len(table) / 2)
+    return holds, (f"mean rise of log p(source answer) {top.mean():+.2f} with the top heads, "
+                   f"{rand.mean():+.2f} with random heads; top heads ahead on {wins} of "
+                   f"{len(table)} pairs")
+
+
+def mean_layer(heads) -> float:
+    """Mean layer of a list of (layer, head)."""
+    return sum(layer for layer, _ in heads) / len(heads)
+
+
+def layer_takeaway(tables: dict, first: str = "task", second: str = "retrieval") -> str:
+    """Where two kinds of heads sit, from transplant_effects tables (name -> table): their mean
+    layer over all pairs, and which sits earlier (a difference under half a layer counts as
+    the same depth)."""
+    a, b = tables[first]["mean layer"].mean(), tables[second]["mean layer"].mean()
+    if abs(a - b) < 0.5:
+        where = "at about the same depth"
+    else:
+        where = f"{first} heads earlier" if a < b else f"{second} heads earlier"
+    return (f"{first} heads: mean layer {a:.1f}; {second} heads: mean layer {b:.1f} "
+            f"(over {len(tables[first])} and {len(tables[second])} prompts): {where}.")
