@@ -139,7 +139,7 @@ RECIPES = {
         3: StageRun(1400, (1.5e-3, 1e-4), copies=4),
         4: StageRun(1500, (3e-4, 3e-5), warmup=50, batch=8, device="cpu", world=2,
                     extra=dict(ckpt_every=250)),
-        5: StageRun(1400, (3e-4, 3e-5), warmup=50, batch=8, device="cpu", world=2,
+        5: StageRun(1100, (3e-4, 3e-5), warmup=50, batch=8, device="cpu", world=2,
                     extra=dict(ckpt_every=100)),
     }, dict(_SETTINGS, weight_decay=0.0, probe_every=100, ckpt_every=500)),
 }

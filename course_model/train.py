@@ -208,23 +208,28 @@ def finetune(run: str, model_dir, stage: int, max_minutes: float = 1e9) -> str:
 
 
 def train_recipe(run: str, hp: dict, max_minutes: float = 1e9) -> str:
-    """Stages 1-3 with hp's settings, then stage 4 (if hp["stage4"]) with its own device, batch
-    and process count, resuming from stage 3's last checkpoint; returns the checkpoint path.
-    The run's hp.json ends up holding the recipe itself (stage 4's settings nested)."""
-    first = {k: v for k, v in hp.items() if k != "stage4"}
+    """Stages 1-3 with hp's settings, then each stage with its own settings (hp["stage4"],
+    hp["stage5"]: device, batch and process count), resuming from the last checkpoint; returns
+    the checkpoint path. The run's hp.json ends up holding the recipe itself (nested)."""
+    first = {k: v for k, v in hp.items() if not k[5:].isdigit()}
     ckpt = WORK_DIR / "runs" / run / "ckpt.pt"
 
-    def stage3_done() -> bool:
+    def done(n: int, settings: dict) -> bool:
         if not ckpt.exists():
             return False
         state = torch.load(ckpt, weights_only=False, map_location="cpu")["state"]
-        s3 = state.get("stage3_start")
-        return s3 is not None and state["step"] >= s3 + first["stage3_steps"]
-    if not (hp.get("stage4") and stage3_done()):
-        train_parallel(run, first, max_minutes)
-        if not (hp.get("stage4") and stage3_done()):
-            return str(ckpt)   # no stage 4, or stopped early: resuming continues stage 3
-    train_parallel(run, dict(first, **hp["stage4"]), max_minutes)
+        start = state.get(f"stage{n}_start")
+        return start is not None and state["step"] >= start + settings[f"stage{n}_steps"]
+    settings, last = first, 3
+    for n in (4, 5):
+        if not hp.get(f"stage{n}"):
+            break
+        if not done(last, settings):
+            train_parallel(run, settings, max_minutes)
+            if not done(last, settings):
+                return str(ckpt)   # stopped early: resuming continues this stage
+        settings, last = dict(settings, **hp[f"stage{n}"]), n
+    train_parallel(run, settings, max_minutes)
     (ckpt.parent / "hp.json").write_text(json.dumps(hp, indent=1))
     return str(ckpt)
 
