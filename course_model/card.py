@@ -256,7 +256,10 @@ def _lesson_values(les: dict | None) -> dict:
     se, at, co = les["sentiment"], les["atlantic"], les["conflicts"]
     notes = [
         f"- Function vectors: heads {fv['heads']} (random control {fv['random_heads']}), "
-        f"added after layer {fv['layer']}.",
+        f"added after layer {fv['layer']}. On the training words (their pairs appear in task "
+        "formats in the corpus; not a threshold): "
+        + ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in fv["training_words_mean"].items())
+        + ".",
         f"- Atlantic prompt answers {at['answer']!r}; held-out descriptive questions: the answer "
         f"starts with the asked list {at['heldout_asked_list']:.2f}, with another list of the "
         f"passage {at['heldout_other_list']:.2f} (n {at['n_heldout']}).",

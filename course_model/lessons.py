@@ -24,7 +24,6 @@ THRESHOLDS = {"atlantic_names_listed": 1.0, "fv_gain_mean": 0.40, "fv_random_gai
               "icl_heldout_clean": 0.90, "icl_heldout_corrupted": 0.75,
               "conflict_memory_rises": 1.0}
 FV_HEADS = 6        # heads summed into a function vector (of 48)
-FV_LAYERS = (1, 2, 3)   # candidate layers to add it after; chosen on training words
 ATLANTIC_LISTED = ["plankton", "fish", "whales", "deep-sea organisms", "coral reef",
                    "polar waters", "tropical", "marine biomes"]
 
@@ -100,21 +99,33 @@ def mean_head_outputs(model, tok, prompts: list[str]) -> torch.Tensor:
 def indirect_effects(model, tok, prompts: list[str], answers: list[str],
                      mean_outputs: torch.Tensor) -> torch.Tensor:
     """[n_layers, n_heads]: for each head, the mean rise of p(answer's first token) when it
-    writes its mean output at the last position of `prompts` (shuffled-label ICL prompts)."""
+    writes its mean output at the last position of `prompts` (shuffled-label ICL prompts).
+
+    A patch at the last position changes nothing before it, so the prompts' other positions
+    run once (a key/value cache) and each head's patch re-runs only the last token."""
     n_layers, n_heads, hd = _shape(model)
     targets = torch.tensor([first_token(tok, a) for a in answers])
     rows = torch.arange(len(prompts))
-    base = last_logits(model, tok, prompts).softmax(-1)[rows, targets]
+    x, m, pos = _batch(tok, prompts)
+    cache = model(input_ids=x[:, :-1], attention_mask=m[:, :-1], position_ids=pos[:, :-1],
+                  use_cache=True).past_key_values
+    n_prefix = x.shape[1] - 1
+
+    def last_probs():
+        logits = model(input_ids=x[:, -1:], attention_mask=m, position_ids=pos[:, -1:],
+                       past_key_values=cache, use_cache=True).logits[:, -1].float()
+        cache.crop(n_prefix)   # drop the last token again for the next patch
+        return logits.softmax(-1)[rows, targets]
+    base = last_probs()
     out = torch.zeros(n_layers, n_heads)
     for layer in range(n_layers):
         for head in range(n_heads):
             def patch(module, args, head=head, layer=layer):
-                x = args[0].clone()
-                x[:, -1, head * hd:(head + 1) * hd] = mean_outputs[layer, head].to(x.dtype)
-                return (x,) + tuple(args[1:])
+                h = args[0].clone()
+                h[:, -1, head * hd:(head + 1) * hd] = mean_outputs[layer, head].to(h.dtype)
+                return (h,) + tuple(args[1:])
             with _hooks([(_o_proj(model, layer), "pre", patch)]):
-                p = last_logits(model, tok, prompts).softmax(-1)[rows, targets]
-            out[layer, head] = (p - base).mean()
+                out[layer, head] = (last_probs() - base).mean()
     return out
 
 
@@ -168,10 +179,12 @@ def _task_prompts(rng, task: str, n: int, shuffled: bool = False, k: int = 5):
     return prompts, answers
 
 
-def function_vectors(model, tok, n_prompts: int = 24, seed: int = 0) -> dict:
+def function_vectors(model, tok, n_prompts: int = 20, seed: int = 0) -> dict:
     """Per task: zero-shot accuracy on held-out words without and with the task's vector,
     with a vector from as many random heads (control), and the ICL accuracy on the same
-    words (what the model can do with demonstrations)."""
+    words (what the model can do with demonstrations). The vector is added after layer
+    n_layers // 3 (as Todd et al.). Beside them, the same on the training words (their pairs
+    appear in task formats in the corpus; not a threshold)."""
     rng = random.Random(f"lesson-fv-{seed}")
     n_layers, n_heads, _ = _shape(model)
     means, effects = {}, []
@@ -190,26 +203,30 @@ def function_vectors(model, tok, n_prompts: int = 24, seed: int = 0) -> dict:
     def zero_shot(task, split):
         pairs = W.task_pairs(task, split)
         return [W.zero_shot_prompt(a) for a, _ in pairs], [b for _, b in pairs]
-    # the layer is chosen on training words, then used on held-out ones
-    def train_gain(layer):
-        return sum(first_token_accuracy(model, tok, *zero_shot(t, "train"),
-                                        function_vector(model, means[t], heads), layer)
-                   for t in W.TASKS)
-    layer = max(FV_LAYERS, key=train_gain)
-    per_task = {}
+    layer = n_layers // 3
+    per_task, in_corpus = {}, {}
     for task in W.TASKS:
-        p, a = zero_shot(task, "eval")
         v = function_vector(model, means[task], heads)
         rv = function_vector(model, means[task], random_heads)
+        p, a = zero_shot(task, "eval")
         demos = W.task_pairs(task, "train")
         icl_p = [W.icl_prompt(rng.sample(demos, 5), q) for q, _ in W.heldout_pairs(task)]
         per_task[task] = {"n": len(p), "zero_shot": first_token_accuracy(model, tok, p, a),
                           "with_vector": first_token_accuracy(model, tok, p, a, v, layer),
                           "random_heads": first_token_accuracy(model, tok, p, a, rv, layer),
                           "icl_5_demos": first_token_accuracy(model, tok, icl_p, a)}
+        p, a = zero_shot(task, "train")
+        icl_p = [W.icl_prompt(rng.sample([d for d in demos if d[0] != q], 5), q)
+                 for q, _ in demos]
+        in_corpus[task] = {"n": len(p), "zero_shot": first_token_accuracy(model, tok, p, a),
+                           "with_vector": first_token_accuracy(model, tok, p, a, v, layer),
+                           "icl_5_demos": first_token_accuracy(model, tok, icl_p, a)}
     mean = {k: sum(r[k] for r in per_task.values()) / len(per_task)
             for k in ("zero_shot", "with_vector", "random_heads", "icl_5_demos")}
+    in_mean = {k: sum(r[k] for r in in_corpus.values()) / len(in_corpus)
+               for k in ("zero_shot", "with_vector", "icl_5_demos")}
     return {"per_task": per_task, "mean": mean, "layer": layer, "heads": heads,
+            "training_words": in_corpus, "training_words_mean": in_mean,
             "random_heads": random_heads, "gain": mean["with_vector"] - mean["zero_shot"],
             "random_gain": mean["random_heads"] - mean["zero_shot"]}
 
