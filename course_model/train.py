@@ -180,18 +180,19 @@ def _tokenizer_from(hp: dict) -> None:
         data.TOKENIZER_FROM = REPO / hp["finetune_from"]
 
 
-def finetune(run: str, model_dir, stage: int, max_minutes: float = 1e9) -> str:
-    """Train stage `stage` (its settings from the shipped recipe) on top of an exported model
-    (weights, tokenizer and run state from its folder; stage 5 on the CPU from the shipped
-    model); returns the checkpoint path. Resumes if the run's checkpoint exists."""
+def finetune(run: str, model_dir, stage: int, max_minutes: float = 1e9,
+             settings: dict | None = None) -> str:
+    """Train stage `stage` (its settings from the shipped recipe, or `settings`) on top of an
+    exported model (weights, tokenizer and run state from its folder; stage 5 on the CPU from
+    the shipped model); returns the checkpoint path. Resumes if the run's checkpoint exists."""
     from pathlib import Path
     from safetensors.torch import load_file
     from course_model import REPO
     model_dir = Path(model_dir).resolve()
     info = json.loads((model_dir / "train_info.json").read_text())
-    own = recipe_hp(SHIPPED_RECIPE)[f"stage{stage}"]
-    base = dict(info["hp"], **{f"stage{stage}": own},
-                finetune_from=str(model_dir.relative_to(REPO)))
+    own = settings or recipe_hp(SHIPPED_RECIPE)[f"stage{stage}"]
+    where = (model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO) else model_dir)
+    base = dict(info["hp"], **{f"stage{stage}": own}, finetune_from=str(where))
     flat = {k: v for k, v in base.items() if not (k.startswith("stage") and isinstance(v, dict))}
     for n in range(4, stage + 1):   # earlier own-settings stages' lengths, then this one's
         flat.update(base[f"stage{n}"])
