@@ -4,12 +4,15 @@
                                                  # export to assets/models/course-llama, eval, card
     python -m course_model.train --run A --no-export   # one training run only (resumable)
     python -m course_model.train --export-from .cache/course_model/runs/A/ckpt.pt
+    python -m course_model.train --run B --finetune-from assets/models/course-llama --stage 5
+                                                 # the next stage on an exported model (CPU)
 
 The stages, their corpora and each recipe's schedule are the table in `course_model.curriculum`
 (`recipe_hp` turns a recipe into the flat settings read here and recorded in hp.json). Stage 1
 runs until a repeated-token probe shows induction heads (or `stage1_max` steps); stages 2 and 3
-run a cosine each; stage 4 (`hp["stage4"]`) fine-tunes with its own device, batch and process
-count (`train_recipe`). `make model` replays `SHIPPED_RECIPE`.
+run a cosine each; stages 4 and 5 (`hp["stage4"]`, `hp["stage5"]`) fine-tune with their own
+device, batch and process count (`train_recipe`), or from an exported model (`finetune`).
+`make model` replays `SHIPPED_RECIPE`.
 
 Data parallel on the CPU: `hp["world"]` one-thread processes each take every world-th row of
 the same batch; their gradients are summed with one all-reduce per step. The loss is
