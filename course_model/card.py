@@ -38,7 +38,7 @@ def loss_curve(info: dict, path) -> None:
         ax.plot([r[0] for r in log], sm, lw=1.5, color="C0", label=f"running mean of {k}")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (nats/token)")
-    for name in ("stage2", "stage3", "stage4"):
+    for name in ("stage2", "stage3", "stage4", "stage5"):
         start = info["run"].get(f"{name}_start")
         if start:
             ax.axvline(start, color="grey", ls="--", lw=1)
@@ -52,7 +52,7 @@ def loss_curve(info: dict, path) -> None:
     ax.set_title("Course model training")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right", fontsize=8)
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -63,7 +63,7 @@ def _table(rows) -> str:
 
 
 def _stages_run(run: dict) -> list[int]:
-    return [1] + [n for n in (2, 3, 4) if run.get(f"stage{n}_start") is not None]
+    return [1] + [n for n in sorted(STAGES) if n > 1 and run.get(f"stage{n}_start") is not None]
 
 
 def _recipe_lines(name: str) -> tuple[str, str]:
@@ -117,14 +117,14 @@ def _schedule_rows(run, hp, seq_len) -> list:
     for n, start in starts.items():
         if n == 1:
             lr = f"warmup {hp['warmup']} steps to {hp['lr']}, then constant"
-        elif n == 4:
-            st4 = hp["stage4"]
-            lr = (f"warmup {st4['warmup_stage4']} steps to {st4['lr_stage4']}, cosine to "
-                  f"{st4['lr_min_stage4']} (fresh AdamW moments)")
+        elif f"stage{n}" in hp:   # a stage with its own settings (4, 5)
+            st = hp[f"stage{n}"]
+            lr = (f"warmup {st[f'warmup_stage{n}']} steps to {st[f'lr_stage{n}']}, cosine to "
+                  f"{st[f'lr_min_stage{n}']} (fresh AdamW moments)")
         else:
             lr = f"cosine {hp[f'lr_stage{n}']} -> {hp['lr_min']}"
-        own = hp["stage4"] if n == 4 else hp
-        device = run.get("stage4_device", "CPU") if n == 4 else run.get("device", "CPU")
+        own = hp.get(f"stage{n}", hp) if n >= 4 else hp
+        device = run.get(f"stage{n}_device", "CPU") if n >= 4 else run.get("device", "CPU")
         rows.append((n, f"{start:,}", f"{ends[n] - start:,}", lr,
                      f"{own['batch']} x {seq_len}", device, own.get("world", procs)))
     return rows
@@ -158,14 +158,18 @@ def card_values(info: dict, ev: dict) -> dict:
     seq_len = corp["seq_len"]
     recipe = next((k for k, r in RECIPES.items() if r.config == cfg), SHIPPED_RECIPE)
     recipe_line, other_recipes = _recipe_lines(recipe)
-    s2, s4 = run.get("stage2_start"), run.get("stage4_start")
-    st4 = hp.get("stage4") if s4 is not None else None
-    positions = sum(st4["batch"] if st4 and step >= s4 else hp_at(hp, step)["batch"]
-                    for step in range(run["step"])) * seq_len
+    s2 = run.get("stage2_start")
+    own = [(run[f"stage{n}_start"], hp[f"stage{n}"]["batch"]) for n in (4, 5)
+           if run.get(f"stage{n}_start") is not None and f"stage{n}" in hp]
+
+    def batch_at(step):
+        later = [b for start, b in own if step >= start]
+        return later[-1] if later else hp_at(hp, step)["batch"]
+    positions = sum(batch_at(step) for step in range(run["step"])) * seq_len
     ends = {}  # wall seconds at the last logged step of each stage
     for _step, _loss, wall, stage in run["log"]:
         ends[stage] = wall
-    starts = {1: 0.0, 2: ends.get(1, 0.0), 3: ends.get(2, 0.0), 4: ends.get(3, 0.0)}
+    starts = {n: ends.get(n - 1, 0.0) if n > 1 else 0.0 for n in STAGES}
     ns = ev["context_copy_new_shapes"]["per_shape"]
     cp = ev["course_prompts"]
     history_about, history_rows = _history()
@@ -220,7 +224,55 @@ def card_values(info: dict, ev: dict) -> dict:
         conflicts_both=round(ev["conflict_both_top10"]["score"] * ev["conflict_both_top10"]["n"]),
         conflicts_n=ev["conflict_both_top10"]["n"],
         handover=f"{ev['handover_copy']['score']:.2f}",
-        history_about=history_about, history_rows=history_rows)
+        history_about=history_about, history_rows=history_rows,
+        made=_made(run, hp), **_lesson_values(ev.get("lessons")))
+
+
+def _made(run, hp) -> str:
+    """One sentence on how the weights were made (a fine-tune of an exported model says so)."""
+    if not hp.get("finetune_from"):
+        return "Trained from scratch through the stages below."
+    last = max(_stages_run(run))
+    return (f"Stages 1-{last - 1} as recorded below, then stage {last} fine-tuned on the CPU "
+            f"from the exported model of stage {last - 1} (`python -m course_model.train "
+            f"--finetune-from {hp['finetune_from']} --stage {last}`, its tokenizer kept).")
+
+
+def _lesson_values(les: dict | None) -> dict:
+    """The lessons section of eval.json as card tables (empty notes when there is none)."""
+    if not les:
+        return dict(lesson_rows="| (no lessons section in eval.json) | | | |", fv_rows="",
+                    lesson_notes="")
+    from course_model.lessons import THRESHOLDS as LT
+    rows = [(k, f"{les['scores'][k]:.3f}", ("< " if k == "fv_random_gain_max" else ">= ")
+             + f"{th:.2f}", "yes" if les["pass"][k] else "**no**") for k, th in LT.items()]
+    fv = les["function_vectors"]
+    fv_rows = [(t, r["n"], f"{r['zero_shot']:.2f}", f"{r['with_vector']:.2f}",
+                f"{r['random_heads']:.2f}", f"{r['icl_5_demos']:.2f}")
+               for t, r in fv["per_task"].items()]
+    m = fv["mean"]
+    fv_rows.append(("**mean**", "", f"{m['zero_shot']:.2f}", f"{m['with_vector']:.2f}",
+                    f"{m['random_heads']:.2f}", f"{m['icl_5_demos']:.2f}"))
+    se, at, co = les["sentiment"], les["atlantic"], les["conflicts"]
+    notes = [
+        f"- Function vectors: heads {fv['heads']} (random control {fv['random_heads']}), "
+        f"added after layer {fv['layer']}. On the training words (their pairs appear in task "
+        "formats in the corpus; not a threshold): "
+        + ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in fv["training_words_mean"].items())
+        + ".",
+        f"- Atlantic prompt answers {at['answer']!r}; held-out descriptive questions: the answer "
+        f"starts with the asked list {at['heldout_asked_list']:.2f}, with another list of the "
+        f"passage {at['heldout_other_list']:.2f} (n {at['n_heldout']}).",
+        f"- Sentiment, course prompts (clean / corrupted greedy label, gaps in nats): "
+        + "; ".join(f"{r['label']} -> {r['clean']} ({r['clean_gap']:+.1f}) / {r['corrupted']} "
+                    f"({r['corrupted_gap']:+.1f})" for r in se["course"])
+        + f". Held-out prompts (n {se['n_heldout']}, chance {se['chance']}): clean "
+        f"{se['heldout_clean']:.2f}, corrupted follows the swap {se['heldout_corrupted']:.2f}.",
+        "- Conflicts over made-up facts, memory answers by how often a fact was seen: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in co["memory_rate"].items())
+        + f" ({co['n_per_tier']} facts each).",
+    ]
+    return dict(lesson_rows=_table(rows), fv_rows=_table(fv_rows), lesson_notes="\n".join(notes))
 
 
 def write_card(model_dir=MODEL_DIR) -> None:

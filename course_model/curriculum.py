@@ -51,11 +51,16 @@ def _newer(mix: dict[str, float], **versions: int) -> dict[str, float]:
             else k: v for k, v in mix.items()}
 
 
+_STAGE4_MIX = _newer(_STAGE3_MIX, reading=3, layouts=2)
+# what each lesson needs, on top of 45% of stage 4's mix (so nothing is forgotten)
+_STAGE5_NEW = {"word_task@1": 0.22, "icl@3": 0.15, "describe@1": 0.11, "familiar@1": 0.07}
+
 STAGES = {
     1: Stage(1, _STAGE1_MIX, 120_000, fits_tokenizer=True),
     2: Stage(2, _blend({"reading@1": 0.70}, 0.30, _STAGE1_MIX), 220_000, fits_tokenizer=True),
     3: Stage(3, _STAGE3_MIX, 150_000, spaced_answers=0.4),
-    4: Stage(4, _newer(_STAGE3_MIX, reading=3, layouts=2), 100_000, spaced_answers=0.4),
+    4: Stage(4, _STAGE4_MIX, 100_000, spaced_answers=0.4),
+    5: Stage(5, _blend(_STAGE5_NEW, 0.45, _STAGE4_MIX), 60_000, spaced_answers=0.4),
 }
 
 
@@ -134,6 +139,8 @@ RECIPES = {
         3: StageRun(1400, (1.5e-3, 1e-4), copies=4),
         4: StageRun(1500, (3e-4, 3e-5), warmup=50, batch=8, device="cpu", world=2,
                     extra=dict(ckpt_every=250)),
+        5: StageRun(1100, (3e-4, 3e-5), warmup=50, batch=8, device="cpu", world=2,
+                    extra=dict(ckpt_every=100)),
     }, dict(_SETTINGS, weight_decay=0.0, probe_every=100, ckpt_every=500)),
 }
 SHIPPED_RECIPE = "gpu"   # what `make model` replays
@@ -158,10 +165,12 @@ def recipe_hp(name: str) -> dict:
     if any(r.stages[n].copies > 1 for n in (1, 2, 3)):
         hp["corpus_copies"] = {n: r.stages[n].copies for n in (1, 2, 3)}
     hp["config"] = r.config
-    if 4 in r.stages:
-        s4 = r.stages[4]
-        hp["stage4"] = dict(stage4_steps=s4.steps, lr_stage4=s4.lr[0], lr_min_stage4=s4.lr[1],
-                            warmup_stage4=s4.warmup, batch=s4.batch, world=s4.world,
-                            device=s4.device, **s4.extra)
+    for n in (4, 5):
+        if n in r.stages:
+            sn = r.stages[n]
+            hp[f"stage{n}"] = {f"stage{n}_steps": sn.steps, f"lr_stage{n}": sn.lr[0],
+                               f"lr_min_stage{n}": sn.lr[1], f"warmup_stage{n}": sn.warmup,
+                               "batch": sn.batch, "world": sn.world, "device": sn.device,
+                               **sn.extra}
     hp["phases"] = list(r.phases)
     return hp

@@ -87,8 +87,18 @@ def _tokenizer_key() -> str:
     return cache_key("tokenizer", CORPUS_SEED, [(n, N_DOCS[n]) for n in fitted])
 
 
+# a model folder whose tokenizer later stages reuse (a fine-tune of a shipped model), or None
+TOKENIZER_FROM: Path | None = None
+
+
+def _tokenizer_id() -> str:
+    if TOKENIZER_FROM is None:
+        return _tokenizer_key()
+    return hashlib.sha256((TOKENIZER_FROM / "tokenizer.json").read_bytes()).hexdigest()[:16]
+
+
 def _rows_path(stage: int, seed: int) -> Path:
-    key = cache_key("rows", stage, seed, N_DOCS[stage], SEQ_LEN, _tokenizer_key())
+    key = cache_key("rows", stage, seed, N_DOCS[stage], SEQ_LEN, _tokenizer_id())
     return WORK_DIR / f"stage{stage}_seed{seed}_{key}.npy"
 
 
@@ -109,6 +119,8 @@ def prepare(force: bool = False):
     once; returns (tokenizer, meta) where meta holds per stage the documents' count, characters
     and sha256 and the packed rows' and tokens' counts."""
     from transformers import AutoTokenizer
+    if TOKENIZER_FROM is not None:
+        return _prepare_from_model(TOKENIZER_FROM)
     key = _tokenizer_key()
     tok_dir, meta_path = WORK_DIR / f"tokenizer_{key}", WORK_DIR / f"corpus_meta_{key}.json"
     if tok_dir.exists() and meta_path.exists() and not force:
@@ -121,12 +133,33 @@ def prepare(force: bool = False):
     meta = {"seq_len": SEQ_LEN}
     for n in STAGES:
         arr = _build_rows(tok, n, CORPUS_SEED, docs[n])
-        meta.update({f"stage{n}_docs": len(docs[n]),
-                     f"stage{n}_chars": sum(len(d) for d in docs[n]),
-                     f"stage{n}_sha256": docs_sha256(docs[n]),
-                     f"stage{n}_rows": int(arr.shape[0]),
-                     f"stage{n}_tokens": int((arr != tok.pad_token_id).sum())})
+        meta.update(_stage_meta(tok, n, docs[n], arr))
     meta_path.write_text(json.dumps(meta, indent=1))
+    return tok, meta
+
+
+def _stage_meta(tok, n: int, docs: list[str], arr: np.ndarray) -> dict:
+    return {f"stage{n}_docs": len(docs), f"stage{n}_chars": sum(len(d) for d in docs),
+            f"stage{n}_sha256": docs_sha256(docs), f"stage{n}_rows": int(arr.shape[0]),
+            f"stage{n}_tokens": int((arr != tok.pad_token_id).sum())}
+
+
+def _prepare_from_model(model_dir: Path):
+    """`prepare` for a fine-tune of an exported model: its tokenizer, its recorded corpus meta
+    (train_info.json) and the stages it has not trained on, built with that tokenizer."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    meta = dict(json.loads((model_dir / "train_info.json").read_text())["corpus"])
+    for n in STAGES:
+        if f"stage{n}_sha256" in meta:
+            continue
+        meta_path = WORK_DIR / f"stage{n}_meta_{_rows_path(n, CORPUS_SEED).stem}.json"
+        if not meta_path.exists():
+            WORK_DIR.mkdir(parents=True, exist_ok=True)
+            docs = generate(n, N_DOCS[n], CORPUS_SEED)
+            arr = _build_rows(tok, n, CORPUS_SEED, docs)
+            meta_path.write_text(json.dumps(_stage_meta(tok, n, docs, arr), indent=1))
+        meta.update(json.loads(meta_path.read_text()))
     return tok, meta
 
 

@@ -1,6 +1,9 @@
 """Held-out evaluation of the course model: prints a table, writes eval.json.
 
-    python -m course_model.evaluate [--model DIR] [--fast]
+    python -m course_model.evaluate [--model DIR] [--fast] [--no-lessons]
+
+The seven thresholds below, then the "lessons" section (`course_model.lessons`: what each
+lesson shows on this model, beside its baseline or control).
 
 Every item is generated with split="eval" (names, numbers, reviews, sentence combos and
 patients that training never used) or is a course prompt from utils.prompts; the
@@ -325,6 +328,7 @@ def main(argv=None):
     ap.add_argument("--model", default=str(MODEL_DIR))
     ap.add_argument("--fast", action="store_true")
     ap.add_argument("--out", default=None, help="eval.json path (default: in the model dir)")
+    ap.add_argument("--no-lessons", action="store_true", help="skip the lessons section")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     model, tok = load(a.model)
@@ -340,6 +344,12 @@ def main(argv=None):
               f"context rank {r['context_rank']:>4} top1 {r['top1']!r}")
     print("fact misses:", res["fact_recall"]["missed"])
     print(table(res))
+    if not a.no_lessons:
+        from course_model import lessons
+        t0 = time.time()
+        res["lessons"] = lessons.lessons(model, tok)
+        res["lessons"]["seconds"] = round(time.time() - t0, 1)
+        print(lessons.table(res["lessons"]))
     res["thresholds"] = THRESHOLDS
     res["pass"] = {k: res[k]["score"] >= th - 1e-9 for k, th in THRESHOLDS.items()}
     out = a.out or os.path.join(a.model, "eval.json")

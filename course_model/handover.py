@@ -230,3 +230,16 @@ def fields_copied(fields: dict, generated: str) -> tuple[int, int]:
     keys = ["name", "age", "complaint", "history", "medication", "vitals", "labs", "exam",
             "reports"]
     return sum(fields[k] in generated for k in keys), len(keys)
+
+
+def provenance(seed: int, split: str = "train") -> tuple[str, str, list[tuple[int, int, str]]]:
+    """(record_text, summary_text, spans) of one generated example: spans are
+    (start_char, end_char, "record" | "memory") over summary_text, in order, covering it
+    exactly; every "record" span is a verbatim substring of the record, and the "memory"
+    spans hold remembered facts about drugs, conditions and the plan beyond the record."""
+    ex = make_handover_example(seed, split)
+    spans, pos = [], 0
+    for text, source in ex["segments"]:
+        spans.append((pos, pos + len(text), source))
+        pos += len(text)
+    return ex["record"], ex["summary"], spans

@@ -4,12 +4,15 @@
                                                  # export to assets/models/course-llama, eval, card
     python -m course_model.train --run A --no-export   # one training run only (resumable)
     python -m course_model.train --export-from .cache/course_model/runs/A/ckpt.pt
+    python -m course_model.train --run B --finetune-from assets/models/course-llama --stage 5
+                                                 # the next stage on an exported model (CPU)
 
 The stages, their corpora and each recipe's schedule are the table in `course_model.curriculum`
 (`recipe_hp` turns a recipe into the flat settings read here and recorded in hp.json). Stage 1
 runs until a repeated-token probe shows induction heads (or `stage1_max` steps); stages 2 and 3
-run a cosine each; stage 4 (`hp["stage4"]`) fine-tunes with its own device, batch and process
-count (`train_recipe`). `make model` replays `SHIPPED_RECIPE`.
+run a cosine each; stages 4 and 5 (`hp["stage4"]`, `hp["stage5"]`) fine-tune with their own
+device, batch and process count (`train_recipe`), or from an exported model (`finetune`).
+`make model` replays `SHIPPED_RECIPE`.
 
 Data parallel on the CPU: `hp["world"]` one-thread processes each take every world-th row of
 the same batch; their gradients are summed with one all-reduce per step. The loss is
@@ -78,15 +81,17 @@ def induction_probe(model, vocab: int, n: int = 32, length: int = 30) -> float:
 
 
 def lr_at(step: int, stage2_start: int | None, hp: dict,
-          stage3_start: int | None = None, stage4_start: int | None = None) -> float:
+          stage3_start: int | None = None, stage4_start: int | None = None,
+          stage5_start: int | None = None) -> float:
     if stage2_start is None:   # stage 1: warmup then constant
         return hp["lr"] * min(1.0, (step + 1) / hp["warmup"])
-    if stage4_start is not None:   # a short warmup (new batch size, new device), then cosine
-        i, warm = step - stage4_start, hp["warmup_stage4"]
-        if i < warm:
-            return hp["lr_stage4"] * (i + 1) / warm
-        return _cosine((i - warm) / (hp["stage4_steps"] - warm), hp["lr_stage4"],
-                       hp["lr_min_stage4"])
+    for n, start in ((5, stage5_start), (4, stage4_start)):
+        if start is not None:   # a short warmup (new batch size, new device), then cosine
+            i, warm = step - start, hp[f"warmup_stage{n}"]
+            if i < warm:
+                return hp[f"lr_stage{n}"] * (i + 1) / warm
+            return _cosine((i - warm) / (hp[f"stage{n}_steps"] - warm), hp[f"lr_stage{n}"],
+                           hp[f"lr_min_stage{n}"])
     if stage3_start is not None:
         return _cosine((step - stage3_start) / hp["stage3_steps"], hp["lr_stage3"], hp["lr_min"])
     return _cosine((step - stage2_start) / hp["stage2_steps"], hp["lr_stage2"], hp["lr_min"])
@@ -155,6 +160,7 @@ def train_parallel(run: str, hp: dict, max_minutes: float = 1e9) -> str:
     if world == 1:
         return train(run, hp, max_minutes)
     import torch.multiprocessing as mp
+    _tokenizer_from(hp)
     data.prepare()  # build corpora and tokenizer once, before the workers load them
     for attempt in (1, 2):
         try:
@@ -170,24 +176,64 @@ def train_parallel(run: str, hp: dict, max_minutes: float = 1e9) -> str:
     return str(WORK_DIR / "runs" / run / "ckpt.pt")
 
 
+def _tokenizer_from(hp: dict) -> None:
+    """A fine-tune of an exported model keeps that model's tokenizer (hp["finetune_from"])."""
+    if hp.get("finetune_from"):
+        from course_model import REPO
+        data.TOKENIZER_FROM = REPO / hp["finetune_from"]
+
+
+def finetune(run: str, model_dir, stage: int, max_minutes: float = 1e9,
+             settings: dict | None = None) -> str:
+    """Train stage `stage` (its settings from the shipped recipe, or `settings`) on top of an
+    exported model (weights, tokenizer and run state from its folder; stage 5 on the CPU from
+    the shipped model); returns the checkpoint path. Resumes if the run's checkpoint exists."""
+    from pathlib import Path
+    from safetensors.torch import load_file
+    from course_model import REPO
+    model_dir = Path(model_dir).resolve()
+    info = json.loads((model_dir / "train_info.json").read_text())
+    own = settings or recipe_hp(SHIPPED_RECIPE)[f"stage{stage}"]
+    where = (model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO) else model_dir)
+    base = dict(info["hp"], **{f"stage{stage}": own}, finetune_from=str(where))
+    flat = {k: v for k, v in base.items() if not (k.startswith("stage") and isinstance(v, dict))}
+    for n in range(4, stage + 1):   # earlier own-settings stages' lengths, then this one's
+        flat.update(base[f"stage{n}"])
+    run_dir = WORK_DIR / "runs" / run
+    ckpt = run_dir / "ckpt.pt"
+    if not ckpt.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        weights = load_file(str(model_dir / "model.safetensors"))
+        weights.setdefault("lm_head.weight", weights["model.embed_tokens.weight"])  # tied
+        torch.save({"model": weights, "state": info["run"]}, ckpt)
+    train_parallel(run, flat, max_minutes)
+    (run_dir / "hp.json").write_text(json.dumps(base, indent=1))
+    return str(ckpt)
+
+
 def train_recipe(run: str, hp: dict, max_minutes: float = 1e9) -> str:
-    """Stages 1-3 with hp's settings, then stage 4 (if hp["stage4"]) with its own device, batch
-    and process count, resuming from stage 3's last checkpoint; returns the checkpoint path.
-    The run's hp.json ends up holding the recipe itself (stage 4's settings nested)."""
-    first = {k: v for k, v in hp.items() if k != "stage4"}
+    """Stages 1-3 with hp's settings, then each stage with its own settings (hp["stage4"],
+    hp["stage5"]: device, batch and process count), resuming from the last checkpoint; returns
+    the checkpoint path. The run's hp.json ends up holding the recipe itself (nested)."""
+    first = {k: v for k, v in hp.items() if not k[5:].isdigit()}
     ckpt = WORK_DIR / "runs" / run / "ckpt.pt"
 
-    def stage3_done() -> bool:
+    def done(n: int, settings: dict) -> bool:
         if not ckpt.exists():
             return False
         state = torch.load(ckpt, weights_only=False, map_location="cpu")["state"]
-        s3 = state.get("stage3_start")
-        return s3 is not None and state["step"] >= s3 + first["stage3_steps"]
-    if not (hp.get("stage4") and stage3_done()):
-        train_parallel(run, first, max_minutes)
-        if not (hp.get("stage4") and stage3_done()):
-            return str(ckpt)   # no stage 4, or stopped early: resuming continues stage 3
-    train_parallel(run, dict(first, **hp["stage4"]), max_minutes)
+        start = state.get(f"stage{n}_start")
+        return start is not None and state["step"] >= start + settings[f"stage{n}_steps"]
+    settings, last = first, 3
+    for n in (4, 5):
+        if not hp.get(f"stage{n}"):
+            break
+        if not done(last, settings):
+            train_parallel(run, settings, max_minutes)
+            if not done(last, settings):
+                return str(ckpt)   # stopped early: resuming continues this stage
+        settings, last = dict(settings, **hp[f"stage{n}"]), n
+    train_parallel(run, settings, max_minutes)
     (ckpt.parent / "hp.json").write_text(json.dumps(hp, indent=1))
     return str(ckpt)
 
@@ -256,7 +302,8 @@ class TrainStage:
         return None if self.number == 1 else hp.get(f"stage{self.number}_steps")
 
 
-TRAIN_STAGES = (TrainStage(1, 1), TrainStage(2, 2), TrainStage(3, 4), TrainStage(4, 5, True))
+TRAIN_STAGES = (TrainStage(1, 1), TrainStage(2, 2), TrainStage(3, 4), TrainStage(4, 5, True),
+                TrainStage(5, 6, True))
 
 
 def current_stage(state: dict) -> TrainStage:
@@ -330,6 +377,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
     this is one of `world` processes of `train_parallel`; rank 0 logs and saves."""
     torch.set_num_threads(1)
     device = _use_device(hp.get("device", "cpu"))   # before minutes of corpus building
+    _tokenizer_from(hp)
     tok, meta = data.prepare()
     run_dir = WORK_DIR / "runs" / run
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -380,7 +428,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         x, labels = x.to(device), labels.to(device)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, state["stage2_start"], hp, state.get("stage3_start"),
-                            state.get("stage4_start"))
+                            state.get("stage4_start"), state.get("stage5_start"))
         opt.zero_grad(set_to_none=True)
         over_time = (time.time() - t0) / 60 > max_minutes
         loss = batch_loss(model, x, labels, rank, world)
@@ -434,10 +482,11 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
 def export(ckpt_path, out_dir=MODEL_DIR) -> None:
     """Write config, fp32 safetensors, tokenizer and generation config to out_dir."""
     from transformers import GenerationConfig
-    tok, meta = data.prepare()
     c = torch.load(ckpt_path, weights_only=False, map_location="cpu")
     hp = (json.loads((ckpt_path.parent / "hp.json").read_text())
           if (ckpt_path.parent / "hp.json").exists() else recipe_hp("cpu"))
+    _tokenizer_from(hp)
+    tok, meta = data.prepare()
     config = hp.get("config") or CONFIG_CPU
     model = make_model(tok, 0, config)
     model.load_state_dict(c["model"])
@@ -478,12 +527,22 @@ def main():
     ap.add_argument("--prepare-only", action="store_true")
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--export-from", default=None)
+    ap.add_argument("--finetune-from", default=None,
+                    help="an exported model folder: train the recipe's next stage on it")
+    ap.add_argument("--stage", type=int, default=5, help="with --finetune-from")
+    ap.add_argument("--out", default=None, help="export folder (default: the shipped one)")
     a = ap.parse_args()
     if a.prepare_only:
         print(data.prepare()[1])
         return
+    out = Path(a.out) if a.out else MODEL_DIR
+    if a.finetune_from:
+        ckpt = finetune(a.run, a.finetune_from, a.stage, a.max_minutes)
+        if not a.no_export:
+            export(Path(ckpt), out)
+        return
     if a.export_from:
-        export(Path(a.export_from))
+        export(Path(a.export_from), out)
         return
     hp = recipe_hp(a.recipe)
     if a.seed is not None:

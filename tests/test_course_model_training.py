@@ -1,5 +1,6 @@
 """`make model` in miniature: corpus -> tokenizer -> three curriculum stages -> export, and a
 resumed run ends with exactly the weights of an uninterrupted one."""
+import json
 import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -20,7 +21,7 @@ def tiny_workdir(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(data, "WORK_DIR", work)
     mp.setattr(train, "WORK_DIR", work)
-    mp.setattr(data, "N_DOCS", {1: 300, 2: 300, 3: 300, 4: 300})
+    mp.setattr(data, "N_DOCS", {1: 300, 2: 300, 3: 300, 4: 300, 5: 300})
     data.prepare()
     yield work
     mp.undo()
@@ -197,6 +198,30 @@ def test_stage4_follows_stage3_with_its_own_settings(tiny_workdir, monkeypatch):
                tiny_workdir / "runs" / "weights_only" / "ckpt.pt")
     again = _weights(train.train_recipe("weights_only", hp))
     for name, w in _weights(ckpt).items():
+        assert torch.equal(w, again[name]), name
+
+
+TINY_STAGE5 = dict(stage5_steps=2, lr_stage5=1e-3, lr_min_stage5=1e-4, warmup_stage5=1, batch=2,
+                   world=1, device="cpu")
+
+
+def test_stage5_from_an_exported_model_replays_the_recipe(tiny_workdir, tmp_path, monkeypatch):
+    """Stage 5 after stage 4 in `train_recipe` gives the same weights as a fine-tune of the
+    exported stage-4 model (`finetune`: its weights, tokenizer and run state), which records
+    where it started."""
+    from pathlib import Path
+    monkeypatch.setattr(data, "TOKENIZER_FROM", None)   # finetune sets it for its model
+    hp = dict(TINY_HP, phases=[], stage4=TINY_STAGE4, stage5=TINY_STAGE5)
+    full = train.train_recipe("with5", hp)
+    state = torch.load(full, weights_only=False)["state"]
+    assert state["stage5_start"] == 4 + 3 + 3 + 3 and state["step"] == 4 + 3 + 3 + 3 + 2
+    four = train.train_recipe("only4", dict(TINY_HP, phases=[], stage4=TINY_STAGE4))
+    train.export(Path(four), tmp_path / "model4")
+    tuned = train.finetune("tuned", tmp_path / "model4", 5, settings=TINY_STAGE5)
+    hp_tuned = json.loads((Path(tuned).parent / "hp.json").read_text())
+    assert hp_tuned["finetune_from"] == str(tmp_path / "model4") and hp_tuned["stage5"]
+    again = _weights(tuned)
+    for name, w in _weights(full).items():
         assert torch.equal(w, again[name]), name
 
 

@@ -21,6 +21,8 @@ def test_stage_corpus_is_the_shipped_one(stage):
     """Regenerated from the table, each stage's documents hash to what train_info.json records
     for the shipped run (sha256 of the jsonl lines; seconds per stage)."""
     corp = INFO["corpus"]
+    if f"stage{stage}_sha256" not in corp:
+        pytest.skip(f"the shipped model was not trained on stage {stage}")
     docs = curriculum.generate(stage, corp[f"stage{stage}_docs"], curriculum.CORPUS_SEED)
     assert sum(len(d) for d in docs) == corp[f"stage{stage}_chars"]
     assert data.docs_sha256(docs) == corp[f"stage{stage}_sha256"]
@@ -33,7 +35,11 @@ def test_shipped_recipe_is_the_recorded_run():
     """The recipe table's shipped recipe is, setting for setting, the hp the model was trained
     with (hp.json of the run, kept in train_info.json)."""
     hp = json.loads(json.dumps(curriculum.recipe_hp(curriculum.SHIPPED_RECIPE)))
-    assert hp == INFO["hp"]
+    shipped = dict(INFO["hp"])
+    # a stage fine-tuned from the exported model of the stage before records where it started
+    # (the same weights and tokenizer a replay resumes from)
+    shipped.pop("finetune_from", None)
+    assert hp == shipped
     assert INFO["corpus"]["seq_len"] == curriculum.SEQ_LEN
 
 
@@ -76,13 +82,13 @@ def test_no_corpus_module_reads_teaching_files():
     """The corpus's modules import nothing from utils (a course prompt added there must not
     change the corpus): the values they need are frozen in course_model/course_tables.py.
     Only the evaluation reads utils.prompts, to measure the model on the course's live
-    prompts."""
+    prompts (`lessons` inside its functions only: importing it imports no utils)."""
     for path in sorted(COURSE_MODEL.rglob("*.py")):
-        if path.name == "evaluate.py":
+        if path.name in ("evaluate.py", "lessons.py"):   # measure on the course's prompts
             continue
         bad = {m for m in _imports(path) if m == "utils" or m.startswith("utils.")}
         assert not bad, (path.relative_to(COURSE_MODEL), bad)
-    code = ("import sys; from course_model import curriculum, data, train; "
+    code = ("import sys; from course_model import curriculum, data, lessons, train; "
             "[curriculum.generate(n, 30, 0) for n in curriculum.STAGES]; "
             "print(sorted(m for m in sys.modules if m == 'utils' or m.startswith('utils.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -50,5 +50,5 @@ def family(key: str) -> Family:
 
 
 # the family modules register themselves on import
-from course_model.families import (chat, facts, icl, instructions, layouts,  # noqa: E402,F401
-                                   reading, repeat)
+from course_model.families import (chat, describe, facts, familiar, icl,  # noqa: E402,F401
+                                   instructions, layouts, reading, repeat, word_tasks)

@@ -1,0 +1,336 @@
+"""What each lesson teaches, measured on the course model: the "lessons" section of eval.json.
+
+    res = lessons(model, tok)        # dict: one entry per lesson, each with its figures, the
+                                     # baseline or control beside them, thresholds and pass
+
+Every item is held out from training (`split="eval"` of the families, the course's own
+prompts). The function-vector measurement follows Todd et al. (2024) and notebook 03:
+mean head outputs at the last position over in-context prompts; heads ranked by their causal
+indirect effect on prompts with shuffled labels; the vector is the sum of the chosen heads'
+mean outputs through o_proj, added to the residual stream after a middle layer of a bare
+zero-shot prompt ("fast ->").
+"""
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+
+import torch
+
+from course_model.families import describe, familiar, icl, word_tasks as W
+
+THRESHOLDS = {"atlantic_names_listed": 1.0, "fv_gain_mean": 0.40, "fv_random_gain_max": 0.10,
+              "icl_course_clean": 1.0, "icl_course_corrupted": 1.0, "icl_course_gap_nats": 2.0,
+              "icl_heldout_clean": 0.90, "icl_heldout_corrupted": 0.75,
+              "conflict_memory_rises": 1.0}
+FV_HEADS = 6        # heads summed into a function vector (of 48)
+ATLANTIC_LISTED = ["plankton", "fish", "whales", "deep-sea organisms", "coral reef",
+                   "polar waters", "tropical", "marine biomes"]
+
+
+# ------------------------------------------------------------------------------ model helpers
+def _batch(tok, prompts: list[str]):
+    """Left-padded input_ids, attention_mask and position_ids [n, seq] (last column: the end)."""
+    ids = [tok(p)["input_ids"] for p in prompts]
+    L = max(map(len, ids))
+    x = torch.full((len(ids), L), tok.pad_token_id)
+    m = torch.zeros((len(ids), L), dtype=torch.long)
+    for j, s in enumerate(ids):
+        x[j, L - len(s):] = torch.tensor(s)
+        m[j, L - len(s):] = 1
+    return x, m, (m.cumsum(1) - 1).clamp(min=0)
+
+
+@torch.no_grad()
+def last_logits(model, tok, prompts: list[str], bs: int = 64) -> torch.Tensor:
+    """[n, vocab] logits at each prompt's last position."""
+    out = []
+    for i in range(0, len(prompts), bs):
+        x, m, p = _batch(tok, prompts[i:i + bs])
+        out.append(model(input_ids=x, attention_mask=m, position_ids=p).logits[:, -1].float())
+    return torch.cat(out)
+
+
+def first_token(tok, answer: str) -> int:
+    return tok(" " + answer, add_special_tokens=False)["input_ids"][0]
+
+
+def _o_proj(model, layer: int):
+    return model.model.layers[layer].self_attn.o_proj
+
+
+def _shape(model):
+    c = model.config
+    return c.num_hidden_layers, c.num_attention_heads, c.hidden_size // c.num_attention_heads
+
+
+@contextmanager
+def _hooks(pairs):
+    """Register (module, kind, fn) hooks ("pre" or "post"); all removed on exit."""
+    handles = []
+    try:
+        for module, kind, fn in pairs:
+            handles.append(module.register_forward_pre_hook(fn) if kind == "pre"
+                           else module.register_forward_hook(fn))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+# ------------------------------------------------------------------------------ function vectors
+@torch.no_grad()
+def mean_head_outputs(model, tok, prompts: list[str]) -> torch.Tensor:
+    """[n_layers, n_heads, head_dim]: each head's output (its slice of o_proj's input) at the
+    last position, averaged over the prompts."""
+    n_layers, n_heads, hd = _shape(model)
+    sums = torch.zeros(n_layers, n_heads, hd)
+
+    def store(layer):
+        def hook(module, args):
+            sums[layer] += args[0][:, -1].float().reshape(-1, n_heads, hd).sum(0)
+        return hook
+    with _hooks([(_o_proj(model, l), "pre", store(l)) for l in range(n_layers)]):
+        last_logits(model, tok, prompts)
+    return sums / len(prompts)
+
+
+@torch.no_grad()
+def indirect_effects(model, tok, prompts: list[str], answers: list[str],
+                     mean_outputs: torch.Tensor) -> torch.Tensor:
+    """[n_layers, n_heads]: for each head, the mean rise of p(answer's first token) when it
+    writes its mean output at the last position of `prompts` (shuffled-label ICL prompts).
+
+    A patch at the last position changes nothing before it, so the prompts' other positions
+    run once (a key/value cache) and each head's patch re-runs only the last token."""
+    n_layers, n_heads, hd = _shape(model)
+    targets = torch.tensor([first_token(tok, a) for a in answers])
+    rows = torch.arange(len(prompts))
+    x, m, pos = _batch(tok, prompts)
+    cache = model(input_ids=x[:, :-1], attention_mask=m[:, :-1], position_ids=pos[:, :-1],
+                  use_cache=True).past_key_values
+    n_prefix = x.shape[1] - 1
+
+    def last_probs():
+        logits = model(input_ids=x[:, -1:], attention_mask=m, position_ids=pos[:, -1:],
+                       past_key_values=cache, use_cache=True).logits[:, -1].float()
+        cache.crop(n_prefix)   # drop the last token again for the next patch
+        return logits.softmax(-1)[rows, targets]
+    base = last_probs()
+    out = torch.zeros(n_layers, n_heads)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            def patch(module, args, head=head, layer=layer):
+                h = args[0].clone()
+                h[:, -1, head * hd:(head + 1) * hd] = mean_outputs[layer, head].to(h.dtype)
+                return (h,) + tuple(args[1:])
+            with _hooks([(_o_proj(model, layer), "pre", patch)]):
+                out[layer, head] = (last_probs() - base).mean()
+    return out
+
+
+@torch.no_grad()
+def function_vector(model, mean_outputs: torch.Tensor, heads) -> torch.Tensor:
+    """[d_model]: sum over heads of o_proj applied to the head's mean output (its slice)."""
+    _, _, hd = _shape(model)
+    v = torch.zeros(model.config.hidden_size)
+    for layer, head in heads:
+        w = _o_proj(model, layer).weight.float()   # [d_model, n_heads * head_dim]
+        v += w[:, head * hd:(head + 1) * hd] @ mean_outputs[layer, head]
+    return v
+
+
+@contextmanager
+def add_to_residual(model, vector: torch.Tensor, layer: int, position: int = -1):
+    """Inside the block, decoder layer `layer`'s output gets `vector` added at `position`."""
+    def add(module, args, output):
+        h = output[0] if isinstance(output, tuple) else output
+        h = h.clone()
+        h[:, position] += vector.to(h.dtype)
+        return (h,) + tuple(output[1:]) if isinstance(output, tuple) else h
+    with _hooks([(model.model.layers[layer], "post", add)]):
+        yield
+
+
+def first_token_accuracy(model, tok, prompts, answers, vector=None, layer=None) -> float:
+    targets = torch.tensor([first_token(tok, a) for a in answers])
+    if vector is None:
+        pred = last_logits(model, tok, prompts).argmax(-1)
+    else:
+        with add_to_residual(model, vector, layer):
+            pred = last_logits(model, tok, prompts).argmax(-1)
+    return (pred == targets).float().mean().item()
+
+
+def _task_prompts(rng, task: str, n: int, shuffled: bool = False, k: int = 5):
+    """n arrow-format ICL prompts over training pairs (answers: the query's output); with
+    shuffled=True the demonstrations' outputs are permuted (the task is hidden)."""
+    pool = W.task_pairs(task, "train")
+    prompts, answers = [], []
+    for _ in range(n):
+        pairs = rng.sample(pool, k + 1)
+        demos = pairs[:k]
+        if shuffled:
+            outs = [b for _, b in demos]
+            rng.shuffle(outs)
+            demos = [(a, b) for (a, _), b in zip(demos, outs)]
+        prompts.append(W.icl_prompt(demos, pairs[k][0]))
+        answers.append(pairs[k][1])
+    return prompts, answers
+
+
+def function_vectors(model, tok, n_prompts: int = 20, seed: int = 0) -> dict:
+    """Per task: zero-shot accuracy on held-out words without and with the task's vector,
+    with a vector from as many random heads (control), and the ICL accuracy on the same
+    words (what the model can do with demonstrations). The vector is added after layer
+    n_layers // 3 (as Todd et al.). Beside them, the same on the training words (their pairs
+    appear in task formats in the corpus; not a threshold)."""
+    rng = random.Random(f"lesson-fv-{seed}")
+    n_layers, n_heads, _ = _shape(model)
+    means, effects = {}, []
+    for task in W.TASKS:
+        prompts, _ = _task_prompts(rng, task, n_prompts)
+        means[task] = mean_head_outputs(model, tok, prompts)
+        sp, sa = _task_prompts(rng, task, n_prompts // 2, shuffled=True)
+        effects.append(indirect_effects(model, tok, sp, sa, means[task]))
+    aie = torch.stack(effects).mean(0)   # average over tasks: heads that carry "the task"
+    top = aie.flatten().topk(FV_HEADS).indices.tolist()
+    heads = [(i // n_heads, i % n_heads) for i in top]
+    all_heads = [(l, h) for l in range(n_layers) for h in range(n_heads)]
+    random_heads = random.Random(f"lesson-fv-random-{seed}").sample(
+        [h for h in all_heads if h not in heads], FV_HEADS)
+
+    def zero_shot(task, split):
+        pairs = W.task_pairs(task, split)
+        return [W.zero_shot_prompt(a) for a, _ in pairs], [b for _, b in pairs]
+    layer = n_layers // 3
+    per_task, in_corpus = {}, {}
+    for task in W.TASKS:
+        v = function_vector(model, means[task], heads)
+        rv = function_vector(model, means[task], random_heads)
+        p, a = zero_shot(task, "eval")
+        demos = W.task_pairs(task, "train")
+        icl_p = [W.icl_prompt(rng.sample(demos, 5), q) for q, _ in W.heldout_pairs(task)]
+        per_task[task] = {"n": len(p), "zero_shot": first_token_accuracy(model, tok, p, a),
+                          "with_vector": first_token_accuracy(model, tok, p, a, v, layer),
+                          "random_heads": first_token_accuracy(model, tok, p, a, rv, layer),
+                          "icl_5_demos": first_token_accuracy(model, tok, icl_p, a)}
+        p, a = zero_shot(task, "train")
+        icl_p = [W.icl_prompt(rng.sample([d for d in demos if d[0] != q], 5), q)
+                 for q, _ in demos]
+        in_corpus[task] = {"n": len(p), "zero_shot": first_token_accuracy(model, tok, p, a),
+                           "with_vector": first_token_accuracy(model, tok, p, a, v, layer),
+                           "icl_5_demos": first_token_accuracy(model, tok, icl_p, a)}
+    mean = {k: sum(r[k] for r in per_task.values()) / len(per_task)
+            for k in ("zero_shot", "with_vector", "random_heads", "icl_5_demos")}
+    in_mean = {k: sum(r[k] for r in in_corpus.values()) / len(in_corpus)
+               for k in ("zero_shot", "with_vector", "icl_5_demos")}
+    return {"per_task": per_task, "mean": mean, "layer": layer, "heads": heads,
+            "training_words": in_corpus, "training_words_mean": in_mean,
+            "random_heads": random_heads, "gain": mean["with_vector"] - mean["zero_shot"],
+            "random_gain": mean["random_heads"] - mean["zero_shot"]}
+
+
+# ------------------------------------------------------------------------------ other lessons
+def atlantic(model, tok) -> dict:
+    """The course's Atlantic prompt: the greedy answer names something the passage lists;
+    beside it, held-out descriptive questions (answer starts with an item of the asked list;
+    control: it starts with an item of another list in the passage)."""
+    from course_model.evaluate import greedy
+    from utils import prompts as P
+    ans = greedy(model, tok, [P.ATLANTIC_PROMPT], max_new=16)[0]
+    named = [w for w in ATLANTIC_LISTED if w in ans]
+    rng = random.Random("lesson-describe")
+    items = [describe.describe_item(rng, "eval") for _ in range(100)]
+    gens = greedy(model, tok, [p for p, _, _ in items], max_new=16)
+    asked = other = 0
+    for (p, _, lst), g in zip(items, gens):
+        g = g.strip()
+        every = [x for xs in describe.LISTS.values() for x in xs if x in p]
+        asked += any(g.startswith(x) for x in lst)
+        other += any(g.startswith(x) for x in every if x not in lst)
+    return {"answer": ans, "names": named, "score": float(bool(named)),
+            "heldout_asked_list": asked / len(items), "heldout_other_list": other / len(items),
+            "n_heldout": len(items)}
+
+
+def sentiment(model, tok, n: int = 200) -> dict:
+    """Course ICL prompts clean and corrupted (label swap), with the logit gap correct minus
+    swapped label; held-out prompts (everyday reviews, 2-6 demonstrations) with labels kept
+    and swapped as the course swaps them."""
+    from utils import prompts as P
+    ids = {l: first_token(tok, l) for l in icl.LABELS}
+    clean = last_logits(model, tok, [P.sentiment_prompt(t) for t, _ in P.SENTIMENT_TESTS])
+    corr = last_logits(model, tok, [P.sentiment_prompt(t, corrupted=True)
+                                    for t, _ in P.SENTIMENT_TESTS])
+    rows = []
+    for i, (t, l) in enumerate(P.SENTIMENT_TESTS):
+        s = P.LABEL_SWAP[l]
+        rows.append({"review": t, "label": l,
+                     "clean": tok.decode([int(clean[i].argmax())]).strip(),
+                     "clean_gap": round(float(clean[i, ids[l]] - clean[i, ids[s]]), 3),
+                     "corrupted": tok.decode([int(corr[i].argmax())]).strip(),
+                     "corrupted_gap": round(float(corr[i, ids[s]] - corr[i, ids[l]]), 3)})
+    rng = random.Random("lesson-sentiment")
+    ident = {l: l for l in icl.LABELS}
+    cp, ca, sp, sa = [], [], [], []
+    for _ in range(n):
+        label, k = rng.choice(icl.LABELS), rng.randint(2, 6)
+        seed = rng.random()
+        p, a = icl.remapped_prompt(random.Random(seed), "eval", ident, k, label)
+        cp.append(p), ca.append(a)
+        p, a = icl.remapped_prompt(random.Random(seed), "eval", dict(P.LABEL_SWAP), k, label)
+        sp.append(p), sa.append(a)
+    acc = lambda lg, ans: sum(int(lg[i].argmax()) == ids[a]   # noqa: E731
+                              for i, a in enumerate(ans)) / len(ans)
+    held_clean = acc(last_logits(model, tok, cp, bs=32), ca)
+    held_corr = acc(last_logits(model, tok, sp, bs=32), sa)
+    return {"course": rows,
+            "course_clean": sum(r["clean"] == r["label"] for r in rows) / 4,
+            "course_corrupted": sum(r["corrupted"] == P.LABEL_SWAP[r["label"]] for r in rows) / 4,
+            "course_min_gap": min(min(r["clean_gap"], r["corrupted_gap"]) for r in rows),
+            "heldout_clean": held_clean, "heldout_corrupted": held_corr, "n_heldout": n,
+            "chance": 0.25}
+
+
+def conflicts(model, tok) -> dict:
+    """Memory answers against a false context, per familiarity tier of the made-up facts
+    (held-out false values): the memory answer's first token scores above the context's."""
+    rng = random.Random("lesson-conflicts")
+    rates = {}
+    for tier in familiar.TIERS:
+        items = [familiar.conflict_item(rng, f, "eval") for f in familiar.FACTS if f[0] == tier]
+        lg = last_logits(model, tok, [p for p, _, _ in items])
+        mem = [float(lg[i, first_token(tok, m)] > lg[i, first_token(tok, c)])
+               for i, (_, m, c) in enumerate(items)]
+        rates[tier] = sum(mem) / len(mem)
+    r = list(rates.values())
+    return {"memory_rate": rates, "n_per_tier": familiar.PER_TIER,
+            "rises": all(a < b for a, b in zip(r, r[1:]))}
+
+
+def lessons(model, tok) -> dict:
+    """Every lesson's figures, thresholds and pass/fail (see THRESHOLDS)."""
+    fv = function_vectors(model, tok)
+    at = atlantic(model, tok)
+    se = sentiment(model, tok)
+    co = conflicts(model, tok)
+    scores = {"atlantic_names_listed": at["score"], "fv_gain_mean": fv["gain"],
+              "fv_random_gain_max": fv["random_gain"],
+              "icl_course_clean": se["course_clean"], "icl_course_corrupted": se["course_corrupted"],
+              "icl_course_gap_nats": se["course_min_gap"], "icl_heldout_clean": se["heldout_clean"],
+              "icl_heldout_corrupted": se["heldout_corrupted"],
+              "conflict_memory_rises": float(co["rises"])}
+    passed = {k: (scores[k] < THRESHOLDS[k]) if k == "fv_random_gain_max"
+              else scores[k] >= THRESHOLDS[k] - 1e-9 for k in THRESHOLDS}
+    return {"scores": scores, "thresholds": THRESHOLDS, "pass": passed,
+            "function_vectors": fv, "atlantic": at, "sentiment": se, "conflicts": co}
+
+
+def table(res: dict) -> str:
+    lines = [f"{'lesson metric':<26}{'score':>8}{'threshold':>11}  pass"]
+    for k, th in res["thresholds"].items():
+        cmp = "<" if k == "fv_random_gain_max" else ">="
+        lines.append(f"{k:<26}{res['scores'][k]:>8.3f}{cmp:>3}{th:>8.3f}  "
+                     f"{'yes' if res['pass'][k] else 'NO'}")
+    return "\n".join(lines)
