@@ -60,12 +60,16 @@ def test_conflict_relevance_rows_and_skipping():
     assert kc.conflict_head_relevance(model, tok, _SAMPLES[2], top_k=1) is None
     with pytest.raises(ValueError, match="top_k=100000"):
         kc.conflict_head_relevance(model, tok, _SAMPLES[0], top_k=100000)
-    relevance, kept, skipped = conflicts.conflict_relevances(
+    relevance, kept, skipped, used = conflicts.conflict_relevances(
         model, tok, _SAMPLES, top_k=len(tok), relevance_fn=kc.conflict_head_relevance)
-    assert relevance.shape == (3, 2, 2, 4) and len(kept) == 3 and not skipped
+    assert relevance.shape == (3, 2, 2, 4) and len(kept) == 3 and not skipped and used == len(tok)
     with pytest.raises(ValueError, match="No sample has both answers"):
-        conflicts.conflict_relevances(model, tok, _SAMPLES, top_k=1,
+        conflicts.conflict_relevances(model, tok, _SAMPLES, top_k=1, widen=False,
                                       relevance_fn=kc.conflict_head_relevance)
+    # Never a dead end: with widening, top 1 grows until samples qualify, and says so.
+    relevance, kept, _, used = conflicts.conflict_relevances(
+        model, tok, _SAMPLES, top_k=1, relevance_fn=kc.conflict_head_relevance)
+    assert used > 1 and len(kept) == relevance.shape[0] >= 1
 
 
 def test_contrastive_scores_and_head_split():
@@ -150,7 +154,8 @@ def test_monitor_html_escapes_and_has_a_legend():
     assert "<script>" not in page and "&lt;script&gt;" in page and "ok&amp;" in page
     assert "a &lt;b&gt; title" in page
     assert "contextual" in page and "parametric" in page            # the legend
-    assert page.count("underline dashed") == 1                     # only the first disagrees
+    assert page.count("outline:2px solid #000;outline-offset") == 1   # only the first disagrees
+    assert "1 of 3 tokens" in page
     with pytest.raises(ValueError, match="one per token"):
         monitor_html(["a"], [0.1, 0.2])
     text = monitor_text(["a", "b", "c"], [0.9, 0.1, 0.5])
