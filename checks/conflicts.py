@@ -51,7 +51,7 @@ def _skips_when_not_in_top_k(fn) -> str | None:
 
 
 def check_conflict_head_relevance(fn):
-    """Exercise 7: both answers' head relevance at the divergence point, None outside the top k."""
+    """Exercise 1: both answers' head relevance at the divergence point, None outside the top k."""
     tokenizer = tiny_tokenizer()
     model = tiny_llama(seed=6, vocab_size=len(tokenizer))
     cases = [((model, tokenizer, sample), {"top_k": len(tokenizer)}) for sample in _SAMPLES]

@@ -3,20 +3,18 @@ from __future__ import annotations
 
 from claims import Claim, Context, Verdict
 
-K_PER_SIDE = 4
-
-
 def _conflicts(ctx: Context):
     def compute():
         from solutions.knowledge_conflicts import conflict_head_relevance
-        from utils.conflicts import conflict_relevances, contrastive_scores, split_heads_by_source
+        from utils.conflicts import (conflict_relevances, contrastive_scores, heads_per_side,
+                                     split_heads_by_source)
         from utils.models import model_shape
         from utils.prompts import COUNTERFACTUALS
 
         relevance, kept, _, _ = conflict_relevances(ctx.model, ctx.tokenizer, COUNTERFACTUALS,
                                                     relevance_fn=conflict_head_relevance)
         n_layers, n_heads, _ = model_shape(ctx.model)
-        k = min(K_PER_SIDE, max(1, n_layers * n_heads // 2))
+        k = heads_per_side(n_layers, n_heads)
         return relevance, kept, split_heads_by_source(contrastive_scores(relevance), k)
     return ctx.memo("nb04.conflicts", compute)
 
@@ -54,17 +52,14 @@ def _summary(ctx: Context):
 def _naive_monitor_fails(ctx: Context) -> Verdict:
     from utils.conflicts import monitor_dataset
     from utils.monitor import fit_monitor, head_features, score_against_truth
+    from utils.provenance import near_chance_verdict
 
     relevance, _, (param_heads, context_heads) = _conflicts(ctx)
     heads = param_heads + context_heads
     monitor = fit_monitor(*monitor_dataset(relevance, heads))
     truth, token_relevance = _summary(ctx)
     p = monitor.predict_proba(head_features(token_relevance, heads))[:, 1]
-    result = score_against_truth(p > 0.5, truth, p)
-    holds = result["balanced accuracy"] < 0.65 and result["ROC AUC"] < 0.65
-    return Verdict(holds, f"balanced accuracy {result['balanced accuracy']:.2f}, ROC AUC "
-                          f"{result['ROC AUC']:.2f}, accuracy {result['accuracy']:.2f} vs majority "
-                          f"baseline {result['majority baseline']:.2f} on the generated summary")
+    return Verdict(*near_chance_verdict(score_against_truth(p > 0.5, truth, p)))
 
 
 def _monitor_works(ctx: Context) -> Verdict:

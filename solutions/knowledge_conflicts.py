@@ -10,7 +10,7 @@ from utils.tokens import first_divergent_tokens
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 7
+# Exercise 1
 
 def conflict_head_relevance(model, tokenizer, sample, top_k=10):
     """AttnLRP head relevance of the parametric and of the contextual answer of `sample`.

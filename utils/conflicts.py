@@ -72,6 +72,11 @@ def contrastive_scores(relevance):
     return normalised[:, 0].mean(0) - normalised[:, 1].mean(0)
 
 
+def heads_per_side(n_layers: int, n_heads: int) -> int:
+    """How many memory and in-context heads notebook 04 selects: about 1 head in 12, 2 to 8."""
+    return min(8, max(2, n_layers * n_heads // 12), n_layers * n_heads // 2)
+
+
 def split_heads_by_source(scores, k):
     """The k most parametric (largest) and k most contextual (smallest) heads of [L, H]."""
     n_layers, n_heads = scores.shape

@@ -191,3 +191,13 @@ def monitor_verdict(result: dict, target: float = TARGET_BALANCED_ACCURACY) -> t
                    f"any constant guess 0.50), accuracy {result['accuracy']:.2f} vs majority "
                    f"baseline {result['majority baseline']:.2f}, ROC AUC "
                    f"{result.get('ROC AUC', float('nan')):.2f} on {result['tokens']} tokens")
+
+
+def near_chance_verdict(result: dict, bound: float = 0.65) -> tuple[bool, str]:
+    """(holds, sentence): are a monitor's balanced accuracy and ROC AUC both below `bound`,
+    i.e. near chance (0.5 for both)?"""
+    holds = result["balanced accuracy"] < bound and result.get("ROC AUC", 0.0) < bound
+    return holds, (f"balanced accuracy {result['balanced accuracy']:.2f}, ROC AUC "
+                   f"{result.get('ROC AUC', float('nan')):.2f} (chance: 0.50 for both), accuracy "
+                   f"{result['accuracy']:.2f} vs majority baseline "
+                   f"{result['majority baseline']:.2f} on {result['tokens']} tokens")
