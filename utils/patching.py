@@ -99,6 +99,15 @@ class AlignedPair:
             raise ValueError(f"Positions must be a non-empty list within 0 .. {self.seq_len - 1}.")
         return dataclasses.replace(self, only=positions)
 
+    def swapped(self) -> "AlignedPair":
+        """The same pair with the two runs' roles exchanged, for **noising**: patches then copy
+        the corrupted run's activations (cache them from `pair.corrupted_inputs()`) into the
+        clean run. The answer stays the clean run's correct answer."""
+        labels = ["/".join(t.split("/")[::-1]) if d else t for t, d in zip(self.labels, self.differs)]
+        return dataclasses.replace(self, clean_ids=self.corrupted_ids, corrupted_ids=self.clean_ids,
+                                   clean_mask=self.corrupted_mask, corrupted_mask=self.clean_mask,
+                                   labels=labels)
+
     def clean_inputs(self, batch: int = 1) -> dict:
         return _model_inputs(self.clean_ids, self.clean_mask, batch)
 
@@ -248,11 +257,16 @@ class Patch:
     position: int | None = None
 
 
+def _as_patches(entry) -> list:
+    """A row of patches: None (unpatched), one Patch, or a tuple/list of Patches applied together."""
+    if entry is None:
+        return []
+    return list(entry) if isinstance(entry, (list, tuple)) else [entry]
+
+
 def _validate(model, patches: list, seq_len: int) -> None:
     n_layers = model_shape(model)[0]
-    for p in patches:
-        if p is None:
-            continue
+    for p in [q for entry in patches for q in _as_patches(entry)]:
         _check_site(p.site)
         if not 0 <= p.layer < n_layers:
             raise ValueError(f"Layer {p.layer} does not exist: the model has {n_layers} layers "
@@ -274,8 +288,8 @@ def patching_hooks(model, cache: dict, patches: list, all_positions: torch.Tenso
     n_layers, n_heads, head_dim = model_shape(model)
     group = n_heads // n_kv_heads(model)
     by_layer_site: dict[tuple[int, str], list[tuple[int, Patch]]] = {}
-    for row, p in enumerate(patches):
-        if p is not None:
+    for row, entry in enumerate(patches):
+        for p in _as_patches(entry):   # a row may hold several patches (heads patched together)
             by_layer_site.setdefault((p.layer, p.site), []).append((row, p))
 
     def where(p, device):
@@ -341,7 +355,8 @@ def patching_hooks(model, cache: dict, patches: list, all_positions: torch.Tenso
 def run_with_patches(model, pair: AlignedPair, cache: dict, patches: list,
                      batch_size: int = 64, desc: str = "patching") -> torch.Tensor:
     """Last-position logits [len(patches), vocab] of the corrupted prompt, row i patched with
-    patches[i] (None: unpatched), `batch_size` rows per forward pass."""
+    patches[i] (None: unpatched; a tuple of Patches: all of them together), `batch_size` rows
+    per forward pass."""
     check_cache(pair, cache)
     _validate(model, patches, pair.seq_len)
     if batch_size < 1:
