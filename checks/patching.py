@@ -4,48 +4,71 @@ import torch
 from checks.core import random_ids, run_check, tiny_llama
 from checks.references import reference
 from utils.hooks import decoder_layers
-from utils.patching import AlignedPair, cache_activations, clean_and_corrupted_logprob
+from utils.patching import (AlignedPair, cache_activations, clean_and_corrupted_logprob,
+                            normalised_logprob)
 
-__all__ = ["check_normalised_logprob", "check_patch_residual_stream", "check_spearman",
+__all__ = ["check_normalised_logit_diff", "check_patch_residual_stream", "check_spearman",
            "tiny_pair"]
 
 
-# ---------------------------------------------------------------- normalised_logprob
+# ---------------------------------------------------------------- normalised_logit_diff
 def _metric_cases():
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 64, generator=gen) * 3
-    return [((logits, 5, -1.2, -4.0), {}), ((logits[:1], 17, -0.5, -2.5), {}),
-            ((logits[2], 3, -6.0, -1.0), {})]
+    return [((logits, 5, 9, 4.0, -2.5), {}), ((logits[:1], 17, 3, 1.5, -6.0), {}),
+            ((logits[2], 3, 40, -1.0, 2.0), {})]
 
 
-def check_normalised_logprob(fn):
+def _leaves_logits_alone(fn) -> str | None:
+    logits = torch.randn(3, 64, generator=torch.Generator().manual_seed(1))
+    before = logits.clone()
+    fn(logits, 5, 9, 4.0, -2.5)
+    if not torch.equal(logits, before):
+        return ("it changes the logits it is given (an in-place operation such as -= or "
+                "log_softmax_ on the input): compute on a copy; the caller reuses these logits.")
+    return None
+
+
+def check_normalised_logit_diff(fn):
     """Compare the learner's metric with the reference on random logits."""
-    def raw_logit(logits, answer_id, clean, corrupted):
+    def log_probs(logits, answer_id, foil_id, clean, corrupted):
+        lp = logits.float().log_softmax(-1)
+        return (lp[..., answer_id] - lp[..., foil_id] - corrupted) / (clean - corrupted)
+
+    def answer_only(logits, answer_id, foil_id, clean, corrupted):
         return (logits.float()[..., answer_id] - corrupted) / (clean - corrupted)
 
-    def probability(logits, answer_id, clean, corrupted):
-        return (logits.float().softmax(-1)[..., answer_id] - corrupted) / (clean - corrupted)
+    def foil_minus_answer(logits, answer_id, foil_id, clean, corrupted):
+        return (logits.float()[..., foil_id] - logits.float()[..., answer_id] - corrupted) / (clean - corrupted)
 
-    def reversed_scale(logits, answer_id, clean, corrupted):
-        return (clean - logits.float().log_softmax(-1)[..., answer_id]) / (clean - corrupted)
+    def reversed_scale(logits, answer_id, foil_id, clean, corrupted):
+        diff = logits.float()[..., answer_id] - logits.float()[..., foil_id]
+        return (clean - diff) / (clean - corrupted)
 
-    def unnormalised(logits, answer_id, clean, corrupted):
-        return logits.float().log_softmax(-1)[..., answer_id]
+    def unnormalised(logits, answer_id, foil_id, clean, corrupted):
+        return logits.float()[..., answer_id] - logits.float()[..., foil_id]
 
-    def wrong_dim(logits, answer_id, clean, corrupted):
-        lp = logits.float().log_softmax(0) if logits.dim() > 1 else logits.float().log_softmax(-1)
-        return (lp[..., answer_id] - corrupted) / (clean - corrupted)
+    def first_row_only(logits, answer_id, foil_id, clean, corrupted):
+        diff = logits.float()[0, answer_id] - logits.float()[0, foil_id] if logits.dim() > 1 else \
+            logits.float()[answer_id] - logits.float()[foil_id]
+        return ((diff - corrupted) / (clean - corrupted)).expand(logits.shape[:-1])
 
     mistakes = {
-        "it uses the raw logit, not the log-probability (apply log_softmax over the vocabulary)":
-            raw_logit,
-        "it uses the probability, not the log-probability": probability,
+        "it takes log-probabilities; the logit difference needs the raw logits (the softmax's "
+        "normaliser cancels in a difference of log-probabilities anyway, but check your indices)":
+            log_probs,
+        "it uses the correct label's logit alone: subtract the swapped label's logit (foil_id)":
+            answer_only,
+        "the difference runs the wrong way: correct label (answer_id) minus swapped label (foil_id)":
+            foil_minus_answer,
         "clean and corrupted are swapped: the corrupted run must score 0 and the clean run 1":
             reversed_scale,
-        "the log-probability is not normalised by (clean - corrupted)": unnormalised,
-        "log_softmax runs over the batch dimension; use dim=-1 (the vocabulary)": wrong_dim,
+        "the logit difference is not normalised by (clean_diff - corrupted_diff)": unnormalised,
+        "it scores only the first row: index the last dimension with [..., answer_id] so every "
+        "row of a batch gets its score": first_row_only,
     }
-    return run_check("normalised_logprob", fn, reference("normalised_logprob"), _metric_cases(), mistakes)
+    return run_check("normalised_logit_diff", fn, reference("normalised_logit_diff"),
+                     _metric_cases(), mistakes, extra=_leaves_logits_alone)
 
 
 # ---------------------------------------------------------------- patch_residual_stream
@@ -76,7 +99,7 @@ def _residual_cases():
         resid = cache_activations(model, pair.clean_inputs())["resid"]
 
         def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
-            return reference("normalised_logprob")(logits, pair.answer_id, c, k)
+            return normalised_logprob(logits, pair.answer_id, c, k)
         cases.append(((model, pair, resid, metric), {}))
     return cases
 
@@ -154,20 +177,9 @@ def check_patch_residual_stream(fn):
         "it runs the corrupted ids alone; pass **pair.corrupted_inputs() (mask and positions "
         "keep pads out of attention)": plain_ids,
     }
-    # Pads leave NaN in the result, which the comparison would reject: compare them as a
-    # sentinel value instead (a NaN where the reference has a number still fails).
-    def nan_as_sentinel(f):
-        return lambda *args: _sentinel(f(*args))
-    learner = nan_as_sentinel(fn)
-    chosen = run_check("patch_residual_stream", learner,
-                       nan_as_sentinel(reference("patch_residual_stream")), _residual_cases(),
-                       {label: nan_as_sentinel(f) for label, f in mistakes.items()},
-                       rtol=1e-3, atol=1e-4)
-    return fn if chosen is learner else reference("patch_residual_stream")
-
-
-def _sentinel(result):
-    return result.nan_to_num(nan=-99.0) if isinstance(result, torch.Tensor) else result
+    # Pads leave NaN in the result; the comparison treats NaN in the same places as equal.
+    return run_check("patch_residual_stream", fn, reference("patch_residual_stream"),
+                     _residual_cases(), mistakes, rtol=1e-3, atol=1e-4)
 
 
 # ---------------------------------------------------------------- spearman

@@ -26,7 +26,7 @@ REFERENCES = {
     # notebook 04
     "conflict_head_relevance": "knowledge_conflicts.conflict_head_relevance",
     # notebook 05
-    "normalised_logprob": "activation_patching.normalised_logprob",
+    "normalised_logit_diff": "activation_patching.normalised_logit_diff",
     "patch_residual_stream": "activation_patching.patch_residual_stream",
     "spearman": "activation_patching.spearman",
     # notebook 06

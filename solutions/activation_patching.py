@@ -5,14 +5,15 @@ from utils.hooks import decoder_layers
 from utils.models import model_shape
 
 
-def normalised_logprob(logits, answer_id, clean_logprob, corrupted_logprob):
+def normalised_logit_diff(logits, answer_id, foil_id, clean_diff, corrupted_diff):
     """How much of the clean behaviour a patched run recovers.
 
-    logits: [..., vocab] at the last position; returns [...]: the log-probability of
-    `answer_id`, rescaled so that the corrupted run scores 0 and the clean run scores 1.
+    logits: [..., vocab] at the last position; returns [...]: the logit of `answer_id` minus
+    the logit of `foil_id`, rescaled so that the corrupted run (difference `corrupted_diff`)
+    scores 0 and the clean run (`clean_diff`) scores 1. The inputs are not modified.
     """
-    logprob = logits.float().log_softmax(dim=-1)[..., answer_id]
-    return (logprob - corrupted_logprob) / (clean_logprob - corrupted_logprob)
+    diff = logits[..., answer_id].float() - logits[..., foil_id].float()
+    return (diff - corrupted_diff) / (clean_diff - corrupted_diff)
 
 
 def patch_residual_stream(model, pair, clean_resid, metric):

@@ -71,8 +71,9 @@ def usable(items: list[dict], min_gap: float = 1.0) -> tuple[list[dict], list[tu
         if not item["right"]:
             left_out.append((item, "wrong on the clean run: there is no correct behaviour to restore"))
         elif item["clean"] - item["corrupted"] < min_gap:
-            left_out.append((item, f"clean and corrupted differ by {item['clean'] - item['corrupted']:.2f} "
-                                   "only: swapping the labels does not change the answer"))
+            left_out.append((item, f"the logit difference is {item['clean']:.2f} clean and "
+                                   f"{item['corrupted']:.2f} corrupted, not lower by {min_gap:g} or more: "
+                                   "swapping the labels does not move the answer away from the correct label"))
         else:
             kept.append(item)
     return kept, left_out
@@ -104,22 +105,24 @@ def attribution_patching(model, pair, cache, metric, positions=None) -> torch.Te
     cache: the clean run's activations (`cache_activations`), with "z" [L, S, H, dh].
     """
     n_layers, n_heads, head_dim = model_shape(model)
-    outputs = {}
+    outputs, probes = {}, {}
 
     def keep(layer):
+        # z + a zero tensor that requires grad: d score / d probe = d score / d z, and unlike a
+        # detached copy of z it keeps the paths from this layer through the later heads
         def hook(module, args):
-            z = args[0].detach().requires_grad_(True)
-            outputs[layer] = z
-            return (z, *args[1:])
+            outputs[layer] = args[0].detach()
+            probes[layer] = torch.zeros_like(args[0], requires_grad=True)
+            return (args[0] + probes[layer], *args[1:])
         return hook
 
-    with o_proj_pre_hooks(model, {layer: keep(layer) for layer in range(n_layers)}):
+    with torch.enable_grad(), o_proj_pre_hooks(model, {layer: keep(layer) for layer in range(n_layers)}):
         score = metric(model(**pair.corrupted_inputs()).logits[:, -1]).sum()
-    grads = torch.autograd.grad(score, [outputs[layer] for layer in range(n_layers)])
+        grads = torch.autograd.grad(score, [probes[layer] for layer in range(n_layers)])
     where = pair.valid_positions if positions is None else torch.as_tensor(positions)
     result = torch.zeros(n_layers, n_heads)
     for layer, grad in enumerate(grads):
-        z = outputs[layer].detach()[0].unflatten(-1, (n_heads, head_dim))      # [S, H, dh]
+        z = outputs[layer][0].unflatten(-1, (n_heads, head_dim))               # [S, H, dh]
         g = grad[0].unflatten(-1, (n_heads, head_dim))
         delta = cache["z"][layer].to(z) - z
         result[layer] = (delta[where] * g[where]).sum(dim=(0, 2)).float().cpu()
@@ -149,3 +152,56 @@ def agreement_verdict(name: str, approx: torch.Tensor, exact: torch.Tensor, k: i
 
 def mean_of(arrays) -> np.ndarray:
     return np.mean(np.stack([np.asarray(a) for a in arrays]), axis=0)
+
+
+def label_positions(pair) -> list[int]:
+    """Positions where the clean and corrupted prompts differ (the demonstration labels)."""
+    return [i for i, d in enumerate(pair.differs) if d]
+
+
+def head_at(scores: torch.Tensor, rank: int = 0) -> tuple[int, int]:
+    """The (layer, head) with the rank-th largest score of [L, H]."""
+    i = int(scores.flatten().argsort(descending=True)[rank])
+    return divmod(i, scores.shape[1])
+
+
+def top_heads(scores: torch.Tensor, k: int) -> list[tuple[int, int]]:
+    return [head_at(scores, r) for r in range(min(k, scores.numel()))]
+
+
+def self_attention_at(cache, layer: int, head: int, positions) -> float:
+    """Mean attention weight a head gives a position from that same position, over `positions`."""
+    pattern = cache["pattern"][layer][head]                     # [S, S]
+    return float(torch.stack([pattern[p, p] for p in positions]).mean())
+
+
+def position_verdict(all_pos, at_labels, at_last, cache, pair) -> tuple[bool, str]:
+    """(holds, sentence): is the strongest layer-0 head (all-position patching) a head that acts
+    at the label positions - most of its effect comes back when patched there alone, almost none
+    at the last position - and does it attend to itself there?"""
+    layer0 = all_pos[0]
+    head = int(layer0.argmax())
+    full, labels, last = float(layer0[head]), float(at_labels[0, head]), float(at_last[0, head])
+    attends = self_attention_at(cache, 0, head, label_positions(pair))
+    holds = full > 0.2 and labels >= 0.8 * full and abs(last) < 0.1 * full
+    return holds, (f"L0H{head}: {full:+.2f} patched at every position, {labels:+.2f} at the label "
+                   f"positions alone, {last:+.2f} at the last position alone; at the label "
+                   f"positions it gives {attends:.2f} of its attention to the label itself")
+
+
+def together_verdict(together: float, singles: torch.Tensor, heads, min_share: float = 0.8) -> tuple[bool, str]:
+    """(holds, sentence): do `heads`, patched together, restore at least `min_share` of the
+    behaviour? singles: [L, H] their effects one at a time, for comparison."""
+    names = ", ".join(f"L{l}H{h}" for l, h in heads)
+    alone = " + ".join(f"{float(singles[l, h]):.2f}" for l, h in heads)
+    return together >= min_share, (f"{names} together restore {together:.2f} of the behaviour "
+                                   f"(one at a time: {alone})")
+
+
+def noising_verdict(denoise: torch.Tensor, noise: torch.Tensor, k: int = 3) -> tuple[bool, str]:
+    """(holds, sentence): do denoising and noising find mostly the same top-k heads?"""
+    a, b = top_heads(denoise, k), top_heads(noise, k)
+    shared = len(set(a) & set(b))
+    fmt = lambda hs: ", ".join(f"L{l}H{h}" for l, h in hs)   # noqa: E731
+    return shared >= k - 1, (f"top {k} by denoising: {fmt(a)}; by noising: {fmt(b)}; "
+                             f"{shared} shared")
