@@ -25,6 +25,7 @@ REFERENCES = {
     "substring_head_scores": "function_vectors.substring_head_scores",
     # notebook 04
     "conflict_head_relevance": "knowledge_conflicts.conflict_head_relevance",
+    "leave_one_out_accuracy": "knowledge_conflicts.leave_one_out_accuracy",
     # notebook 05
     "normalised_logit_diff": "activation_patching.normalised_logit_diff",
     "patch_residual_stream": "activation_patching.patch_residual_stream",

@@ -94,11 +94,11 @@ def _separable(n=8, seed=0):
 
 
 def test_leave_one_out_finds_a_planted_signal_and_not_a_missing_one():
-    accuracy, predictions = conflicts.leave_one_out_accuracy(_separable(), k=2)
+    accuracy, predictions = kc.leave_one_out_accuracy(_separable(), k=2)
     assert accuracy == 1.0 and predictions.tolist() == [1, 0] * 8
     gen = torch.Generator().manual_seed(1)
     noise = torch.rand(12, 2, 3, 4, generator=gen)
-    noise_accuracy, _ = conflicts.leave_one_out_accuracy(noise, k=2)
+    noise_accuracy, _ = kc.leave_one_out_accuracy(noise, k=2)
     assert noise_accuracy < 0.9      # no signal: no (near) perfect score from leakage
 
 
@@ -190,3 +190,17 @@ def test_check_conflict_relevance_names_mistakes(capsys):
                        "return None": never_skips}.items():
         used, out = _run(capsys, fn)
         assert used is ref and out.startswith("✗") and phrase in out, out
+
+
+def test_leave_one_out_check_names_leakage_and_label_order(capsys):
+    from checks import check_leave_one_out_accuracy
+    from checks.conflicts import _loo_variant
+
+    assert check_leave_one_out_accuracy(kc.leave_one_out_accuracy) is kc.leave_one_out_accuracy
+    capsys.readouterr()
+    for variant, words in ((dict(leak_heads=True), "heads are chosen on all samples"),
+                           (dict(leak_monitor=True), "monitor is fitted on all samples"),
+                           (dict(labels_swapped=True), "labels are in the wrong order")):
+        assert check_leave_one_out_accuracy(_loo_variant(**variant)) is kc.leave_one_out_accuracy
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out

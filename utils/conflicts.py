@@ -101,27 +101,6 @@ def monitor_dataset(relevance, heads):
     return features, labels
 
 
-def leave_one_out_accuracy(relevance, k):
-    """Accuracy of the monitor on each held-out sample (both its answers), heads chosen without it.
-
-    relevance: [n, 2, L, H]. Head selection and LDA are redone in every fold, so the held-out
-    sample never influences which heads the monitor reads. Returns (accuracy, predictions [2n]).
-    """
-    from utils.monitor import fit_monitor
-
-    n = relevance.shape[0]
-    predictions = np.zeros(2 * n, dtype=int)
-    for i in range(n):
-        train = torch.cat([relevance[:i], relevance[i + 1:]])
-        param_heads, context_heads = split_heads_by_source(contrastive_scores(train), k)
-        heads = param_heads + context_heads
-        monitor = fit_monitor(*monitor_dataset(train, heads))
-        test_features, _ = monitor_dataset(relevance[i:i + 1], heads)
-        predictions[2 * i:2 * i + 2] = monitor.predict(test_features)
-    labels = np.tile([1, 0], n)
-    return float((predictions == labels).mean()), predictions
-
-
 # ---------------------------------------------------------------------------------------------
 # Head relevance of every generated token
 
