@@ -8,6 +8,7 @@ from utils.patching import (AlignedPair, cache_activations, clean_and_corrupted_
                             normalised_logprob)
 
 __all__ = ["check_normalised_logit_diff", "check_patch_residual_stream", "check_spearman",
+           "check_attribution_patching", "check_patch_head_output",
            "tiny_pair"]
 
 
@@ -213,3 +214,152 @@ def check_spearman(fn):
     }
     return run_check("spearman", fn, reference("spearman"), _spearman_cases(), mistakes,
                      rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- attribution_patching
+def _attribution_variant(detached=False, clean_run=False, reversed_delta=False, last_only=False):
+    """A typical wrong attribution patching."""
+    from utils.hooks import o_proj_pre_hooks
+    from utils.models import model_shape
+
+    def approx(model, pair, cache, metric):
+        n_layers, n_heads, head_dim = model_shape(model)
+        outputs, leaves = {}, {}
+
+        def keep(layer):
+            def hook(module, args):
+                outputs[layer] = args[0].detach()
+                if detached:   # a detached leaf instead of z: cuts the paths through later heads
+                    leaves[layer] = args[0].detach().requires_grad_(True)
+                    return (leaves[layer], *args[1:])
+                leaves[layer] = torch.zeros_like(args[0], requires_grad=True)
+                return (args[0] + leaves[layer], *args[1:])
+            return hook
+
+        inputs = pair.clean_inputs() if clean_run else pair.corrupted_inputs()
+        with torch.enable_grad(), o_proj_pre_hooks(model, {l: keep(l) for l in range(n_layers)}):
+            score = metric(model(**inputs).logits[:, -1]).sum()
+            grads = torch.autograd.grad(score, [leaves[l] for l in range(n_layers)])
+        where = torch.tensor([pair.seq_len - 1]) if last_only else pair.valid_positions
+        result = torch.zeros(n_layers, n_heads)
+        for layer, grad in enumerate(grads):
+            z = outputs[layer][0].unflatten(-1, (n_heads, head_dim))
+            g = grad[0].unflatten(-1, (n_heads, head_dim))
+            if clean_run:   # the "corrupted" activations are then the cache's counterpart
+                z = cache_activations(model, pair.corrupted_inputs())["z"][layer].to(z)
+            delta = cache["z"][layer].to(z) - z
+            delta = -delta if reversed_delta else delta
+            result[layer] = (delta[where] * g[where]).sum(dim=(0, 2)).float()
+        return result
+    return approx
+
+
+def _attribution_cases():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cases = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
+        model = LlamaForCausalLM(config).eval().requires_grad_(False)
+        pair = tiny_pair(model, seed=seed, seq_len=7, differ=(2, 4))
+        clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+        cache = cache_activations(model, pair.clean_inputs())
+
+        def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
+            return normalised_logprob(logits, pair.answer_id, c, k)
+        cases.append(((model, pair, cache, metric), {}))
+    return cases
+
+
+def check_attribution_patching(fn):
+    """Exercise 4: gradient in the corrupted run times (clean - corrupted) head outputs."""
+    mistakes = {
+        "the hook returns a detached copy of z as the leaf: that cuts the paths from a head "
+        "through the heads of later layers (add a zero tensor that requires grad instead)":
+            _attribution_variant(detached=True),
+        "the gradient is taken in the clean run; attribution patching linearises around the "
+        "corrupted run (pair.corrupted_inputs())": _attribution_variant(clean_run=True),
+        "the difference runs the wrong way: use the clean minus the corrupted head output":
+            _attribution_variant(reversed_delta=True),
+        "it sums over the last position only; a head's output is patched at every valid "
+        "position (pair.valid_positions)": _attribution_variant(last_only=True),
+    }
+    return run_check("attribution_patching", fn, reference("attribution_patching"),
+                     _attribution_cases(), mistakes, rtol=1e-3, atol=1e-5)
+
+
+# ---------------------------------------------------------------- patch_head_output
+def _head_variant(whole_layer=False, after_mixing=False, clean_run=False, last_only=False):
+    """A typical wrong single-head patch."""
+    from utils.hooks import o_proj_pre_hooks, projection_hooks
+    from utils.models import model_shape
+
+    def patch(model, pair, clean_z, layer, head, metric):
+        n_heads, head_dim = model_shape(model)[1:]
+        positions = torch.tensor([pair.seq_len - 1]) if last_only else pair.valid_positions
+
+        def pre(module, args):
+            z = args[0].clone().unflatten(-1, (n_heads, head_dim))
+            chosen = slice(None) if whole_layer else head
+            z[:, positions, chosen] = clean_z[layer, positions, chosen].to(z.dtype)
+            return (z.flatten(-2), *args[1:])
+
+        def post(module, args, output):   # o_proj's output: heads already mixed
+            out = output.clone()
+            out[:, positions, head * head_dim:(head + 1) * head_dim] = clean_z[layer, positions, head]
+            return out
+
+        context = (projection_hooks(model, "o_proj", {layer: post}) if after_mixing
+                   else o_proj_pre_hooks(model, {layer: pre}))
+        inputs = pair.clean_inputs() if clean_run else pair.corrupted_inputs()
+        with torch.no_grad(), context:
+            logits = model(**inputs).logits[:, -1]
+        return metric(logits)[0]
+    return patch
+
+
+def _head_cases():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(4)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
+    model = LlamaForCausalLM(config).eval().requires_grad_(False)
+    pair = tiny_pair(model, seed=5, seq_len=7, differ=(2, 4))
+    clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+    z = cache_activations(model, pair.clean_inputs())["z"]
+
+    def metric(logits):
+        return normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)
+    return [((model, pair, z, layer, head, metric), {}) for layer, head in ((0, 1), (1, 2), (0, 3))]
+
+
+def _hooks_removed(fn) -> str | None:
+    (model, pair, z, layer, head, metric), _ = _head_cases()[0]
+    with torch.no_grad():
+        before = model(**pair.corrupted_inputs()).logits
+    fn(model, pair, z, layer, head, metric)
+    with torch.no_grad():
+        after = model(**pair.corrupted_inputs()).logits
+    if not torch.allclose(before, after):
+        return ("leaves its hook on the model: later runs are still patched. Register it in a "
+                "`with` block or remove it in `finally`.")
+    return None
+
+
+def check_patch_head_output(fn):
+    """Exercise 3: one head's output, every valid position, through a pre-hook on o_proj."""
+    mistakes = {
+        "it patches every head of the layer: replace only `head`'s slice [..., head, :]":
+            _head_variant(whole_layer=True),
+        "it patches o_proj's output, where the heads are already mixed: patch its input "
+        "(a forward *pre*-hook on o_proj)": _head_variant(after_mixing=True),
+        "it runs the clean prompt; patch into the corrupted run (pair.corrupted_inputs())":
+            _head_variant(clean_run=True),
+        "it patches the last position only; a head's output is patched at every valid "
+        "position (pair.valid_positions)": _head_variant(last_only=True),
+    }
+    return run_check("patch_head_output", fn, reference("patch_head_output"), _head_cases(),
+                     mistakes, extra=_hooks_removed, rtol=1e-4, atol=1e-5)

@@ -28,6 +28,8 @@ REFERENCES = {
     "leave_one_out_accuracy": "knowledge_conflicts.leave_one_out_accuracy",
     # notebook 05
     "normalised_logit_diff": "activation_patching.normalised_logit_diff",
+    "attribution_patching": "activation_patching.attribution_patching",
+    "patch_head_output": "activation_patching.patch_head_output",
     "patch_residual_stream": "activation_patching.patch_residual_stream",
     "spearman": "activation_patching.spearman",
     # notebook 06

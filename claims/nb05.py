@@ -14,7 +14,8 @@ def _studies(ctx: Context) -> list[dict]:
 
         from utils.lrp import attnlrp
         from utils.patching import cache_activations, patch_heads
-        from utils.patching_analysis import (attribution_patching, label_positions, noising_heads,
+        from solutions.activation_patching import attribution_patching
+        from utils.patching_analysis import (label_positions, noising_heads,
                                              normalised_metric, sentiment_pairs, usable)
         from solutions.attention_heads import head_relevance
 

@@ -280,3 +280,47 @@ def test_fast_residual_patching_with_pads_and_a_subset_equals_the_loop():
     assert pair.subset([0, 2, 4, 5, 8]).valid_positions.tolist() == [0, 2, 5, 8]   # 4 is a pad
     with pytest.raises(ValueError, match="within"):
         pair.subset([99])
+
+
+def test_attribution_patching_check_names_typical_mistakes(capsys):
+    from checks.patching import _attribution_variant, check_attribution_patching
+
+    assert check_attribution_patching(ref.attribution_patching) is ref.attribution_patching
+    capsys.readouterr()
+    for variant, words in ((dict(detached=True), "detached copy"), (dict(clean_run=True), "clean run"),
+                           (dict(reversed_delta=True), "wrong way"), (dict(last_only=True), "last position")):
+        assert check_attribution_patching(_attribution_variant(**variant)) is ref.attribution_patching
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out
+
+
+def test_head_patch_check_names_typical_mistakes(capsys):
+    from checks.patching import _head_variant, check_patch_head_output
+    from utils.hooks import attention_projection
+
+    assert check_patch_head_output(ref.patch_head_output) is ref.patch_head_output
+    capsys.readouterr()
+    for variant, words in ((dict(whole_layer=True), "every head of the layer"),
+                           (dict(after_mixing=True), "already mixed"),
+                           (dict(clean_run=True), "clean prompt"), (dict(last_only=True), "last position")):
+        assert check_patch_head_output(_head_variant(**variant)) is ref.patch_head_output
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out
+
+    def hook_kept(model, pair, clean_z, layer, head, metric):
+        result = ref.patch_head_output(model, pair, clean_z, layer, head, metric)
+        attention_projection(model, layer, "o_proj").register_forward_pre_hook(
+            lambda m, a: (a[0] * 0.5,))                                              # never removed
+        return result
+
+    check_patch_head_output(hook_kept)
+    assert "leaves its hook" in capsys.readouterr().out
+
+
+def test_head_patch_equals_the_batched_head_patching(setting):
+    model, pair, metric = setting
+    cache = cache_activations(model, pair.clean_inputs())
+    batched = patch_heads(model, pair, cache, "z", metric)
+    for layer, head in ((0, 0), (1, 3)):
+        one = ref.patch_head_output(model, pair, cache["z"], layer, head, metric)
+        assert torch.allclose(one, batched[layer, head], atol=1e-5)

@@ -5,7 +5,8 @@ from checks.patching import tiny_pair
 from tests.test_patching import gqa_llama
 from utils.patching import (ActivationCache, Patch, cache_activations, patch_heads,
                             run_with_patches)
-from utils.patching_analysis import (attribution_patching, heads_together, logit_diff,
+from solutions.activation_patching import attribution_patching
+from utils.patching_analysis import (heads_together, logit_diff,
                                      noising_heads, noising_verdict, normalised_metric,
                                      together_verdict, usable)
 

@@ -5,7 +5,7 @@ beside denoising, patches restricted to positions, attribution patching and head
     metric = normalised_metric(item)                        # logits -> 0 (corrupted) .. 1 (clean)
     denoise = patch_heads(model, pair, clean_cache, "z", metric)
     noise = 1 - patch_heads(model, pair.swapped(), corrupted_cache, "z", metric)
-    approx = attribution_patching(model, pair, clean_cache, metric)   # one forward + one backward
+    approx = attribution_patching(...)   # notebook 05's exercise 4 (solutions.activation_patching)
     together = heads_together(model, pair, clean_cache, heads, metric)
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from utils.hooks import o_proj_pre_hooks
 from utils.models import model_shape
 from utils.patching import Patch, align_prompts, cache_activations, run_with_patches
 from utils.tokens import answer_token_id
@@ -94,39 +93,6 @@ def heads_together(model, pair, cache, heads, metric, positions=None) -> float:
     target = pair if positions is None else pair.subset(positions)
     row = tuple(Patch("z", int(layer), head=int(head)) for layer, head in heads)
     return float(metric(run_with_patches(model, target, cache, [row]))[0])
-
-
-def attribution_patching(model, pair, cache, metric, positions=None) -> torch.Tensor:
-    """Attribution patching of every head's output: [L, H] from one forward and one backward pass.
-
-    First-order Taylor estimate of `patch_heads(..., "z", ...)`: the metric's gradient with
-    respect to each head's output in the corrupted run, times (clean - corrupted) output,
-    summed over `positions` (None: every valid position) and the head's dimensions.
-    cache: the clean run's activations (`cache_activations`), with "z" [L, S, H, dh].
-    """
-    n_layers, n_heads, head_dim = model_shape(model)
-    outputs, probes = {}, {}
-
-    def keep(layer):
-        # z + a zero tensor that requires grad: d score / d probe = d score / d z, and unlike a
-        # detached copy of z it keeps the paths from this layer through the later heads
-        def hook(module, args):
-            outputs[layer] = args[0].detach()
-            probes[layer] = torch.zeros_like(args[0], requires_grad=True)
-            return (args[0] + probes[layer], *args[1:])
-        return hook
-
-    with torch.enable_grad(), o_proj_pre_hooks(model, {layer: keep(layer) for layer in range(n_layers)}):
-        score = metric(model(**pair.corrupted_inputs()).logits[:, -1]).sum()
-        grads = torch.autograd.grad(score, [probes[layer] for layer in range(n_layers)])
-    where = pair.valid_positions if positions is None else torch.as_tensor(positions)
-    result = torch.zeros(n_layers, n_heads)
-    for layer, grad in enumerate(grads):
-        z = outputs[layer][0].unflatten(-1, (n_heads, head_dim))               # [S, H, dh]
-        g = grad[0].unflatten(-1, (n_heads, head_dim))
-        delta = cache["z"][layer].to(z) - z
-        result[layer] = (delta[where] * g[where]).sum(dim=(0, 2)).float().cpu()
-    return result
 
 
 def spearman_rho(a: torch.Tensor, b: torch.Tensor) -> float:
