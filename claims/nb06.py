@@ -17,7 +17,8 @@ def _prompts():
 
 
 def _between(ctx: Context, second: bool = False):
-    """method -> [prompts] area between curves, and all curves, for the first or second baseline."""
+    """method -> [prompts] area between curves, and all curves, for the first baseline (all
+        prompts, as in Part 2) or the second (the 8 shortest prompts, as in Part 3)."""
     def compute():
         from solutions.faithfulness import deletion_curve
         from solutions.input_attribution import input_x_gradient
@@ -37,6 +38,8 @@ def _between(ctx: Context, second: bool = False):
         second_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         items = ctx.memo("nb06.items", lambda: explain_prompts(ctx.model, tok, _prompts(), methods,
                                                                 first_id, seed=0))
+        if second:   # notebook 06's Part 3: the 8 shortest prompts
+            items = sorted(items, key=lambda item: item["ids"].shape[1])[:8]
         all_curves = []
         for item in items:
             try:

@@ -59,7 +59,7 @@ def area_under_curve(curve):
 
 def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions, baseline_id,
                         batch_size=32, min_span=0.5, *, deletion_curve, n_random=20, seed=0,
-                        random_points=6):
+                        random_points=5):
     """Normalised deletion and insertion curves of every method on one prompt.
 
     relevances: method -> relevance [seq]; positions: the candidate positions (e.g. all but BOS).
@@ -94,7 +94,7 @@ def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions
     return curves
 
 
-def random_order_curves(model, input_ids, target_id, orders, baseline_id, n_points=6,
+def random_order_curves(model, input_ids, target_id, orders, baseline_id, n_points=5,
                         min_span=0.5, batch_size=128):
     """Mean normalised deletion and insertion curves of many random orders [n_orders, n],
     each sampled at `n_points` evenly spaced fractions of the tokens (rounded to whole tokens):
@@ -105,8 +105,10 @@ def random_order_curves(model, input_ids, target_id, orders, baseline_id, n_poin
     """
     orders = torch.as_tensor(orders, device=input_ids.device).long()
     n_orders, n = orders.shape
-    ks = torch.linspace(0, n, n_points).round().long().tolist()
-    rows = []
+    ks = torch.linspace(0, n, n_points).round().long().tolist()[1:-1]   # inner points
+    empty_ids = input_ids[0].clone()
+    empty_ids[orders[0]] = baseline_id
+    rows = [input_ids[0], empty_ids]      # the two ends are the same for every order
     for order in orders:                  # the first k of the order removed / put back
         for k in ks:
             deleted = input_ids[0].clone()
@@ -115,10 +117,12 @@ def random_order_curves(model, input_ids, target_id, orders, baseline_id, n_poin
             inserted[order[k:]] = baseline_id
             rows += [deleted, inserted]
     logits = last_token_logits(model, torch.stack(rows), target_id, batch_size)
-    logits = logits.reshape(n_orders, len(ks), 2)
-    full, empty = float(logits[0, 0, 0]), float(logits[0, -1, 0])
-    deletion = normalise_curve(logits[..., 0], full, empty, min_span)      # [orders, points]
-    insertion = normalise_curve(logits[..., 1], full, empty, min_span)
+    full, empty = float(logits[0]), float(logits[1])
+    inner = logits[2:].reshape(n_orders, len(ks), 2)
+    ends = lambda first, last: (torch.full((n_orders, 1), first), torch.full((n_orders, 1), last))  # noqa: E731
+    start, stop = ends(full, empty)
+    deletion = normalise_curve(torch.cat([start, inner[..., 0], stop], 1), full, empty, min_span)
+    insertion = normalise_curve(torch.cat([stop, inner[..., 1], start], 1), full, empty, min_span)
     between = torch.tensor([area_under_curve(i) - area_under_curve(d)
                             for d, i in zip(deletion, insertion)])
     return {"deletion": deletion.mean(0), "insertion": insertion.mean(0), "orders": between}
