@@ -67,9 +67,9 @@ def residual_patching(model, tokenizer, log=print) -> dict:
     position) of the first sentiment prompt."""
     name = "residual-stream patching (batched vs one run per patch)"
     try:
-        from solutions.activation_patching import normalised_logprob, patch_residual_stream
+        from solutions.activation_patching import patch_residual_stream
         from utils.patching import (align_prompts, cache_activations, clean_and_corrupted_logprob,
-                                    patch_residual_batched)
+                                    normalised_logprob, patch_residual_batched)
         from utils.prompts import SENTIMENT_TESTS, sentiment_prompt
     except (ImportError, AttributeError) as err:
         return _missing(name, "05", err)

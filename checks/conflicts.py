@@ -11,7 +11,7 @@ from utils.lrp import attnlrp
 from utils.prompts import Counterfactual
 from utils.tokens import answer_token_id, first_divergent_tokens
 
-__all__ = ["check_conflict_head_relevance"]
+__all__ = ["check_conflict_head_relevance", "check_leave_one_out_accuracy"]
 
 # Samples whose words the check tokenizer knows; the last pair shares its first tokens.
 _SAMPLES = [
@@ -51,7 +51,7 @@ def _skips_when_not_in_top_k(fn) -> str | None:
 
 
 def check_conflict_head_relevance(fn):
-    """Exercise 7: both answers' head relevance at the divergence point, None outside the top k."""
+    """Exercise 1: both answers' head relevance at the divergence point, None outside the top k."""
     tokenizer = tiny_tokenizer()
     model = tiny_llama(seed=6, vocab_size=len(tokenizer))
     cases = [((model, tokenizer, sample), {"top_k": len(tokenizer)}) for sample in _SAMPLES]
@@ -68,3 +68,68 @@ def check_conflict_head_relevance(fn):
     }
     return run_check("conflict_head_relevance", fn, reference("conflict_head_relevance"), cases, mistakes,
                        extra=_skips_when_not_in_top_k, rtol=1e-3, atol=1e-6)
+
+
+# ---------------------------------------------------------------- leave_one_out_accuracy
+def _relevance_sets():
+    """Relevance [n, 2, L, H] with a weak planted signal (so that leakage changes predictions)."""
+    sets = []
+    for seed, n, strength in ((0, 10, 0.4), (1, 12, 0.2)):
+        gen = torch.Generator().manual_seed(seed)
+        relevance = torch.rand(n, 2, 3, 4, generator=gen)
+        relevance[:, 0, 2, 1] += strength
+        relevance[:, 1, 0, 3] += strength
+        sets.append(relevance)
+    return sets
+
+
+def _loo_variant(leak_heads=False, leak_monitor=False, labels_swapped=False):
+    """A typical wrong leave-one-out loop."""
+    import numpy as np
+
+    from utils.conflicts import contrastive_scores, monitor_dataset, split_heads_by_source
+    from utils.monitor import fit_monitor
+
+    def loo(relevance, k):
+        n = relevance.shape[0]
+        predictions = np.zeros(2 * n, dtype=int)
+        for i in range(n):
+            train = torch.cat([relevance[:i], relevance[i + 1:]])
+            heads = sum(split_heads_by_source(contrastive_scores(relevance if leak_heads else train), k), [])
+            monitor = fit_monitor(*monitor_dataset(relevance if leak_monitor else train, heads))
+            predictions[2 * i:2 * i + 2] = monitor.predict(monitor_dataset(relevance[i:i + 1], heads)[0])
+        labels = np.tile([0, 1] if labels_swapped else [1, 0], n)
+        return float((predictions == labels).mean()), predictions
+    return loo
+
+
+def _as_tensor(fn):
+    """(accuracy, predictions) -> one tensor [1 + 2n], so the check can compare and name them."""
+    def wrapped(relevance, k):
+        out = fn(relevance, k)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError("leave_one_out_accuracy must return (accuracy, predictions).")
+        accuracy, predictions = out
+        return torch.cat([torch.tensor([float(accuracy)]),
+                          torch.as_tensor(predictions, dtype=torch.float).flatten()])
+    return wrapped
+
+
+def check_leave_one_out_accuracy(fn):
+    """Exercise 2: heads and monitor chosen without the held-out sample, in every fold."""
+    cases = [((relevance, 2), {}) for relevance in _relevance_sets()]
+    mistakes = {
+        "the heads are chosen on all samples, the held-out one included (leakage: the held-out "
+        "sample helps pick the heads that then judge it; choose them on the other samples)":
+            _loo_variant(leak_heads=True),
+        "the monitor is fitted on all samples, the held-out one included (leakage: fit it on "
+        "the other samples only)": _loo_variant(leak_monitor=True),
+        "heads and monitor both see the held-out sample: nothing is held out":
+            _loo_variant(leak_heads=True, leak_monitor=True),
+        "the labels are in the wrong order: each sample gives its parametric answer (1) first, "
+        "then its contextual answer (0)": _loo_variant(labels_swapped=True),
+    }
+    learner = _as_tensor(fn)
+    chosen = run_check("leave_one_out_accuracy", learner, _as_tensor(reference("leave_one_out_accuracy")),
+                       cases, {label: _as_tensor(f) for label, f in mistakes.items()}, atol=1e-6)
+    return fn if chosen is learner else reference("leave_one_out_accuracy")

@@ -62,7 +62,9 @@ def random_ids(seed: int, seq_len: int, vocab_size: int = 64) -> torch.Tensor:
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
-    return a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=rtol, atol=atol)
+    # NaN where the reference has NaN (e.g. positions with no counterpart) counts as equal
+    return a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=rtol, atol=atol,
+                                                 equal_nan=True)
 
 
 def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torch.Tensor] | None = None,
@@ -85,8 +87,13 @@ def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torc
         elif actual.dim() == expected.dim() + 1:
             hint = " One dimension too many: did you forget to sum (or to index the batch)?"
         return f"has shape {tuple(actual.shape)} but should have {tuple(expected.shape)}.{hint}"
-    if not torch.isfinite(actual.float()).all():
-        return "contains NaN or inf values (a division by zero?)."
+    gaps, wanted = actual.float().isnan(), expected.float().isnan()
+    if (wanted & ~gaps).any():
+        return (f"has numbers at {int((wanted & ~gaps).sum())} entries that should stay NaN "
+                "(positions with nothing to compare, such as pads).")
+    if not torch.isfinite(actual.float()[~wanted]).all():
+        return "contains NaN or inf values where numbers are expected (a division by zero?)."
+    actual, expected = actual.float().nan_to_num(), expected.float().nan_to_num()   # NaN agree
     if _close(actual, -expected, rtol, atol):
         return "has the wrong sign everywhere: subtract the other way round."
     a, e = actual.float().flatten(), expected.float().flatten()
@@ -101,6 +108,23 @@ def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torc
             f"{actual.flatten()[diff.argmax()]:.4g} instead of {expected.flatten()[diff.argmax()]:.4g}).")
 
 
+def _tensor_snapshot(args, kwargs) -> dict:
+    """Copies of the tensor arguments (by position or name), to see whether a call changed them."""
+    named = {**{f"argument {i + 1}": a for i, a in enumerate(args)}, **{f"`{k}`": v for k, v in kwargs.items()}}
+    return {name: value.detach().clone() for name, value in named.items() if isinstance(value, torch.Tensor)}
+
+
+def _changed_inputs(before: dict, args, kwargs) -> str | None:
+    named = {**{f"argument {i + 1}": a for i, a in enumerate(args)}, **{f"`{k}`": v for k, v in kwargs.items()}}
+    for name, copy in before.items():
+        now = named[name].detach()
+        if now.shape != copy.shape or not torch.equal(now, copy) and not (
+                now.is_floating_point() and torch.equal(now.isnan(), copy.isnan())
+                and torch.equal(now.nan_to_num(), copy.nan_to_num())):
+            return name
+    return None
+
+
 def find_problem(learner_fn: Callable, reference_fn: Callable, cases: list[Case],
                  mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
                  rtol: float = 1e-3, atol: float = 1e-4) -> str | None:
@@ -113,7 +137,13 @@ def find_problem(learner_fn: Callable, reference_fn: Callable, cases: list[Case]
     """
     for case_no, (args, kwargs) in enumerate(cases, start=1):
         expected = reference_fn(*args, **kwargs)
+        before = _tensor_snapshot(args, kwargs)
         actual = learner_fn(*args, **kwargs)
+        changed = _changed_inputs(before, args, kwargs)
+        if changed:
+            return (f"on test case {case_no} the function changed its input {changed} in place "
+                    "(an operation such as +=, [...] = or a method ending in _ on an argument): "
+                    "work on a copy (.clone()), the caller still needs the original.")
         wrong = {label: fn(*args, **kwargs) for label, fn in (mistakes or {}).items()}
         problem = describe_difference(actual, expected, wrong, rtol, atol)
         if problem:

@@ -4,48 +4,72 @@ import torch
 from checks.core import random_ids, run_check, tiny_llama
 from checks.references import reference
 from utils.hooks import decoder_layers
-from utils.patching import AlignedPair, cache_activations, clean_and_corrupted_logprob
+from utils.patching import (AlignedPair, cache_activations, clean_and_corrupted_logprob,
+                            normalised_logprob)
 
-__all__ = ["check_normalised_logprob", "check_patch_residual_stream", "check_spearman",
+__all__ = ["check_normalised_logit_diff", "check_patch_residual_stream", "check_spearman",
+           "check_attribution_patching", "check_patch_head_output",
            "tiny_pair"]
 
 
-# ---------------------------------------------------------------- normalised_logprob
+# ---------------------------------------------------------------- normalised_logit_diff
 def _metric_cases():
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 64, generator=gen) * 3
-    return [((logits, 5, -1.2, -4.0), {}), ((logits[:1], 17, -0.5, -2.5), {}),
-            ((logits[2], 3, -6.0, -1.0), {})]
+    return [((logits, 5, 9, 4.0, -2.5), {}), ((logits[:1], 17, 3, 1.5, -6.0), {}),
+            ((logits[2], 3, 40, -1.0, 2.0), {})]
 
 
-def check_normalised_logprob(fn):
+def _leaves_logits_alone(fn) -> str | None:
+    logits = torch.randn(3, 64, generator=torch.Generator().manual_seed(1))
+    before = logits.clone()
+    fn(logits, 5, 9, 4.0, -2.5)
+    if not torch.equal(logits, before):
+        return ("it changes the logits it is given (an in-place operation such as -= or "
+                "log_softmax_ on the input): compute on a copy; the caller reuses these logits.")
+    return None
+
+
+def check_normalised_logit_diff(fn):
     """Compare the learner's metric with the reference on random logits."""
-    def raw_logit(logits, answer_id, clean, corrupted):
+    def log_probs(logits, answer_id, foil_id, clean, corrupted):
+        lp = logits.float().log_softmax(-1)
+        return (lp[..., answer_id] - lp[..., foil_id] - corrupted) / (clean - corrupted)
+
+    def answer_only(logits, answer_id, foil_id, clean, corrupted):
         return (logits.float()[..., answer_id] - corrupted) / (clean - corrupted)
 
-    def probability(logits, answer_id, clean, corrupted):
-        return (logits.float().softmax(-1)[..., answer_id] - corrupted) / (clean - corrupted)
+    def foil_minus_answer(logits, answer_id, foil_id, clean, corrupted):
+        return (logits.float()[..., foil_id] - logits.float()[..., answer_id] - corrupted) / (clean - corrupted)
 
-    def reversed_scale(logits, answer_id, clean, corrupted):
-        return (clean - logits.float().log_softmax(-1)[..., answer_id]) / (clean - corrupted)
+    def reversed_scale(logits, answer_id, foil_id, clean, corrupted):
+        diff = logits.float()[..., answer_id] - logits.float()[..., foil_id]
+        return (clean - diff) / (clean - corrupted)
 
-    def unnormalised(logits, answer_id, clean, corrupted):
-        return logits.float().log_softmax(-1)[..., answer_id]
+    def unnormalised(logits, answer_id, foil_id, clean, corrupted):
+        return logits.float()[..., answer_id] - logits.float()[..., foil_id]
 
-    def wrong_dim(logits, answer_id, clean, corrupted):
-        lp = logits.float().log_softmax(0) if logits.dim() > 1 else logits.float().log_softmax(-1)
-        return (lp[..., answer_id] - corrupted) / (clean - corrupted)
+    def first_row_only(logits, answer_id, foil_id, clean, corrupted):
+        diff = logits.float()[0, answer_id] - logits.float()[0, foil_id] if logits.dim() > 1 else \
+            logits.float()[answer_id] - logits.float()[foil_id]
+        return ((diff - corrupted) / (clean - corrupted)).expand(logits.shape[:-1])
 
     mistakes = {
-        "it uses the raw logit, not the log-probability (apply log_softmax over the vocabulary)":
-            raw_logit,
-        "it uses the probability, not the log-probability": probability,
+        "it takes log-probabilities; the logit difference needs the raw logits (the softmax's "
+        "normaliser cancels in a difference of log-probabilities anyway, but check your indices)":
+            log_probs,
+        "it uses the correct label's logit alone: subtract the swapped label's logit (foil_id)":
+            answer_only,
+        "the difference runs the wrong way: correct label (answer_id) minus swapped label (foil_id)":
+            foil_minus_answer,
         "clean and corrupted are swapped: the corrupted run must score 0 and the clean run 1":
             reversed_scale,
-        "the log-probability is not normalised by (clean - corrupted)": unnormalised,
-        "log_softmax runs over the batch dimension; use dim=-1 (the vocabulary)": wrong_dim,
+        "the logit difference is not normalised by (clean_diff - corrupted_diff)": unnormalised,
+        "it scores only the first row: index the last dimension with [..., answer_id] so every "
+        "row of a batch gets its score": first_row_only,
     }
-    return run_check("normalised_logprob", fn, reference("normalised_logprob"), _metric_cases(), mistakes)
+    return run_check("normalised_logit_diff", fn, reference("normalised_logit_diff"),
+                     _metric_cases(), mistakes, extra=_leaves_logits_alone)
 
 
 # ---------------------------------------------------------------- patch_residual_stream
@@ -76,7 +100,7 @@ def _residual_cases():
         resid = cache_activations(model, pair.clean_inputs())["resid"]
 
         def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
-            return reference("normalised_logprob")(logits, pair.answer_id, c, k)
+            return normalised_logprob(logits, pair.answer_id, c, k)
         cases.append(((model, pair, resid, metric), {}))
     return cases
 
@@ -154,20 +178,9 @@ def check_patch_residual_stream(fn):
         "it runs the corrupted ids alone; pass **pair.corrupted_inputs() (mask and positions "
         "keep pads out of attention)": plain_ids,
     }
-    # Pads leave NaN in the result, which the comparison would reject: compare them as a
-    # sentinel value instead (a NaN where the reference has a number still fails).
-    def nan_as_sentinel(f):
-        return lambda *args: _sentinel(f(*args))
-    learner = nan_as_sentinel(fn)
-    chosen = run_check("patch_residual_stream", learner,
-                       nan_as_sentinel(reference("patch_residual_stream")), _residual_cases(),
-                       {label: nan_as_sentinel(f) for label, f in mistakes.items()},
-                       rtol=1e-3, atol=1e-4)
-    return fn if chosen is learner else reference("patch_residual_stream")
-
-
-def _sentinel(result):
-    return result.nan_to_num(nan=-99.0) if isinstance(result, torch.Tensor) else result
+    # Pads leave NaN in the result; the comparison treats NaN in the same places as equal.
+    return run_check("patch_residual_stream", fn, reference("patch_residual_stream"),
+                     _residual_cases(), mistakes, rtol=1e-3, atol=1e-4)
 
 
 # ---------------------------------------------------------------- spearman
@@ -201,3 +214,152 @@ def check_spearman(fn):
     }
     return run_check("spearman", fn, reference("spearman"), _spearman_cases(), mistakes,
                      rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- attribution_patching
+def _attribution_variant(detached=False, clean_run=False, reversed_delta=False, last_only=False):
+    """A typical wrong attribution patching."""
+    from utils.hooks import o_proj_pre_hooks
+    from utils.models import model_shape
+
+    def approx(model, pair, cache, metric):
+        n_layers, n_heads, head_dim = model_shape(model)
+        outputs, leaves = {}, {}
+
+        def keep(layer):
+            def hook(module, args):
+                outputs[layer] = args[0].detach()
+                if detached:   # a detached leaf instead of z: cuts the paths through later heads
+                    leaves[layer] = args[0].detach().requires_grad_(True)
+                    return (leaves[layer], *args[1:])
+                leaves[layer] = torch.zeros_like(args[0], requires_grad=True)
+                return (args[0] + leaves[layer], *args[1:])
+            return hook
+
+        inputs = pair.clean_inputs() if clean_run else pair.corrupted_inputs()
+        with torch.enable_grad(), o_proj_pre_hooks(model, {l: keep(l) for l in range(n_layers)}):
+            score = metric(model(**inputs).logits[:, -1]).sum()
+            grads = torch.autograd.grad(score, [leaves[l] for l in range(n_layers)])
+        where = torch.tensor([pair.seq_len - 1]) if last_only else pair.valid_positions
+        result = torch.zeros(n_layers, n_heads)
+        for layer, grad in enumerate(grads):
+            z = outputs[layer][0].unflatten(-1, (n_heads, head_dim))
+            g = grad[0].unflatten(-1, (n_heads, head_dim))
+            if clean_run:   # the "corrupted" activations are then the cache's counterpart
+                z = cache_activations(model, pair.corrupted_inputs())["z"][layer].to(z)
+            delta = cache["z"][layer].to(z) - z
+            delta = -delta if reversed_delta else delta
+            result[layer] = (delta[where] * g[where]).sum(dim=(0, 2)).float()
+        return result
+    return approx
+
+
+def _attribution_cases():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cases = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
+        model = LlamaForCausalLM(config).eval().requires_grad_(False)
+        pair = tiny_pair(model, seed=seed, seq_len=7, differ=(2, 4))
+        clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+        cache = cache_activations(model, pair.clean_inputs())
+
+        def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
+            return normalised_logprob(logits, pair.answer_id, c, k)
+        cases.append(((model, pair, cache, metric), {}))
+    return cases
+
+
+def check_attribution_patching(fn):
+    """Exercise 4: gradient in the corrupted run times (clean - corrupted) head outputs."""
+    mistakes = {
+        "the hook returns a detached copy of z as the leaf: that cuts the paths from a head "
+        "through the heads of later layers (add a zero tensor that requires grad instead)":
+            _attribution_variant(detached=True),
+        "the gradient is taken in the clean run; attribution patching linearises around the "
+        "corrupted run (pair.corrupted_inputs())": _attribution_variant(clean_run=True),
+        "the difference runs the wrong way: use the clean minus the corrupted head output":
+            _attribution_variant(reversed_delta=True),
+        "it sums over the last position only; a head's output is patched at every valid "
+        "position (pair.valid_positions)": _attribution_variant(last_only=True),
+    }
+    return run_check("attribution_patching", fn, reference("attribution_patching"),
+                     _attribution_cases(), mistakes, rtol=1e-3, atol=1e-5)
+
+
+# ---------------------------------------------------------------- patch_head_output
+def _head_variant(whole_layer=False, after_mixing=False, clean_run=False, last_only=False):
+    """A typical wrong single-head patch."""
+    from utils.hooks import o_proj_pre_hooks, projection_hooks
+    from utils.models import model_shape
+
+    def patch(model, pair, clean_z, layer, head, metric):
+        n_heads, head_dim = model_shape(model)[1:]
+        positions = torch.tensor([pair.seq_len - 1]) if last_only else pair.valid_positions
+
+        def pre(module, args):
+            z = args[0].clone().unflatten(-1, (n_heads, head_dim))
+            chosen = slice(None) if whole_layer else head
+            z[:, positions, chosen] = clean_z[layer, positions, chosen].to(z.dtype)
+            return (z.flatten(-2), *args[1:])
+
+        def post(module, args, output):   # o_proj's output: heads already mixed
+            out = output.clone()
+            out[:, positions, head * head_dim:(head + 1) * head_dim] = clean_z[layer, positions, head]
+            return out
+
+        context = (projection_hooks(model, "o_proj", {layer: post}) if after_mixing
+                   else o_proj_pre_hooks(model, {layer: pre}))
+        inputs = pair.clean_inputs() if clean_run else pair.corrupted_inputs()
+        with torch.no_grad(), context:
+            logits = model(**inputs).logits[:, -1]
+        return metric(logits)[0]
+    return patch
+
+
+def _head_cases():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(4)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
+    model = LlamaForCausalLM(config).eval().requires_grad_(False)
+    pair = tiny_pair(model, seed=5, seq_len=7, differ=(2, 4))
+    clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+    z = cache_activations(model, pair.clean_inputs())["z"]
+
+    def metric(logits):
+        return normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)
+    return [((model, pair, z, layer, head, metric), {}) for layer, head in ((0, 1), (1, 2), (0, 3))]
+
+
+def _hooks_removed(fn) -> str | None:
+    (model, pair, z, layer, head, metric), _ = _head_cases()[0]
+    with torch.no_grad():
+        before = model(**pair.corrupted_inputs()).logits
+    fn(model, pair, z, layer, head, metric)
+    with torch.no_grad():
+        after = model(**pair.corrupted_inputs()).logits
+    if not torch.allclose(before, after):
+        return ("leaves its hook on the model: later runs are still patched. Register it in a "
+                "`with` block or remove it in `finally`.")
+    return None
+
+
+def check_patch_head_output(fn):
+    """Exercise 3: one head's output, every valid position, through a pre-hook on o_proj."""
+    mistakes = {
+        "it patches every head of the layer: replace only `head`'s slice [..., head, :]":
+            _head_variant(whole_layer=True),
+        "it patches o_proj's output, where the heads are already mixed: patch its input "
+        "(a forward *pre*-hook on o_proj)": _head_variant(after_mixing=True),
+        "it runs the clean prompt; patch into the corrupted run (pair.corrupted_inputs())":
+            _head_variant(clean_run=True),
+        "it patches the last position only; a head's output is patched at every valid "
+        "position (pair.valid_positions)": _head_variant(last_only=True),
+    }
+    return run_check("patch_head_output", fn, reference("patch_head_output"), _head_cases(),
+                     mistakes, extra=_hooks_removed, rtol=1e-4, atol=1e-5)

@@ -30,8 +30,11 @@ REFERENCES = {
     "function_vector": "function_vectors.function_vector",
     # notebook 04
     "conflict_head_relevance": "knowledge_conflicts.conflict_head_relevance",
+    "leave_one_out_accuracy": "knowledge_conflicts.leave_one_out_accuracy",
     # notebook 05
-    "normalised_logprob": "activation_patching.normalised_logprob",
+    "normalised_logit_diff": "activation_patching.normalised_logit_diff",
+    "attribution_patching": "activation_patching.attribution_patching",
+    "patch_head_output": "activation_patching.patch_head_output",
     "patch_residual_stream": "activation_patching.patch_residual_stream",
     "spearman": "activation_patching.spearman",
     # notebook 06

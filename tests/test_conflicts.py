@@ -60,12 +60,16 @@ def test_conflict_relevance_rows_and_skipping():
     assert kc.conflict_head_relevance(model, tok, _SAMPLES[2], top_k=1) is None
     with pytest.raises(ValueError, match="top_k=100000"):
         kc.conflict_head_relevance(model, tok, _SAMPLES[0], top_k=100000)
-    relevance, kept, skipped = conflicts.conflict_relevances(
+    relevance, kept, skipped, used = conflicts.conflict_relevances(
         model, tok, _SAMPLES, top_k=len(tok), relevance_fn=kc.conflict_head_relevance)
-    assert relevance.shape == (3, 2, 2, 4) and len(kept) == 3 and not skipped
+    assert relevance.shape == (3, 2, 2, 4) and len(kept) == 3 and not skipped and used == len(tok)
     with pytest.raises(ValueError, match="No sample has both answers"):
-        conflicts.conflict_relevances(model, tok, _SAMPLES, top_k=1,
+        conflicts.conflict_relevances(model, tok, _SAMPLES, top_k=1, widen=False,
                                       relevance_fn=kc.conflict_head_relevance)
+    # Never a dead end: with widening, top 1 grows until samples qualify, and says so.
+    relevance, kept, _, used = conflicts.conflict_relevances(
+        model, tok, _SAMPLES, top_k=1, relevance_fn=kc.conflict_head_relevance)
+    assert used > 1 and len(kept) == relevance.shape[0] >= 1
 
 
 def test_contrastive_scores_and_head_split():
@@ -90,11 +94,11 @@ def _separable(n=8, seed=0):
 
 
 def test_leave_one_out_finds_a_planted_signal_and_not_a_missing_one():
-    accuracy, predictions = conflicts.leave_one_out_accuracy(_separable(), k=2)
+    accuracy, predictions = kc.leave_one_out_accuracy(_separable(), k=2)
     assert accuracy == 1.0 and predictions.tolist() == [1, 0] * 8
     gen = torch.Generator().manual_seed(1)
     noise = torch.rand(12, 2, 3, 4, generator=gen)
-    noise_accuracy, _ = conflicts.leave_one_out_accuracy(noise, k=2)
+    noise_accuracy, _ = kc.leave_one_out_accuracy(noise, k=2)
     assert noise_accuracy < 0.9      # no signal: no (near) perfect score from leakage
 
 
@@ -150,7 +154,8 @@ def test_monitor_html_escapes_and_has_a_legend():
     assert "<script>" not in page and "&lt;script&gt;" in page and "ok&amp;" in page
     assert "a &lt;b&gt; title" in page
     assert "contextual" in page and "parametric" in page            # the legend
-    assert page.count("underline dashed") == 1                     # only the first disagrees
+    assert page.count("outline:2px solid #000;outline-offset") == 1   # only the first disagrees
+    assert "1 of 3 tokens" in page
     with pytest.raises(ValueError, match="one per token"):
         monitor_html(["a"], [0.1, 0.2])
     text = monitor_text(["a", "b", "c"], [0.9, 0.1, 0.5])
@@ -185,3 +190,17 @@ def test_check_conflict_relevance_names_mistakes(capsys):
                        "return None": never_skips}.items():
         used, out = _run(capsys, fn)
         assert used is ref and out.startswith("✗") and phrase in out, out
+
+
+def test_leave_one_out_check_names_leakage_and_label_order(capsys):
+    from checks import check_leave_one_out_accuracy
+    from checks.conflicts import _loo_variant
+
+    assert check_leave_one_out_accuracy(kc.leave_one_out_accuracy) is kc.leave_one_out_accuracy
+    capsys.readouterr()
+    for variant, words in ((dict(leak_heads=True), "heads are chosen on all samples"),
+                           (dict(leak_monitor=True), "monitor is fitted on all samples"),
+                           (dict(labels_swapped=True), "labels are in the wrong order")):
+        assert check_leave_one_out_accuracy(_loo_variant(**variant)) is kc.leave_one_out_accuracy
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out

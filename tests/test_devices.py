@@ -23,6 +23,7 @@ from utils.conflicts import token_head_relevance_batched, token_head_relevance_l
 from utils.hooks import out_projections
 from utils.lrp import CONSERVATION_BAND, attnlrp
 from utils.patching import (HEAD_SITES, Patch, cache_activations, clean_and_corrupted_logprob,
+                            normalised_logprob,
                             head_patches, patch_residual_batched, patching_hooks,
                             residual_patches, run_with_patches)
 
@@ -146,7 +147,7 @@ def test_batched_patching_equals_one_patch_per_run(device, dtype):
     clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
 
     def metric(logits):
-        return ref.normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)
+        return normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)
 
     cache = cache_activations(model, pair.clean_inputs())
     patches = [p for p in residual_patches(model, pair) if p is not None]

@@ -99,3 +99,59 @@ def test_check_names_typical_mistakes(capsys):
         assert check_deletion_curve(fn) is ref.deletion_curve
         out = capsys.readouterr().out
         assert out.startswith("✗") and words in out, out
+
+
+def test_random_orders_sample_the_full_curves(model):
+    ids = random_ids(4, 9)
+    orders = torch.stack([torch.randperm(8, generator=torch.Generator().manual_seed(s)) + 1
+                          for s in range(3)])
+    got = faithfulness.random_order_curves(model, ids, 9, orders, 0, n_points=5, min_span=1e-6)
+    full = []
+    for order in orders:
+        d = ref.deletion_curve(model, ids, 9, order, 0)
+        i = faithfulness.insertion_curve(model, ids, 9, order, 0)
+        ks = torch.linspace(0, 8, 5).round().long()
+        norm = lambda c: faithfulness.normalise_curve(c, float(d[0]), float(d[-1]), 1e-6)  # noqa: E731
+        full.append((norm(d)[ks], norm(i)[ks]))
+    assert torch.allclose(got["deletion"], torch.stack([f[0] for f in full]).mean(0), atol=1e-4)
+    assert torch.allclose(got["insertion"], torch.stack([f[1] for f in full]).mean(0), atol=1e-4)
+    assert got["orders"].shape == (3,)
+    curves = faithfulness.faithfulness_curves(model, ids, 9, {"random": torch.zeros(9)},
+                                              torch.arange(1, 9), 0, min_span=1e-6, n_random=20,
+                                              deletion_curve=ref.deletion_curve)
+    assert curves["random"]["orders"].shape == (20,)
+    mean, spread, single = faithfulness.random_spread([curves])
+    assert spread >= 0 and single >= abs(mean) - 1e-9
+
+
+def test_paired_comparison_verdicts():
+    between = {"a": torch.tensor([0.5, 0.6, 0.7, 0.55]), "b": torch.tensor([0.1, 0.2, 0.1, 0.15]),
+               "c": torch.tensor([0.5, 0.6, 0.7, 0.56])}
+    assert faithfulness.compare(between, "a", "b")[0] == "clearly ahead"
+    assert faithfulness.compare(between, "b", "a")[0] == "clearly behind"
+    assert "not clearly different" in faithfulness.comparison_line(between, "a", "c")
+
+
+def test_deletion_check_catches_a_curve_that_changes_input_ids(capsys):
+    from checks import check_deletion_curve
+
+    def in_place(model, input_ids, target_id, order, baseline_id, batch_size=32):
+        rows = []
+        for k in range(len(order) + 1):
+            if k:
+                input_ids[0, order[k - 1]] = baseline_id          # edits the caller's prompt
+            rows.append(input_ids[0].clone())
+        return faithfulness.last_token_logits(model, torch.stack(rows), target_id, batch_size)
+
+    def forgets_to_accumulate(model, input_ids, target_id, order, baseline_id, batch_size=32):
+        rows = [input_ids[0].clone()]
+        for position in order:
+            row = input_ids[0].clone()
+            row[position] = baseline_id
+            rows.append(row)
+        return faithfulness.last_token_logits(model, torch.stack(rows), target_id, batch_size)
+
+    for fn, words in ((in_place, "in place"), (forgets_to_accumulate, "accumulate")):
+        assert check_deletion_curve(fn) is ref.deletion_curve
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out

@@ -77,3 +77,27 @@ def test_a_later_display_update_leaves_the_earlier_cell_as_it_ran(tmp_path):
                 nbformat.v4.new_code_cell("handle.update('updated later')")]
     executed = harness.execute(nb, cwd=tmp_path, timeout=120)
     assert executed.cells[0].outputs[0]["data"]["text/plain"] == "'as it ran'"
+
+
+@pytest.mark.notebooks
+def test_notebook_04_runs_on_a_tiny_random_qwen2(tmp_path, tiny_model_dir, monkeypatch):
+    """A model that ranks the answers low gets a widened top k, not a dead end; a tokenizer
+    without a chat template gets the plain prompt; the monitors still train and score."""
+    from nbclient import NotebookClient
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    folder = tmp_path / "tiny-qwen2"
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir, trust_remote_code=False)
+    tok.save_pretrained(folder)
+    Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                 num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=2)).save_pretrained(folder)
+    nb = harness.build_solved(ROOT / "notebooks" / "04_knowledge_conflicts.ipynb")
+    for name, value in {"HF_HUB_OFFLINE": "1", "XAI_MODEL": str(folder), "XAI_PROGRESS": "static",
+                        "TOKENIZERS_PARALLELISM": "false"}.items():
+        monkeypatch.setenv(name, value)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                      for o in c.outputs)
+    assert "samples kept" in printed and "balanced accuracy" in printed

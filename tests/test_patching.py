@@ -4,9 +4,9 @@ import torch
 
 from solutions import activation_patching as ref
 from checks.core import tiny_llama
-from checks.patching import (check_normalised_logprob, check_patch_residual_stream,
+from checks.patching import (check_normalised_logit_diff, check_patch_residual_stream,
                                    check_spearman, tiny_pair)
-from utils.patching import (HEAD_SITES, Patch, align_prompts, cache_activations,
+from utils.patching import (HEAD_SITES, Patch, align_prompts, cache_activations, normalised_logprob,
                             clean_and_corrupted_logprob, head_patches, patch_heads,
                             patch_residual_batched, patching_hooks, residual_patches,
                             run_with_patches, site_heads)
@@ -26,7 +26,7 @@ def setting():
     model = gqa_llama()
     pair = tiny_pair(model, seed=0, seq_len=7, differ=(2, 4))
     clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
-    metric = lambda logits: ref.normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)  # noqa: E731
+    metric = lambda logits: normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)  # noqa: E731
     return model, pair, metric
 
 
@@ -153,7 +153,7 @@ def test_alignment_refuses_bad_prompts(tiny_model_dir):
 
 
 def test_checks_accept_the_reference():
-    assert check_normalised_logprob(ref.normalised_logprob) is ref.normalised_logprob
+    assert check_normalised_logit_diff(ref.normalised_logit_diff) is ref.normalised_logit_diff
     assert check_patch_residual_stream(ref.patch_residual_stream) is ref.patch_residual_stream
     assert check_spearman(ref.spearman) is ref.spearman
 
@@ -166,17 +166,41 @@ def _says(capsys, check, fn, words):
 
 
 def test_metric_check_names_typical_mistakes(capsys):
-    def raw_logit(logits, answer_id, clean, corrupted):
+    def answer_only(logits, answer_id, foil_id, clean, corrupted):
         return (logits[..., answer_id] - corrupted) / (clean - corrupted)
 
-    def swapped(logits, answer_id, clean, corrupted):
-        return (clean - logits.log_softmax(-1)[..., answer_id]) / (clean - corrupted)
+    def backwards(logits, answer_id, foil_id, clean, corrupted):
+        return (logits[..., foil_id] - logits[..., answer_id] - corrupted) / (clean - corrupted)
 
-    def unnormalised(logits, answer_id, clean, corrupted):
-        return logits.log_softmax(-1)[..., answer_id]
+    def swapped(logits, answer_id, foil_id, clean, corrupted):
+        return (clean - (logits[..., answer_id] - logits[..., foil_id])) / (clean - corrupted)
 
-    for fn, words in ((raw_logit, "raw logit"), (swapped, "swapped"), (unnormalised, "not normalised")):
-        assert _says(capsys, check_normalised_logprob, fn, words) is ref.normalised_logprob
+    def unnormalised(logits, answer_id, foil_id, clean, corrupted):
+        return logits[..., answer_id] - logits[..., foil_id]
+
+    def in_place(logits, answer_id, foil_id, clean, corrupted):
+        logits -= logits[..., foil_id:foil_id + 1].clone()      # shifts the caller's logits
+        return (logits[..., answer_id] - corrupted) / (clean - corrupted)
+
+    for fn, words in ((answer_only, "swapped label's logit"), (backwards, "wrong way"),
+                      (swapped, "clean and corrupted are swapped"), (unnormalised, "not normalised"),
+                      (in_place, "in place")):
+        assert _says(capsys, check_normalised_logit_diff, fn, words) is ref.normalised_logit_diff
+
+
+def test_residual_check_names_mistakes_without_placeholder_values(capsys):
+    def pads_filled(model, pair, resid, metric):
+        return ref.patch_residual_stream(model, pair, resid, metric).nan_to_num(0.0)
+
+    def in_place(model, pair, resid, metric):
+        resid.mul_(1.0001)                                   # edits the caller's cache
+        return ref.patch_residual_stream(model, pair, resid, metric)
+
+    _says(capsys, check_patch_residual_stream, pads_filled, "should stay NaN")
+    _says(capsys, check_patch_residual_stream, in_place, "in place")
+    for fn in (pads_filled,):
+        check_patch_residual_stream(fn)
+        assert "-99" not in capsys.readouterr().out
 
 
 def _one_run_per_patch(model, pair, inputs, where, metric):
@@ -246,7 +270,7 @@ def test_fast_residual_patching_with_pads_and_a_subset_equals_the_loop():
     model = gqa_llama(seed=1)
     pair = tiny_pair(model, seed=3, seq_len=9, differ=(2, 5), pad_at=4)
     clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
-    metric = lambda logits: ref.normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)  # noqa: E731
+    metric = lambda logits: normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)  # noqa: E731
     cache = cache_activations(model, pair.clean_inputs())
     for p in (pair, pair.subset([0, 2, 4, 5, 8])):
         loop = ref.patch_residual_stream(model, p, cache["resid"], metric)
@@ -256,3 +280,47 @@ def test_fast_residual_patching_with_pads_and_a_subset_equals_the_loop():
     assert pair.subset([0, 2, 4, 5, 8]).valid_positions.tolist() == [0, 2, 5, 8]   # 4 is a pad
     with pytest.raises(ValueError, match="within"):
         pair.subset([99])
+
+
+def test_attribution_patching_check_names_typical_mistakes(capsys):
+    from checks.patching import _attribution_variant, check_attribution_patching
+
+    assert check_attribution_patching(ref.attribution_patching) is ref.attribution_patching
+    capsys.readouterr()
+    for variant, words in ((dict(detached=True), "detached copy"), (dict(clean_run=True), "clean run"),
+                           (dict(reversed_delta=True), "wrong way"), (dict(last_only=True), "last position")):
+        assert check_attribution_patching(_attribution_variant(**variant)) is ref.attribution_patching
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out
+
+
+def test_head_patch_check_names_typical_mistakes(capsys):
+    from checks.patching import _head_variant, check_patch_head_output
+    from utils.hooks import attention_projection
+
+    assert check_patch_head_output(ref.patch_head_output) is ref.patch_head_output
+    capsys.readouterr()
+    for variant, words in ((dict(whole_layer=True), "every head of the layer"),
+                           (dict(after_mixing=True), "already mixed"),
+                           (dict(clean_run=True), "clean prompt"), (dict(last_only=True), "last position")):
+        assert check_patch_head_output(_head_variant(**variant)) is ref.patch_head_output
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out
+
+    def hook_kept(model, pair, clean_z, layer, head, metric):
+        result = ref.patch_head_output(model, pair, clean_z, layer, head, metric)
+        attention_projection(model, layer, "o_proj").register_forward_pre_hook(
+            lambda m, a: (a[0] * 0.5,))                                              # never removed
+        return result
+
+    check_patch_head_output(hook_kept)
+    assert "leaves its hook" in capsys.readouterr().out
+
+
+def test_head_patch_equals_the_batched_head_patching(setting):
+    model, pair, metric = setting
+    cache = cache_activations(model, pair.clean_inputs())
+    batched = patch_heads(model, pair, cache, "z", metric)
+    for layer, head in ((0, 0), (1, 3)):
+        one = ref.patch_head_output(model, pair, cache["z"], layer, head, metric)
+        assert torch.allclose(one, batched[layer, head], atol=1e-5)

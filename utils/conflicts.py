@@ -29,24 +29,35 @@ def answer_ranks(model, tokenizer, sample):
             "p(parametric)": float(probs[param_id]), "p(contextual)": float(probs[context_id])}
 
 
-def conflict_relevances(model, tokenizer, samples, top_k=10, *, relevance_fn):
-    """Exercise 7 over all samples: (relevance [n, 2, L, H], kept samples, skipped samples).
+def conflict_relevances(model, tokenizer, samples, top_k=10, *, relevance_fn, widen=True):
+    """Exercise 1 over all samples: (relevance [n, 2, L, H], kept, skipped, top_k used).
 
     relevance_fn(model, tokenizer, sample, top_k) -> [2, L, H] or None: notebook 04's
-    `conflict_head_relevance`.
+    `conflict_head_relevance`. When no sample has both answers among the top_k next tokens,
+    `widen` retries with a larger k (x5 each time, up to the vocabulary) and prints what it did,
+    so a model that ranks the answers low (a small or random model) still gets an analysis,
+    of answers it finds less likely.
     """
-    kept, skipped, relevances = [], [], []
-    for sample in progress(samples, desc="counterfactuals"):
-        relevance = relevance_fn(model, tokenizer, sample, top_k)
-        if relevance is None:
-            skipped.append(sample)
-        else:
-            kept.append(sample)
-            relevances.append(relevance)
+    vocab = model.get_output_embeddings().weight.shape[0]
+    while True:
+        kept, skipped, relevances = [], [], []
+        for sample in progress(samples, desc=f"counterfactuals (top {top_k})"):
+            relevance = relevance_fn(model, tokenizer, sample, top_k)
+            if relevance is None:
+                skipped.append(sample)
+            else:
+                kept.append(sample)
+                relevances.append(relevance)
+        if relevances or not widen or top_k >= vocab:
+            break
+        wider = min(5 * top_k, vocab)
+        print(f"No sample has both answers among the top {top_k} next tokens: widening to the "
+              f"top {wider}.")
+        top_k = wider
     if not relevances:
         raise ValueError(f"No sample has both answers among the top {top_k} next tokens: raise "
                          "top_k, or check the prompts against the model's tokenizer.")
-    return torch.stack(relevances), kept, skipped
+    return torch.stack(relevances), kept, skipped, top_k
 
 
 def contrastive_scores(relevance):
@@ -59,6 +70,11 @@ def contrastive_scores(relevance):
 
     normalised = normalise_relevance(relevance.float())
     return normalised[:, 0].mean(0) - normalised[:, 1].mean(0)
+
+
+def heads_per_side(n_layers: int, n_heads: int) -> int:
+    """How many memory and in-context heads notebook 04 selects: about 1 head in 12, 2 to 8."""
+    return min(8, max(2, n_layers * n_heads // 12), n_layers * n_heads // 2)
 
 
 def split_heads_by_source(scores, k):
@@ -83,27 +99,6 @@ def monitor_dataset(relevance, heads):
     features = head_features(relevance.reshape(2 * n, *relevance.shape[2:]), heads)
     labels = np.tile([PARAMETRIC, CONTEXTUAL], n)
     return features, labels
-
-
-def leave_one_out_accuracy(relevance, k):
-    """Accuracy of the monitor on each held-out sample (both its answers), heads chosen without it.
-
-    relevance: [n, 2, L, H]. Head selection and LDA are redone in every fold, so the held-out
-    sample never influences which heads the monitor reads. Returns (accuracy, predictions [2n]).
-    """
-    from utils.monitor import fit_monitor
-
-    n = relevance.shape[0]
-    predictions = np.zeros(2 * n, dtype=int)
-    for i in range(n):
-        train = torch.cat([relevance[:i], relevance[i + 1:]])
-        param_heads, context_heads = split_heads_by_source(contrastive_scores(train), k)
-        heads = param_heads + context_heads
-        monitor = fit_monitor(*monitor_dataset(train, heads))
-        test_features, _ = monitor_dataset(relevance[i:i + 1], heads)
-        predictions[2 * i:2 * i + 2] = monitor.predict(test_features)
-    labels = np.tile([1, 0], n)
-    return float((predictions == labels).mean()), predictions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,3 +176,98 @@ def token_head_relevance_batched(model, input_ids, start, route="auto"):
                for layer, head in progress([(l, h) for l in range(n_layers) for h in range(n_heads)],
                                            desc="heads")]
     return torch.stack(columns, dim=1).reshape(n_tokens, n_layers, n_heads).float().cpu()
+
+
+# ---------------------------------------------------------------------------------------------
+# Are the heads causal? Mean ablation
+
+def mean_head_outputs_over(model, tokenizer, samples) -> torch.Tensor:
+    """Each head's output (o_proj input slice) averaged over every position of every sample's
+    prompt: [n_layers, n_heads, head_dim], the value a mean-ablated head is replaced with."""
+    from utils.hooks import capture_head_outputs
+
+    n_layers, _, _ = model_shape(model)
+    total, count = None, 0
+    with torch.no_grad(), capture_head_outputs(model) as outputs:
+        for sample in samples:
+            ids, _, _ = first_divergent_tokens(tokenizer, sample.prompt, " " + sample.parametric,
+                                               " " + sample.contextual)
+            model(ids.to(input_device(model)))
+            sums = torch.stack([outputs[layer][0].float().sum(0).cpu() for layer in range(n_layers)])
+            total = sums if total is None else total + sums
+            count += ids.shape[1]
+    return total / count
+
+
+def answer_rates(model, tokenizer, samples, heads=(), mean_outputs=None) -> dict:
+    """Which answer wins over `samples`, with `heads` mean-ablated at every position.
+
+    Returns the context-answer rate (share of samples whose contextual answer's logit beats
+    the parametric one's), the memory-answer rate (the reverse) and the mean logit difference
+    contextual - parametric. heads: [(layer, head)]; mean_outputs: [L, H, head_dim].
+    """
+    from utils.hooks import o_proj_pre_hooks
+
+    n_layers, n_heads, head_dim = model_shape(model)
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        by_layer.setdefault(int(layer), []).append(int(head))
+
+    def ablate(layer):
+        def hook(module, args):
+            x = args[0].clone().unflatten(-1, (n_heads, head_dim))
+            for head in by_layer[layer]:
+                x[..., head, :] = mean_outputs[layer, head].to(x)
+            return (x.flatten(-2),) + tuple(args[1:])
+        return hook
+
+    diffs = []
+    with torch.no_grad(), o_proj_pre_hooks(model, {layer: ablate(layer) for layer in by_layer}):
+        for sample in samples:
+            ids, param_id, context_id = first_divergent_tokens(
+                tokenizer, sample.prompt, " " + sample.parametric, " " + sample.contextual)
+            logits = model(ids.to(input_device(model))).logits[0, -1].float()
+            diffs.append(float(logits[context_id] - logits[param_id]))
+    diffs = np.array(diffs)
+    return {"context-answer rate": float((diffs > 0).mean()),
+            "memory-answer rate": float((diffs < 0).mean()),
+            "logit diff (context - memory)": float(diffs.mean())}
+
+
+def ablation_table(model, tokenizer, samples, param_heads, context_heads, n_random=10, seed=0):
+    """Answer rates with nothing ablated, the in-context heads, the memory heads, and (mean over
+    n_random draws) as many random heads: a pandas DataFrame, one row per intervention."""
+    import pandas as pd
+
+    n_layers, n_heads, _ = model_shape(model)
+    means = mean_head_outputs_over(model, tokenizer, samples)
+    rows = {"nothing ablated": answer_rates(model, tokenizer, samples),
+            "in-context heads ablated": answer_rates(model, tokenizer, samples, context_heads, means),
+            "memory heads ablated": answer_rates(model, tokenizer, samples, param_heads, means)}
+    rng = np.random.default_rng(seed)
+    k = len(context_heads)
+    draws = [answer_rates(model, tokenizer, samples,
+                          [divmod(int(i), n_heads) for i in rng.choice(n_layers * n_heads, k, replace=False)],
+                          means) for _ in range(n_random)]
+    rows[f"{k} random heads ablated (mean of {n_random})"] = {
+        key: float(np.mean([d[key] for d in draws])) for key in draws[0]}
+    rows[f"{k} random heads: spread (std)"] = {
+        key: float(np.std([d[key] for d in draws])) for key in draws[0]}
+    return pd.DataFrame(rows).T
+
+
+def ablation_verdicts(table) -> dict[str, tuple[bool, str]]:
+    """From `ablation_table`: do in-context heads carry the context answers, memory heads the
+    memory answers? Each: (holds, sentence with the figures and the random-heads control).
+    Holds when ablating the heads lowers that answer's rate, and lowers it more than ablating
+    as many random heads does on average."""
+    base = table.loc["nothing ablated"]
+    random_row = table.loc[[i for i in table.index if "random heads ablated" in i][0]]
+    verdicts = {}
+    for key, row, rate in (("in-context", "in-context heads ablated", "context-answer rate"),
+                           ("memory", "memory heads ablated", "memory-answer rate")):
+        after, control = table.loc[row, rate], random_row[rate]
+        holds = bool(after < base[rate] and after < control)
+        verdicts[key] = (holds, f"{rate} {base[rate]:.2f} -> {after:.2f} with the {key} heads "
+                                f"mean-ablated; {control:.2f} with as many random heads")
+    return verdicts

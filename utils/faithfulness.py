@@ -58,24 +58,102 @@ def area_under_curve(curve):
 
 
 def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions, baseline_id,
-                        batch_size=32, min_span=0.5, *, deletion_curve):
+                        batch_size=32, min_span=0.5, *, deletion_curve, n_random=20, seed=0,
+                        random_points=5):
     """Normalised deletion and insertion curves of every method on one prompt.
 
     relevances: method -> relevance [seq]; positions: the candidate positions (e.g. all but BOS).
     Returns {method: {"deletion": [n+1], "insertion": [n+1]}}, 1 = original logit,
     0 = every candidate replaced by the baseline. Raises ValueError when that removal moves
     the logit by less than `min_span` (the scale would divide by almost nothing).
+    A method named "random" is not read from `relevances`: its curves are the mean over
+    `n_random` seeded random orders (one order is a noisy floor), sampled at `random_points`
+    fractions (see `random_order_curves`), and its entry also holds "orders": [n_random], the
+    area between the curves of each order, for the spread.
     deletion_curve: notebook 06's answer, with the signature of `insertion_curve`.
     """
     curves = {}
-    for method, relevance in relevances.items():
-        order = relevance_order(relevance, positions)
+
+    def normalised(order):
         deletion = deletion_curve(model, input_ids, target_id, order, baseline_id, batch_size)
         insertion = insertion_curve(model, input_ids, target_id, order, baseline_id, batch_size)
         full, empty = float(deletion[0]), float(deletion[-1])
-        curves[method] = {"deletion": normalise_curve(deletion, full, empty, min_span),
-                          "insertion": normalise_curve(insertion, full, empty, min_span)}
+        return {"deletion": normalise_curve(deletion, full, empty, min_span),
+                "insertion": normalise_curve(insertion, full, empty, min_span)}
+
+    gen = torch.Generator().manual_seed(seed)
+    positions = torch.as_tensor(positions).long()
+    for method, relevance in relevances.items():
+        if method != "random":
+            curves[method] = normalised(relevance_order(relevance, positions))
+            continue
+        orders = torch.stack([positions[torch.randperm(len(positions), generator=gen)]
+                              for _ in range(n_random)])
+        curves[method] = random_order_curves(model, input_ids, target_id, orders, baseline_id,
+                                             random_points, min_span, batch_size=4 * batch_size)
     return curves
+
+
+def random_order_curves(model, input_ids, target_id, orders, baseline_id, n_points=5,
+                        min_span=0.5, batch_size=128):
+    """Mean normalised deletion and insertion curves of many random orders [n_orders, n],
+    each sampled at `n_points` evenly spaced fractions of the tokens (rounded to whole tokens):
+    a floor estimated from many orders at the cost of a few full curves.
+
+    Returns {"deletion": [n_points], "insertion": [n_points], "orders": [n_orders]} where
+    "orders" is each order's area between its insertion and deletion curves.
+    """
+    orders = torch.as_tensor(orders, device=input_ids.device).long()
+    n_orders, n = orders.shape
+    ks = torch.linspace(0, n, n_points).round().long().tolist()[1:-1]   # inner points
+    empty_ids = input_ids[0].clone()
+    empty_ids[orders[0]] = baseline_id
+    rows = [input_ids[0], empty_ids]      # the two ends are the same for every order
+    for order in orders:                  # the first k of the order removed / put back
+        for k in ks:
+            deleted = input_ids[0].clone()
+            deleted[order[:k]] = baseline_id
+            inserted = input_ids[0].clone()
+            inserted[order[k:]] = baseline_id
+            rows += [deleted, inserted]
+    logits = last_token_logits(model, torch.stack(rows), target_id, batch_size)
+    full, empty = float(logits[0]), float(logits[1])
+    inner = logits[2:].reshape(n_orders, len(ks), 2)
+    ends = lambda first, last: (torch.full((n_orders, 1), first), torch.full((n_orders, 1), last))  # noqa: E731
+    start, stop = ends(full, empty)
+    deletion = normalise_curve(torch.cat([start, inner[..., 0], stop], 1), full, empty, min_span)
+    insertion = normalise_curve(torch.cat([stop, inner[..., 1], start], 1), full, empty, min_span)
+    between = torch.tensor([area_under_curve(i) - area_under_curve(d)
+                            for d, i in zip(deletion, insertion)])
+    return {"deletion": deletion.mean(0), "insertion": insertion.mean(0), "orders": between}
+
+
+def random_spread(all_curves: list[dict]) -> tuple[float, float, float]:
+    """(mean over prompts of the random orders' mean area between curves, mean over prompts of
+    their standard deviation across orders, the same for a single order's typical distance
+    from zero) from `faithfulness_curves` results."""
+    orders = [c["random"]["orders"] for c in all_curves]
+    return (float(torch.stack([o.mean() for o in orders]).mean()),
+            float(torch.stack([o.std() for o in orders]).mean()),
+            float(torch.stack([o.abs().mean() for o in orders]).mean()))
+
+
+def compare(between: dict, a: str, b: str) -> tuple[str, int, float, float]:
+    """Paired comparison of methods a and b over prompts: (verdict, prompts where a is ahead,
+    mean difference, its standard error). The verdict needs a mean difference beyond two
+    standard errors: "clearly ahead", "clearly behind", else "not clearly different"."""
+    diff = between[a] - between[b]
+    sem = float(diff.std() / len(diff) ** 0.5) if len(diff) > 1 else float("nan")
+    mean = float(diff.mean())
+    verdict = ("clearly ahead" if mean > 2 * sem else
+               "clearly behind" if mean < -2 * sem else "not clearly different")
+    return verdict, int((diff > 0).sum()), mean, sem
+
+
+def comparison_line(between: dict, a: str, b: str) -> str:
+    verdict, wins, mean, sem = compare(between, a, b)
+    return (f"{a} vs {b}: ahead on {wins} of {len(between[a])} prompts, mean difference "
+            f"{mean:+.3f} ± {sem:.3f} -> {verdict}")
 
 
 def explain_prompts(model, tokenizer, prompts, methods: dict, baseline_id, seed=0):
@@ -105,7 +183,7 @@ def explain_prompts(model, tokenizer, prompts, methods: dict, baseline_id, seed=
 # --------------------------------------------------------------------------------------------
 # Summaries and figures
 # --------------------------------------------------------------------------------------------
-METHOD_COLORS = {m: METHODS[m] for m in ("occlusion", "Input x Gradient", "LRP", "random")}
+METHOD_COLORS = METHODS   # one colour per method across the course (utils.colours)
 
 
 def resample(curve, n_points=51):

@@ -86,13 +86,15 @@ def head_bar_chart(head_scores, title: str, n_labels: int = 12) -> Figure:
 
 
 def head_atlas(scores_by_type: dict, title: str, top_k: int | None = None,
-               legend_title: str = "head type") -> Figure:
+               legend_title: str = "head type", colours: dict | None = None) -> Figure:
     """Layer x head grid: x = head, y = layer (layer 0 on top), dot size = score, colour = type.
 
     scores_by_type: {"task heads": Tensor[n_layers, n_heads], ...}. Only positive scores are
     drawn; sizes are relative to each type's strongest head (types may use different units).
     top_k: draw only each type's k strongest heads (None: all with a positive score).
     legend_title: e.g. "cluster" when the types are clusters.
+    colours: optional {type name: colour} (e.g. utils.colours.MEMORY for memory heads), so a
+    type keeps the colour it has in the course's other figures; others cycle ATLAS_COLOURS.
     """
     if not scores_by_type:
         raise ValueError("scores_by_type is empty: pass e.g. {'task heads': scores}.")
@@ -115,7 +117,7 @@ def head_atlas(scores_by_type: dict, title: str, top_k: int | None = None,
     offsets = np.linspace(-0.18, 0.18, len(drawn)) if len(drawn) > 1 else [0.0]
     handles = []
     for i, (name, positive) in enumerate(drawn.items()):
-        colour = ATLAS_COLOURS[i % len(ATLAS_COLOURS)]
+        colour = (colours or {}).get(name, ATLAS_COLOURS[i % len(ATLAS_COLOURS)])
         layers, heads = np.nonzero(positive > 0)
         sizes = 300 * positive[layers, heads] / max(positive.max(), 1e-12)
         x = heads + np.where(shared[layers, heads], offsets[i], 0.0)

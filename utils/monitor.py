@@ -20,7 +20,7 @@ import torch
 from utils.validate import check_probabilities
 
 PARAMETRIC, CONTEXTUAL = 1, 0
-BLUE, RED = "#2166ac", "#b2182b"   # contextual, parametric (ends of the colour scale)
+from utils.colours import CONTEXT as BLUE, MEMORY as RED   # ends of the colour scale
 
 
 def normalise_relevance(relevance: torch.Tensor) -> torch.Tensor:
@@ -47,11 +47,13 @@ def fit_monitor(features: np.ndarray, labels: np.ndarray):
     return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(features, labels)
 
 
-def score_against_truth(predicted_parametric, truth_parametric) -> dict:
+def score_against_truth(predicted_parametric, truth_parametric, scores=None) -> dict:
     """Accuracy of boolean predictions [n] against the known source [n], with baselines.
 
     Returns accuracy, the majority-class baseline (always answer the more frequent source),
     balanced accuracy (mean recall of the two classes: 0.5 for any constant guess) and counts.
+    scores: optional [n] p(memory); adds ROC AUC (0.5 = no better than chance at ranking, below
+    0.5 = ranks the wrong way round), which needs no threshold.
     """
     pred = np.asarray(predicted_parametric, dtype=bool).reshape(-1)
     truth = np.asarray(truth_parametric, dtype=bool).reshape(-1)
@@ -60,9 +62,19 @@ def score_against_truth(predicted_parametric, truth_parametric) -> dict:
                          f"{truth.size} known sources.")
     majority = max(truth.mean(), 1 - truth.mean())
     recalls = [float((pred[truth == c] == c).mean()) for c in (True, False) if (truth == c).any()]
-    return {"accuracy": float((pred == truth).mean()), "majority baseline": float(majority),
-            "balanced accuracy": float(np.mean(recalls)), "tokens": int(truth.size),
-            "memory tokens": int(truth.sum()), "record tokens": int((~truth).sum())}
+    result = {"accuracy": float((pred == truth).mean()), "majority baseline": float(majority),
+              "balanced accuracy": float(np.mean(recalls))}
+    if scores is not None:
+        from sklearn.metrics import roc_auc_score
+
+        scores = np.asarray(scores, dtype=float).reshape(-1)
+        if scores.shape != truth.shape:
+            raise ValueError(f"Need one score per token: got {scores.size} for {truth.size}.")
+        both = truth.any() and (~truth).any()
+        result["ROC AUC"] = float(roc_auc_score(truth, scores)) if both else float("nan")
+    result.update({"tokens": int(truth.size), "memory tokens": int(truth.sum()),
+                   "record tokens": int((~truth).sum())})
+    return result
 
 
 def _mix(a: str, b: str, t: float) -> str:
@@ -91,7 +103,7 @@ def monitor_html(tokens, p_parametric, title: str | None = None, truth=None) -> 
     """Tokens coloured by the monitor's probability of "parametric", with a legend.
 
     tokens: readable token strings; p_parametric: [n] in [0, 1]. truth: optional [n] booleans
-    (True = memory); tokens where the monitor disagrees with it get a dashed underline.
+    (True = memory); tokens where the monitor disagrees with it get a black frame.
     All token text is HTML-escaped.
     """
     p = check_probabilities(p_parametric, "p_parametric")
@@ -109,8 +121,9 @@ def monitor_html(tokens, p_parametric, title: str | None = None, truth=None) -> 
         if truth is not None:
             known = "memory" if truth[i] else "record"
             tip += f"; known source: {known}"
-            if bool(truth[i]) != bool(prob > 0.5):
-                style += ";text-decoration:underline dashed"
+            if bool(truth[i]) != bool(prob > 0.5):   # a frame visible on red, blue and white
+                style += ";outline:2px solid #000;outline-offset:-1px"
+                tip += " (the monitor disagrees)"
         parts.append(f'<span style="{style}" title="{html.escape(tip, quote=True)}">'
                      f"{html.escape(str(token))}</span>")
         if "↵" in str(token):
@@ -118,8 +131,10 @@ def monitor_html(tokens, p_parametric, title: str | None = None, truth=None) -> 
     parts.append("</div>")
     parts.append(legend_html())
     if truth is not None:
-        parts.append('<div style="font-size:12px">dashed underline: the monitor disagrees with '
-                     "the known source</div>")
+        wrong = sum(bool(t) != bool(q > 0.5) for t, q in zip(truth, p))
+        parts.append('<div style="font-size:12px"><span style="outline:2px solid #000;'
+                     'padding:0 3px">framed</span>: the monitor disagrees with the known source '
+                     f"({wrong} of {len(p)} tokens)</div>")
     return "".join(parts)
 
 

@@ -99,6 +99,15 @@ class AlignedPair:
             raise ValueError(f"Positions must be a non-empty list within 0 .. {self.seq_len - 1}.")
         return dataclasses.replace(self, only=positions)
 
+    def swapped(self) -> "AlignedPair":
+        """The same pair with the two runs' roles exchanged, for **noising**: patches then copy
+        the corrupted run's activations (cache them from `pair.corrupted_inputs()`) into the
+        clean run. The answer stays the clean run's correct answer."""
+        labels = ["/".join(t.split("/")[::-1]) if d else t for t, d in zip(self.labels, self.differs)]
+        return dataclasses.replace(self, clean_ids=self.corrupted_ids, corrupted_ids=self.clean_ids,
+                                   clean_mask=self.corrupted_mask, corrupted_mask=self.clean_mask,
+                                   labels=labels)
+
     def clean_inputs(self, batch: int = 1) -> dict:
         return _model_inputs(self.clean_ids, self.clean_mask, batch)
 
@@ -248,11 +257,16 @@ class Patch:
     position: int | None = None
 
 
+def _as_patches(entry) -> list:
+    """A row of patches: None (unpatched), one Patch, or a tuple/list of Patches applied together."""
+    if entry is None:
+        return []
+    return list(entry) if isinstance(entry, (list, tuple)) else [entry]
+
+
 def _validate(model, patches: list, seq_len: int) -> None:
     n_layers = model_shape(model)[0]
-    for p in patches:
-        if p is None:
-            continue
+    for p in [q for entry in patches for q in _as_patches(entry)]:
         _check_site(p.site)
         if not 0 <= p.layer < n_layers:
             raise ValueError(f"Layer {p.layer} does not exist: the model has {n_layers} layers "
@@ -274,8 +288,8 @@ def patching_hooks(model, cache: dict, patches: list, all_positions: torch.Tenso
     n_layers, n_heads, head_dim = model_shape(model)
     group = n_heads // n_kv_heads(model)
     by_layer_site: dict[tuple[int, str], list[tuple[int, Patch]]] = {}
-    for row, p in enumerate(patches):
-        if p is not None:
+    for row, entry in enumerate(patches):
+        for p in _as_patches(entry):   # a row may hold several patches (heads patched together)
             by_layer_site.setdefault((p.layer, p.site), []).append((row, p))
 
     def where(p, device):
@@ -341,7 +355,8 @@ def patching_hooks(model, cache: dict, patches: list, all_positions: torch.Tenso
 def run_with_patches(model, pair: AlignedPair, cache: dict, patches: list,
                      batch_size: int = 64, desc: str = "patching") -> torch.Tensor:
     """Last-position logits [len(patches), vocab] of the corrupted prompt, row i patched with
-    patches[i] (None: unpatched), `batch_size` rows per forward pass."""
+    patches[i] (None: unpatched; a tuple of Patches: all of them together), `batch_size` rows
+    per forward pass."""
     check_cache(pair, cache)
     _validate(model, patches, pair.seq_len)
     if batch_size < 1:
@@ -371,6 +386,13 @@ def head_patches(model, site: str) -> list:
     n_layers = model_shape(model)[0]
     return [Patch(site, layer, head=h) for layer in range(n_layers)
             for h in range(site_heads(model, site))]
+
+
+def normalised_logprob(logits, answer_id, clean_logprob, corrupted_logprob):
+    """logits [..., vocab] -> [...]: the answer's log-probability rescaled to 0 (corrupted) ..
+    1 (clean). Notebook 05 uses the logit difference instead; this one serves the tests."""
+    logprob = logits.float().log_softmax(dim=-1)[..., answer_id]
+    return (logprob - corrupted_logprob) / (clean_logprob - corrupted_logprob)
 
 
 def clean_and_corrupted_logprob(model, pair: AlignedPair) -> tuple[float, float]:
@@ -481,34 +503,60 @@ SITE_NAMES = {"resid": "residual stream", "z": "head output", "q": "query", "k":
               "v": "value", "pattern": "attention pattern"}
 
 
-def plot_residual_patching(result: torch.Tensor, labels: list[str], title: str):
-    """Heatmap of [L, S] patching scores, one column per token (pads and NaN in grey)."""
+def _extend(values) -> str:
+    """Colour-bar arrows for values beyond the fixed -1 .. 1 scale ("neither" if none)."""
+    finite = values[torch.isfinite(values)] if isinstance(values, torch.Tensor) else values
+    low, high = bool((finite < -1).any()), bool((finite > 1).any())
+    return {(False, False): "neither", (True, False): "min", (False, True): "max"}.get((low, high), "both")
+
+
+def plot_residual_patching(result: torch.Tensor, labels: list[str], title: str, differs=None):
+    """Heatmap of [L, S] patching scores, one column per token (pads and NaN in grey).
+
+    differs: optional [S] booleans, the positions where the prompts differ: their ticks are
+    labelled in bold and marked with a triangle above the map. Other ticks are labelled at
+    most every few positions so that they stay readable; values beyond -1 .. 1 get arrows on
+    the colour bar.
+    """
     import matplotlib
     from matplotlib.figure import Figure
 
     n_layers, seq_len = result.shape
-    fig = Figure(figsize=(max(8.0, 0.13 * seq_len + 2), 0.35 * n_layers + 2.6))
+    fig = Figure(figsize=(min(16.0, max(8.0, 0.09 * seq_len + 3)), 0.35 * n_layers + 3.0))
     ax = fig.subplots()
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#d9d9d9")
     image = ax.imshow(result.numpy(), cmap=cmap, vmin=-1, vmax=1, aspect="auto",
                       interpolation="nearest")
+    marked = [i for i, d in enumerate(differs or []) if d]
+    step = max(1, seq_len // 40)
+    ticks = sorted(set(range(0, seq_len, step)) | set(marked) | {seq_len - 1})
     # a bare '$' would start matplotlib's maths mode
-    ax.set_xticks(range(seq_len), [t.replace("$", r"\$") for t in labels], rotation=90, fontsize=6)
+    ax.set_xticks(ticks, [labels[i].replace("$", r"\$") for i in ticks], rotation=90, fontsize=7)
+    for tick, i in zip(ax.get_xticklabels(), ticks):
+        if i in marked:
+            tick.set_fontweight("bold")
+    if marked:
+        ax.scatter(marked, [-0.9] * len(marked), marker="v", s=40, color="black", clip_on=False,
+                   label="prompts differ here")
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_yticks(range(n_layers))
-    ax.set_xlabel("position (token; 'clean/corrupted' where the prompts differ)")
+    ax.set_xlabel(f"position (every {step}{'th' if step > 1 else ''} token labelled, and every "
+                  "position where the prompts differ, as 'clean/corrupted')" if step > 1 else
+                  "position (token; 'clean/corrupted' where the prompts differ)")
     ax.set_ylabel("layer (residual stream entering it)")
-    ax.set_title(title)
-    fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01,
+    ax.set_title(title, loc="left", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01, extend=_extend(result),
                  label="recovered: 0 = corrupted, 1 = clean")
     fig.set_layout_engine("tight")
     return fig
 
 
-def plot_head_patching(results: dict, title: str):
-    """One layer x head heatmap per site: results maps site -> [L, heads of that site]."""
+def plot_head_patching(results: dict, title: str, label: str = "recovered: 0 = corrupted, 1 = clean"):
+    """One layer x head heatmap per entry: results maps a site (or any panel title) -> [L, heads].
+    White is 0; values beyond -1 .. 1 get arrows on the colour bar."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(3.1 * len(results) + 1, 3.6), layout="constrained")
+    fig = Figure(figsize=(3.1 * len(results) + 1.4, 3.9), layout="constrained")
     axes = fig.subplots(1, len(results), squeeze=False)
     for ax, (site, scores) in zip(axes[0], results.items()):
         image = ax.imshow(scores.numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto",
@@ -518,9 +566,10 @@ def plot_head_patching(results: dict, title: str):
         ax.set_xticks(range(scores.shape[1]))
         ax.set_yticks(range(scores.shape[0]))
     axes[0][0].set_ylabel("layer")
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.02,
-                 label="recovered: 0 = corrupted, 1 = clean")
-    fig.suptitle(title)
+    every = torch.cat([s.flatten() for s in results.values()])
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.02, extend=_extend(every),
+                 label=label)
+    fig.suptitle(title, fontsize=11)
     return fig
 
 

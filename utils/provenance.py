@@ -1,0 +1,203 @@
+"""Token-level provenance for notebook 04's second monitor: which summary tokens come from the record.
+
+    examples = handover_examples(range(8), "train")        # generated patients, exact spans
+    data = provenance_dataset(model, tokenizer, examples)   # per-token head relevance + labels
+    monitor = fit_monitor(data.features, data.labels)
+    score_against_truth(p > 0.5, truth, scores=p)           # + balanced accuracy, ROC AUC
+
+Training data: other patients' reference summaries, fed to the model after the chat (teacher
+forcing), each token labelled by the generator's exact spans (`course_model.handover`
+builds every summary from spans marked "record" or "memory"). Features (`monitor_features`):
+every head's normalised AttnLRP relevance for the token and for the token before it (sources
+come in runs: a token copied from the record usually follows one), [2 * n_layers * n_heads].
+
+For a text the generator did not write (the model's own summary) there are no spans;
+`copy_labels` then applies a strict rule: a token is "record" when it lies in a run of at
+least `min_words` whole words found verbatim, as whole words, in the record.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from utils.models import input_device
+from utils.monitor import CONTEXTUAL, PARAMETRIC, normalise_relevance
+
+
+@dataclass
+class ProvenanceData:
+    """features [n_tokens, L*H], labels [n_tokens] (1 = memory), patient [n_tokens] (example index)."""
+    features: np.ndarray
+    labels: np.ndarray
+    patient: np.ndarray
+
+
+def handover_examples(seeds, split: str = "train") -> list[dict]:
+    """Generated records with reference summaries and exact spans (`course_model.handover`).
+    split="eval" draws patient names the course model never saw in training."""
+    from course_model.handover import make_handover_example
+
+    return [make_handover_example(int(seed), split) for seed in seeds]
+
+
+def prompt_ids(tokenizer, messages) -> torch.Tensor:
+    """The chat ready for the assistant's reply [1, seq]; a tokenizer without a chat template
+    (a base or random model) gets the messages' texts joined by blank lines."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+    text = "\n\n".join(m["content"] for m in messages) + "\n\n"
+    return tokenizer(text, return_tensors="pt").input_ids
+
+
+def span_labels(tokenizer, summary: str, segments) -> tuple[list[int], np.ndarray]:
+    """Token ids of `summary` and one label per token from exact spans (1 = memory).
+
+    segments: [(text, "record" | "memory")] whose texts concatenate to `summary`. A token is
+    memory when most of its non-space characters come from memory spans.
+    """
+    if "".join(text for text, _ in segments) != summary:
+        raise ValueError("The segments' texts must concatenate to the summary.")
+    memory = np.concatenate([np.full(len(text), source == "memory") for text, source in segments])
+    encoded = tokenizer(summary, add_special_tokens=False, return_offsets_mapping=True)
+    labels = []
+    for start, end in encoded["offset_mapping"]:
+        core = [memory[j] for j in range(start, end) if not summary[j].isspace()] or list(memory[start:end])
+        labels.append(PARAMETRIC if core and 2 * sum(core) > len(core) else CONTEXTUAL)
+    return list(encoded["input_ids"]), np.array(labels, dtype=int)
+
+
+def monitor_features(relevance: torch.Tensor) -> np.ndarray:
+    """[n_tokens, L, H] head relevance of consecutive tokens -> [n_tokens, 2 * L * H]: each
+    token's normalised relevance, then its predecessor's (zeros for the first token)."""
+    own = normalise_relevance(relevance.float()).flatten(1).cpu().numpy().astype(np.float64)
+    previous = np.zeros_like(own)
+    previous[1:] = own[:-1]
+    return np.hstack([own, previous])
+
+
+def provenance_dataset(model, tokenizer, examples, *, token_relevance) -> ProvenanceData:
+    """Per-token head relevance of each example's reference summary, with exact labels.
+
+    token_relevance(model, input_ids [1, seq], start) -> [seq - start, L, H], called inside
+    `attnlrp(model)` by the caller's choice (e.g. `utils.conflicts.token_head_relevance_batched`).
+    """
+    features, labels, patient = [], [], []
+    for i, example in enumerate(examples):
+        chat = prompt_ids(tokenizer, example["messages"])
+        ids, token_labels = span_labels(tokenizer, example["summary"], example["segments"])
+        full = torch.cat([chat, torch.tensor([ids])], dim=1).to(input_device(model))
+        relevance = token_relevance(model, full, chat.shape[1])
+        features.append(monitor_features(relevance))
+        labels.append(token_labels)
+        patient.append(np.full(len(ids), i))
+    return ProvenanceData(np.concatenate(features), np.concatenate(labels),
+                          np.concatenate(patient))
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[./][0-9]+)*")
+
+
+def copy_labels(tokenizer, record: str, ids, min_words: int = 2) -> np.ndarray:
+    """One label per token id of a text the generator did not write (1 = memory).
+
+    Strict copy rule: a token is "record" (0) when most of its non-space characters lie in a run
+    of >= min_words consecutive whole words (letters/digits, e.g. "145/95" is one word) that
+    occurs as the same run of whole words in the record. Limits: a fact restated in other words
+    counts as memory; a two-word phrase that the record happens to contain (e.g. "chest pain")
+    counts as record even when the model recalled it; single copied words ("Lisinopril") count
+    as memory.
+    """
+    pieces = [tokenizer.decode([int(i)], skip_special_tokens=True) for i in ids]
+    text = "".join(pieces)
+    record_words = [m.group() for m in _WORD.finditer(record)]
+    runs = {tuple(record_words[a:b]) for a in range(len(record_words))
+            for b in range(a + min_words, len(record_words) + 1)}
+    words = list(_WORD.finditer(text))
+    copied = np.zeros(len(text), dtype=bool)
+    i = 0
+    while i < len(words):
+        best = 0   # the longest run of words starting at i that the record holds
+        for j in range(i + min_words, len(words) + 1):
+            if tuple(w.group() for w in words[i:j]) in runs:
+                best = j
+            elif j > i + min_words:
+                break
+        if best:
+            copied[words[i].start():words[best - 1].end()] = True
+            i = best
+        else:
+            i += 1
+    labels, pos = [], 0
+    for piece in pieces:
+        mask = [copied[pos + k] for k, c in enumerate(piece) if not c.isspace()]
+        labels.append(CONTEXTUAL if mask and 2 * sum(mask) > len(mask) else PARAMETRIC)
+        pos += len(piece)
+    return np.array(labels, dtype=int)
+
+
+def summary_labels(tokenizer, record: str, ids) -> tuple[np.ndarray, str]:
+    """Labels (1 = memory) for generated token ids, and which rule gave them.
+
+    Where the generated text is the start of the reference summary the generator writes for
+    this record (`course_model.handover`), its exact spans label every token ("exact spans");
+    elsewhere (another model's wording) the strict copy rule of `copy_labels` does.
+    """
+    from course_model.handover import parse_record, summary_segments
+
+    ids = [int(i) for i in ids]
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    try:
+        segments = summary_segments(parse_record(record))
+    except (ValueError, IndexError, KeyError):
+        segments = None
+    reference = "".join(t for t, _ in segments) if segments else ""
+    if segments and text.strip() and reference.startswith(text):
+        ref_ids, labels = span_labels(tokenizer, reference, segments)
+        if ref_ids[:len(ids)] == ids:
+            return labels[:len(ids)], "exact spans"
+    return copy_labels(tokenizer, record, ids), "strict copy rule"
+
+
+TARGET_BALANCED_ACCURACY = 0.80
+
+
+def held_out_monitor(model, tokenizer, n_train: int = 5, n_test: int = 3, *, token_relevance):
+    """Fit the monitor on n_train generated patients, score it on n_test held-out patients.
+
+    Held-out patients come from the generator's "eval" split: names the course model never
+    saw, and none of the training patients. Call inside `attnlrp(model)`.
+    Returns (monitor, test data, score dict with balanced accuracy and ROC AUC).
+    """
+    from utils.monitor import fit_monitor, score_against_truth
+
+    train = provenance_dataset(model, tokenizer, handover_examples(range(n_train), "train"),
+                               token_relevance=token_relevance)
+    test = provenance_dataset(model, tokenizer, handover_examples(range(n_test), "eval"),
+                              token_relevance=token_relevance)
+    monitor = fit_monitor(train.features, train.labels)
+    p_memory = monitor.predict_proba(test.features)[:, 1]
+    return monitor, test, score_against_truth(p_memory > 0.5, test.labels.astype(bool), p_memory)
+
+
+def monitor_verdict(result: dict, target: float = TARGET_BALANCED_ACCURACY) -> tuple[bool, str]:
+    """(holds, sentence): does a monitor's score reach `target` balanced accuracy and beat the
+    majority baseline? The sentence states the figures either way."""
+    holds = (result["balanced accuracy"] >= target
+             and result["accuracy"] > result["majority baseline"])
+    return holds, (f"balanced accuracy {result['balanced accuracy']:.2f} (target {target:.2f}, "
+                   f"any constant guess 0.50), accuracy {result['accuracy']:.2f} vs majority "
+                   f"baseline {result['majority baseline']:.2f}, ROC AUC "
+                   f"{result.get('ROC AUC', float('nan')):.2f} on {result['tokens']} tokens")
+
+
+def near_chance_verdict(result: dict, bound: float = 0.65) -> tuple[bool, str]:
+    """(holds, sentence): are a monitor's balanced accuracy and ROC AUC both below `bound`,
+    i.e. near chance (0.5 for both)?"""
+    holds = result["balanced accuracy"] < bound and result.get("ROC AUC", 0.0) < bound
+    return holds, (f"balanced accuracy {result['balanced accuracy']:.2f}, ROC AUC "
+                   f"{result.get('ROC AUC', float('nan')):.2f} (chance: 0.50 for both), accuracy "
+                   f"{result['accuracy']:.2f} vs majority baseline "
+                   f"{result['majority baseline']:.2f} on {result['tokens']} tokens")
