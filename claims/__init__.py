@@ -87,5 +87,6 @@ def report(ctx: Context, notebooks=NOTEBOOKS) -> list[tuple[Claim, Verdict]]:
 def markdown(results, model_name: str) -> str:
     rows = [f"Claims on {model_name}: {sum(v.holds for _, v in results)} of {len(results)} hold.",
             "", "| notebook | claim | verdict |", "|---|---|---|"]
-    rows += [f"| {c.notebook} | {c.text} | {v.line()} |" for c, v in results]
+    cell = lambda text: text.replace("|", "\\|")  # noqa: E731 (a "|" would end the cell)
+    rows += [f"| {c.notebook} | {cell(c.text)} | {cell(v.line())} |" for c, v in results]
     return "\n".join(rows)

@@ -148,7 +148,7 @@ def _prepare_from_model(model_dir: Path):
     """`prepare` for a fine-tune of an exported model: its tokenizer, its recorded corpus meta
     (train_info.json) and the stages it has not trained on, built with that tokenizer."""
     from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
     meta = dict(json.loads((model_dir / "train_info.json").read_text())["corpus"])
     for n in STAGES:
         if f"stage{n}_sha256" in meta:
