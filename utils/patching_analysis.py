@@ -149,7 +149,8 @@ def position_verdict(all_pos, at_labels, at_last, cache, pair) -> tuple[bool, st
     head = int(layer0.argmax())
     full, labels, last = float(layer0[head]), float(at_labels[0, head]), float(at_last[0, head])
     attends = self_attention_at(cache, 0, head, label_positions(pair))
-    holds = full > 0.2 and labels >= 0.8 * full and abs(last) < 0.1 * full
+    # full > 0.05: the head must restore something before its positions can be compared
+    holds = full > 0.05 and labels >= 0.8 * full and abs(last) < 0.1 * full
     return holds, (f"L0H{head}: {full:+.2f} patched at every position, {labels:+.2f} at the label "
                    f"positions alone, {last:+.2f} at the last position alone; at the label "
                    f"positions it gives {attends:.2f} of its attention to the label itself")
