@@ -79,13 +79,8 @@ def layer_pre_hooks(model, hooks: dict[int, Callable], with_kwargs: bool = False
     A hook sees the residual stream entering the layer (`args[0]`, [batch, seq, d], or
     `kwargs["hidden_states"]`) and may return new inputs. Removed on exit, errors too.
     """
-    layers = decoder_layers(model)
-    with hooks_removed_on_exit() as handles:
-        for layer, hook in hooks.items():
-            if not 0 <= layer < len(layers):
-                raise ValueError(f"Layer {layer} does not exist: the model has layers "
-                                 f"0..{len(layers) - 1}.")
-            handles.append(layers[layer].register_forward_pre_hook(hook, with_kwargs=with_kwargs))
+    with _on_layers(model, hooks, lambda block, hook: block.register_forward_pre_hook(
+            hook, with_kwargs=with_kwargs)):
         yield
 
 
@@ -97,13 +92,20 @@ def layer_output_hooks(model, hooks: dict[int, Callable]):
     element it is, depending on the transformers version); a hook may return a new output.
     Removed on exit, errors too.
     """
+    with _on_layers(model, hooks, lambda block, hook: block.register_forward_hook(hook)):
+        yield
+
+
+@contextmanager
+def _on_layers(model, hooks: dict[int, Callable], register: Callable):
+    """register(decoder_layer, hook) -> handle for each layer in `hooks`; all removed on exit."""
     layers = decoder_layers(model)
     with hooks_removed_on_exit() as handles:
         for layer, hook in hooks.items():
             if not 0 <= layer < len(layers):
                 raise ValueError(f"Layer {layer} does not exist: the model has layers "
                                  f"0..{len(layers) - 1}.")
-            handles.append(layers[layer].register_forward_hook(hook))
+            handles.append(register(layers[layer], hook))
         yield
 
 
