@@ -86,9 +86,12 @@ def test_notebook_04_runs_on_a_tiny_random_qwen2(tmp_path, tiny_model_dir, monke
     from nbclient import NotebookClient
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
+    import torch
+
     folder = tmp_path / "tiny-qwen2"
     tok = AutoTokenizer.from_pretrained(tiny_model_dir, trust_remote_code=False)
     tok.save_pretrained(folder)
+    torch.manual_seed(0)   # the same random model every run
     Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
                                  num_hidden_layers=2, num_attention_heads=4,
                                  num_key_value_heads=2)).save_pretrained(folder)
