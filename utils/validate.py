@@ -15,7 +15,6 @@ a bad value reach torch, where it becomes a raw IndexError or, worse, a silent w
 """
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from numbers import Integral
@@ -160,12 +159,6 @@ def check_colour(colour) -> str:
         raise ValueError(f"{colour!r} is not a colour of the form '#rrggbb' (e.g. '#2166ac'): "
                          "convert others with utils.plotting.hex_color((r, g, b)).")
     return colour
-
-
-def check_finite(value: float, name: str) -> float:
-    if not math.isfinite(value):
-        raise ValueError(f"{name} is {value}: the model produced NaN or infinite values.")
-    return value
 
 
 def check_relevance_inputs(model, input_ids, target_id, foil_id=None) -> None:
