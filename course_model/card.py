@@ -12,7 +12,7 @@ from pathlib import Path
 from string import Template
 
 from course_model import MODEL_DIR
-from course_model.curriculum import RECIPES, SHIPPED_RECIPE, STAGES
+from course_model.curriculum import OWN_STAGES, RECIPES, SHIPPED_RECIPE, STAGES
 from course_model.evaluate import THRESHOLDS
 from course_model.families import family
 
@@ -38,7 +38,7 @@ def loss_curve(info: dict, path) -> None:
         ax.plot([r[0] for r in log], sm, lw=1.5, color="C0", label=f"running mean of {k}")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (nats/token)")
-    for name in ("stage2", "stage3", "stage4", "stage5"):
+    for name in ("stage2", "stage3", "stage4", "stage5", "stage6"):
         start = info["run"].get(f"{name}_start")
         if start:
             ax.axvline(start, color="grey", ls="--", lw=1)
@@ -159,7 +159,7 @@ def card_values(info: dict, ev: dict) -> dict:
     recipe = next((k for k, r in RECIPES.items() if r.config == cfg), SHIPPED_RECIPE)
     recipe_line, other_recipes = _recipe_lines(recipe)
     s2 = run.get("stage2_start")
-    own = [(run[f"stage{n}_start"], hp[f"stage{n}"]["batch"]) for n in (4, 5)
+    own = [(run[f"stage{n}_start"], hp[f"stage{n}"]["batch"]) for n in OWN_STAGES
            if run.get(f"stage{n}_start") is not None and f"stage{n}" in hp]
 
     def batch_at(step):

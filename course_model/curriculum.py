@@ -62,6 +62,10 @@ STAGES = {
     4: Stage(4, _STAGE4_MIX, 100_000, spaced_answers=0.4),
     5: Stage(5, _blend(_STAGE5_NEW, 0.45, _STAGE4_MIX), 60_000, spaced_answers=0.4),
 }
+# word tasks whose words belong to several tasks (function vectors), over 55% of stage 5's mix
+STAGES[6] = Stage(6, _blend({"word_task@2": 0.45}, 0.55, _newer(STAGES[5].mix, word_task=2)),
+                  50_000, spaced_answers=0.4)
+OWN_STAGES = (4, 5, 6)   # stages that train with their own settings (device, batch, processes)
 
 
 def generate(stage: int, n: int, seed: int, split: str = "train") -> list[str]:
@@ -141,6 +145,8 @@ RECIPES = {
                     extra=dict(ckpt_every=250)),
         5: StageRun(1100, (3e-4, 3e-5), warmup=50, batch=8, device="cpu", world=2,
                     extra=dict(ckpt_every=100)),
+        6: StageRun(1200, (4e-4, 4e-5), warmup=50, batch=8, device="cpu", world=2,
+                    extra=dict(ckpt_every=100)),
     }, dict(_SETTINGS, weight_decay=0.0, probe_every=100, ckpt_every=500)),
 }
 SHIPPED_RECIPE = "gpu"   # what `make model` replays
@@ -165,7 +171,7 @@ def recipe_hp(name: str) -> dict:
     if any(r.stages[n].copies > 1 for n in (1, 2, 3)):
         hp["corpus_copies"] = {n: r.stages[n].copies for n in (1, 2, 3)}
     hp["config"] = r.config
-    for n in (4, 5):
+    for n in OWN_STAGES:
         if n in r.stages:
             sn = r.stages[n]
             hp[f"stage{n}"] = {f"stage{n}_steps": sn.steps, f"lr_stage{n}": sn.lr[0],

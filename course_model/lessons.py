@@ -13,8 +13,6 @@ zero-shot prompt ("fast ->").
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
-
 import torch
 
 from course_model.families import describe, familiar, icl, word_tasks as W
@@ -55,111 +53,18 @@ def first_token(tok, answer: str) -> int:
     return tok(" " + answer, add_special_tokens=False)["input_ids"][0]
 
 
-def _o_proj(model, layer: int):
-    return model.model.layers[layer].self_attn.o_proj
-
-
 def _shape(model):
     c = model.config
     return c.num_hidden_layers, c.num_attention_heads, c.hidden_size // c.num_attention_heads
 
 
-@contextmanager
-def _hooks(pairs):
-    """Register (module, kind, fn) hooks ("pre" or "post"); all removed on exit."""
-    handles = []
-    try:
-        for module, kind, fn in pairs:
-            handles.append(module.register_forward_pre_hook(fn) if kind == "pre"
-                           else module.register_forward_hook(fn))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
 # ------------------------------------------------------------------------------ function vectors
-@torch.no_grad()
-def mean_head_outputs(model, tok, prompts: list[str]) -> torch.Tensor:
-    """[n_layers, n_heads, head_dim]: each head's output (its slice of o_proj's input) at the
-    last position, averaged over the prompts."""
-    n_layers, n_heads, hd = _shape(model)
-    sums = torch.zeros(n_layers, n_heads, hd)
-
-    def store(layer):
-        def hook(module, args):
-            sums[layer] += args[0][:, -1].float().reshape(-1, n_heads, hd).sum(0)
-        return hook
-    with _hooks([(_o_proj(model, l), "pre", store(l)) for l in range(n_layers)]):
-        last_logits(model, tok, prompts)
-    return sums / len(prompts)
-
-
-@torch.no_grad()
-def indirect_effects(model, tok, prompts: list[str], answers: list[str],
-                     mean_outputs: torch.Tensor) -> torch.Tensor:
-    """[n_layers, n_heads]: for each head, the mean rise of p(answer's first token) when it
-    writes its mean output at the last position of `prompts` (shuffled-label ICL prompts).
-
-    A patch at the last position changes nothing before it, so the prompts' other positions
-    run once (a key/value cache) and each head's patch re-runs only the last token."""
-    n_layers, n_heads, hd = _shape(model)
-    targets = torch.tensor([first_token(tok, a) for a in answers])
-    rows = torch.arange(len(prompts))
-    x, m, pos = _batch(tok, prompts)
-    cache = model(input_ids=x[:, :-1], attention_mask=m[:, :-1], position_ids=pos[:, :-1],
-                  use_cache=True).past_key_values
-    n_prefix = x.shape[1] - 1
-
-    def last_probs():
-        logits = model(input_ids=x[:, -1:], attention_mask=m, position_ids=pos[:, -1:],
-                       past_key_values=cache, use_cache=True).logits[:, -1].float()
-        cache.crop(n_prefix)   # drop the last token again for the next patch
-        return logits.softmax(-1)[rows, targets]
-    base = last_probs()
-    out = torch.zeros(n_layers, n_heads)
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            def patch(module, args, head=head, layer=layer):
-                h = args[0].clone()
-                h[:, -1, head * hd:(head + 1) * hd] = mean_outputs[layer, head].to(h.dtype)
-                return (h,) + tuple(args[1:])
-            with _hooks([(_o_proj(model, layer), "pre", patch)]):
-                out[layer, head] = (last_probs() - base).mean()
-    return out
-
-
-@torch.no_grad()
-def function_vector(model, mean_outputs: torch.Tensor, heads) -> torch.Tensor:
-    """[d_model]: sum over heads of o_proj applied to the head's mean output (its slice)."""
-    _, _, hd = _shape(model)
-    v = torch.zeros(model.config.hidden_size)
-    for layer, head in heads:
-        w = _o_proj(model, layer).weight.float()   # [d_model, n_heads * head_dim]
-        v += w[:, head * hd:(head + 1) * hd] @ mean_outputs[layer, head]
-    return v
-
-
-@contextmanager
-def add_to_residual(model, vector: torch.Tensor, layer: int, position: int = -1):
-    """Inside the block, decoder layer `layer`'s output gets `vector` added at `position`."""
-    def add(module, args, output):
-        h = output[0] if isinstance(output, tuple) else output
-        h = h.clone()
-        h[:, position] += vector.to(h.dtype)
-        return (h,) + tuple(output[1:]) if isinstance(output, tuple) else h
-    with _hooks([(model.model.layers[layer], "post", add)]):
-        yield
-
-
-def first_token_accuracy(model, tok, prompts, answers, vector=None, layer=None) -> float:
-    targets = torch.tensor([first_token(tok, a) for a in answers])
-    if vector is None:
-        pred = last_logits(model, tok, prompts).argmax(-1)
-    else:
-        with add_to_residual(model, vector, layer):
-            pred = last_logits(model, tok, prompts).argmax(-1)
-    return (pred == targets).float().mean().item()
+# The course's own answers (notebook 03's exercises) and library measure the vector, so the
+# figures here are what a learner who solves the exercises gets.
+def _fv_tools():
+    from solutions import function_vectors as answers
+    from utils import function_vectors as fv
+    return answers, fv
 
 
 def _task_prompts(rng, task: str, n: int, shuffled: bool = False, k: int = 5):
@@ -185,14 +90,16 @@ def function_vectors(model, tok, n_prompts: int = 20, seed: int = 0) -> dict:
     words (what the model can do with demonstrations). The vector is added after layer
     n_layers // 3 (as Todd et al.). Beside them, the same on the training words (their pairs
     appear in task formats in the corpus; not a threshold)."""
+    answers, fv = _fv_tools()
     rng = random.Random(f"lesson-fv-{seed}")
     n_layers, n_heads, _ = _shape(model)
     means, effects = {}, []
     for task in W.TASKS:
         prompts, _ = _task_prompts(rng, task, n_prompts)
-        means[task] = mean_head_outputs(model, tok, prompts)
+        means[task] = answers.mean_head_outputs(model, tok, prompts)
         sp, sa = _task_prompts(rng, task, n_prompts // 2, shuffled=True)
-        effects.append(indirect_effects(model, tok, sp, sa, means[task]))
+        effects.append(answers.indirect_effects(model, tok, sp, [" " + a for a in sa],
+                                                means[task]))
     aie = torch.stack(effects).mean(0)   # average over tasks: heads that carry "the task"
     top = aie.flatten().topk(FV_HEADS).indices.tolist()
     heads = [(i // n_heads, i % n_heads) for i in top]
@@ -200,27 +107,28 @@ def function_vectors(model, tok, n_prompts: int = 20, seed: int = 0) -> dict:
     random_heads = random.Random(f"lesson-fv-random-{seed}").sample(
         [h for h in all_heads if h not in heads], FV_HEADS)
 
+    def acc(prompts, words, vector=None):
+        return fv.first_token_accuracy(model, tok, prompts, [" " + w for w in words], vector,
+                                       None if vector is None else layer)
+
     def zero_shot(task, split):
         pairs = W.task_pairs(task, split)
-        return [W.zero_shot_prompt(a) for a, _ in pairs], [b for _, b in pairs]
+        return [fv.zero_shot_prompt(a) for a, _ in pairs], [b for _, b in pairs]
     layer = n_layers // 3
     per_task, in_corpus = {}, {}
     for task in W.TASKS:
-        v = function_vector(model, means[task], heads)
-        rv = function_vector(model, means[task], random_heads)
+        v = answers.function_vector(model, means[task], heads)
+        rv = answers.function_vector(model, means[task], random_heads)
         p, a = zero_shot(task, "eval")
         demos = W.task_pairs(task, "train")
-        icl_p = [W.icl_prompt(rng.sample(demos, 5), q) for q, _ in W.heldout_pairs(task)]
-        per_task[task] = {"n": len(p), "zero_shot": first_token_accuracy(model, tok, p, a),
-                          "with_vector": first_token_accuracy(model, tok, p, a, v, layer),
-                          "random_heads": first_token_accuracy(model, tok, p, a, rv, layer),
-                          "icl_5_demos": first_token_accuracy(model, tok, icl_p, a)}
+        icl_p = [fv.icl_prompt(rng.sample(demos, 5), q) for q, _ in W.heldout_pairs(task)]
+        per_task[task] = {"n": len(p), "zero_shot": acc(p, a), "with_vector": acc(p, a, v),
+                          "random_heads": acc(p, a, rv), "icl_5_demos": acc(icl_p, a)}
         p, a = zero_shot(task, "train")
-        icl_p = [W.icl_prompt(rng.sample([d for d in demos if d[0] != q], 5), q)
+        icl_p = [fv.icl_prompt(rng.sample([d for d in demos if d[0] != q], 5), q)
                  for q, _ in demos]
-        in_corpus[task] = {"n": len(p), "zero_shot": first_token_accuracy(model, tok, p, a),
-                           "with_vector": first_token_accuracy(model, tok, p, a, v, layer),
-                           "icl_5_demos": first_token_accuracy(model, tok, icl_p, a)}
+        in_corpus[task] = {"n": len(p), "zero_shot": acc(p, a), "with_vector": acc(p, a, v),
+                           "icl_5_demos": acc(icl_p, a)}
     mean = {k: sum(r[k] for r in per_task.values()) / len(per_task)
             for k in ("zero_shot", "with_vector", "random_heads", "icl_5_demos")}
     in_mean = {k: sum(r[k] for r in in_corpus.values()) / len(in_corpus)

@@ -10,7 +10,7 @@
 The stages, their corpora and each recipe's schedule are the table in `course_model.curriculum`
 (`recipe_hp` turns a recipe into the flat settings read here and recorded in hp.json). Stage 1
 runs until a repeated-token probe shows induction heads (or `stage1_max` steps); stages 2 and 3
-run a cosine each; stages 4 and 5 (`hp["stage4"]`, `hp["stage5"]`) fine-tune with their own
+run a cosine each; stages 4 to 6 (`hp["stage4"]` ...) fine-tune with their own
 device, batch and process count (`train_recipe`), or from an exported model (`finetune`).
 `make model` replays `SHIPPED_RECIPE`.
 
@@ -34,7 +34,7 @@ import torch
 import torch.distributed as dist
 
 from course_model import MODEL_DIR, WORK_DIR, data
-from course_model.curriculum import CONFIG_CPU, RECIPES, SHIPPED_RECIPE, recipe_hp
+from course_model.curriculum import CONFIG_CPU, OWN_STAGES, RECIPES, SHIPPED_RECIPE, recipe_hp
 
 
 def hp_at(hp: dict, step: int) -> dict:
@@ -82,10 +82,12 @@ def induction_probe(model, vocab: int, n: int = 32, length: int = 30) -> float:
 
 def lr_at(step: int, stage2_start: int | None, hp: dict,
           stage3_start: int | None = None, stage4_start: int | None = None,
-          stage5_start: int | None = None) -> float:
+          stage5_start: int | None = None, stage6_start: int | None = None) -> float:
     if stage2_start is None:   # stage 1: warmup then constant
         return hp["lr"] * min(1.0, (step + 1) / hp["warmup"])
-    for n, start in ((5, stage5_start), (4, stage4_start)):
+    starts = {4: stage4_start, 5: stage5_start, 6: stage6_start}
+    for n in sorted(OWN_STAGES, reverse=True):   # the latest own-settings stage that started
+        start = starts.get(n)
         if start is not None:   # a short warmup (new batch size, new device), then cosine
             i, warm = step - start, hp[f"warmup_stage{n}"]
             if i < warm:
@@ -225,7 +227,7 @@ def train_recipe(run: str, hp: dict, max_minutes: float = 1e9) -> str:
         start = state.get(f"stage{n}_start")
         return start is not None and state["step"] >= start + settings[f"stage{n}_steps"]
     settings, last = first, 3
-    for n in (4, 5):
+    for n in OWN_STAGES:
         if not hp.get(f"stage{n}"):
             break
         if not done(last, settings):
@@ -303,7 +305,7 @@ class TrainStage:
 
 
 TRAIN_STAGES = (TrainStage(1, 1), TrainStage(2, 2), TrainStage(3, 4), TrainStage(4, 5, True),
-                TrainStage(5, 6, True))
+                TrainStage(5, 6, True), TrainStage(6, 7, True))
 
 
 def current_stage(state: dict) -> TrainStage:
@@ -428,7 +430,8 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         x, labels = x.to(device), labels.to(device)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, state["stage2_start"], hp, state.get("stage3_start"),
-                            state.get("stage4_start"), state.get("stage5_start"))
+                            state.get("stage4_start"), state.get("stage5_start"),
+                            state.get("stage6_start"))
         opt.zero_grad(set_to_none=True)
         over_time = (time.time() - t0) / 60 > max_minutes
         loss = batch_loss(model, x, labels, rank, world)

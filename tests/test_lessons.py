@@ -37,20 +37,36 @@ def _task_pairs_shown(doc: str) -> set[tuple[str, str]]:
     return pairs
 
 
-def test_heldout_pairs_never_appear_in_a_task_format():
+@pytest.mark.parametrize("version", [1, 2])
+def test_heldout_pairs_never_appear_in_a_task_format(version):
     """Training documents show a held-out pair only in sentences ("The opposite of fast is
     slow."), never as a demonstration or a query (nor a bare zero-shot item: none exists). A
     word may be held out in one task and a training word of another ("dog": held out for
     English to German, a training word for singular to plural)."""
-    held = {p for t in W.TASKS for p in W.heldout_pairs(t)}
-    train = {p for t in W.TASKS for p in W.task_pairs(t, "train")}
+    tasks, pairs_of = (W.TASKS, W.task_pairs) if version == 1 else (W.TASKS_V2, W.task_pairs_v2)
+    make = W.word_task_doc if version == 1 else W.word_task_doc_v2
+    held = {p for t in tasks for p in pairs_of(t, "eval")}
+    train = {p for t in tasks for p in pairs_of(t, "train")}
     seen, rng = set(), random.Random(0)
     for _ in range(3000):
-        seen |= _task_pairs_shown(strip_markers(W.word_task_doc(rng, "train")))
+        seen |= _task_pairs_shown(strip_markers(make(rng, "train")))
     assert seen and seen <= train
     assert not seen & held
-    assert not any(re.search(r"(^|\n)\S+ ->$", strip_markers(W.word_task_doc(rng, "train")))
+    assert not any(re.search(r"(^|\n)\S+ ->$", strip_markers(make(rng, "train")))
                    for _ in range(500))
+
+
+def test_version_2_words_belong_to_several_tasks():
+    """Version 2's point: many query words have answers in two or more tasks, so only the
+    demonstrations (or a function vector) say which task is meant."""
+    assert len(W._SHARED) >= 100
+    rng = random.Random(1)
+
+    def query(doc: str) -> str:
+        lines = strip_markers(doc).split("\n")
+        return lines[-2][3:] if lines[-1].startswith("A:") else re.split(r" ->|:", lines[-1])[0]
+    queries = [query(W._icl_doc_v2(rng, t, "train")) for t in W.TASKS_V2 for _ in range(50)]
+    assert sum(q in W._SHARED for q in queries) > 0.5 * len(queries)
 
 
 def test_notebook_query_words_are_held_out():
@@ -114,25 +130,18 @@ def model_tok():
     return model, tok
 
 
-def test_function_vector_pieces(model_tok):
-    model, tok = model_tok
-    n_layers, n_heads, hd = L._shape(model)
-    prompts = [W.icl_prompt([("hot", "cold"), ("big", "small")], q) for q in ("up", "good")]
-    means = L.mean_head_outputs(model, tok, prompts)
-    assert means.shape == (n_layers, n_heads, hd)
-    v = L.function_vector(model, means, [(1, 2), (3, 4)])
-    w = model.model.layers[1].self_attn.o_proj.weight
-    one = L.function_vector(model, means, [(1, 2)])
-    assert torch.allclose(one, w[:, 2 * hd:3 * hd] @ means[1, 2], atol=1e-5)
-    assert v.shape == (model.config.hidden_size,)
-    before = L.last_logits(model, tok, ["fast ->"])
-    with L.add_to_residual(model, 10 * v, 2):
-        during = L.last_logits(model, tok, ["fast ->"])
-    assert not torch.allclose(before, during)
-    assert torch.equal(before, L.last_logits(model, tok, ["fast ->"]))   # hook removed
-    with pytest.raises(RuntimeError), L.add_to_residual(model, v, 2):
-        raise RuntimeError("inside")
-    assert torch.equal(before, L.last_logits(model, tok, ["fast ->"]))
+def test_function_vector_lesson_uses_the_course_answers(model_tok):
+    """eval.json's function vectors are what a learner who solved notebook 03 computes: the
+    lesson calls the answer key and the library (their maths is tested in
+    test_function_vectors.py), on prompts in the notebook's formats."""
+    from solutions import function_vectors as answers
+    from utils import function_vectors as fv
+    assert L._fv_tools() == (answers, fv)
+    demos = [("hot", "cold"), ("big", "small")]
+    assert W.icl_prompt(demos, "up") == fv.icl_prompt(demos, "up")
+    assert W.zero_shot_prompt("up") == fv.zero_shot_prompt("up")
+    prompts, answers_ = L._task_prompts(random.Random(0), "antonym", 3, shuffled=True)
+    assert len(prompts) == 3 and all(p.endswith(" ->") for p in prompts)
 
 
 def _shipped_lessons() -> dict:

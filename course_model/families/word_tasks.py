@@ -218,3 +218,86 @@ def word_task_doc(rng: random.Random, split: str = "train") -> str:
     if rng.random() < 0.55:
         return _icl_doc(rng, task, split)
     return "\n".join(sentence(rng, task, rng.choice(pool)) for _ in range(rng.randint(2, 4)))
+
+
+# ------------------------------------------------------------------------------ version 2
+# Version 1 taught each word one task, so the model could answer "fast ->" from the word alone
+# and never had to read the task from the demonstrations: no head carried "the task", and a
+# function vector had nothing to average. Version 2 makes words ambiguous (every lower-case
+# word of every task can also be asked in capitals, and many nouns have a German word, a plural
+# and a colour), states every pair in four wordings (held-out pairs are known only from these),
+# and draws the query of an in-context document from words that belong to several tasks.
+def _upper_everywhere() -> list[tuple[str, str]]:
+    words = dict.fromkeys(w for w in _LOWER_WORDS)
+    for task in ("antonym", "english_german", "singular_plural", "object_colour"):
+        words.update(dict.fromkeys(a for a, _ in TASKS[task] if a.islower() and a.isalpha()))
+    return [(w, w.upper()) for w in words]
+
+
+TASKS_V2: dict[str, list[tuple[str, str]]] = dict(TASKS, lower_upper=_upper_everywhere())
+STATEMENTS = {
+    "antonym": ("The opposite of {a} is {b}.", "{A} is the opposite of {b}.",
+                "{A} and {b} are opposites.", "The word {a} means the reverse of {b}."),
+    "english_german": ("The German word for {a} is {b}.", "In German, {a} is {b}.",
+                       "{A} is called {b} in German.", "The English word {a} is {b} in German."),
+    "country_capital": ("The capital of {a} is {b}.", "{B} is the capital of {a}.",
+                        "{A} has its capital in {b}.", "The capital city of {a} is {b}."),
+    "singular_plural": ("The plural of {a} is {b}.", "One {a}, two {b}.",
+                        "There is one {a} and there are many {b}.", "More than one {a}: {b}."),
+    "lower_upper": ("In capital letters, {a} is {b}.", "Written in capitals, {a} is {b}.",
+                    "The word {a} in upper case is {b}.", "In capitals the word {a} is {b}."),
+    "object_colour": ("The colour of {a} is {b}.", "{A} is {b}.",
+                      "The usual colour of {a} is {b}.", "What colour is {a}? It is {b}."),
+}
+
+
+def task_pairs_v2(task: str, split: str) -> list[tuple[str, str]]:
+    return [p for p in TASKS_V2[task] if is_heldout(task, p) == (split == "eval")]
+
+
+def _tasks_of_word() -> dict[str, set[str]]:
+    """Each training input word -> the tasks whose training pairs hold it."""
+    out: dict[str, set[str]] = {}
+    for task in TASKS_V2:
+        for a, _ in task_pairs_v2(task, "train"):
+            out.setdefault(a, set()).add(task)
+    return out
+
+
+_SHARED = {w for w, ts in _tasks_of_word().items() if len(ts) > 1}
+
+
+def statement(rng: random.Random, task: str, pair: tuple[str, str]) -> str:
+    """One of the task's four wordings of the pair ("What colour is snow? It is white.")."""
+    a, b = pair
+    s = rng.choice(STATEMENTS[task])
+    if task == "lower_upper":   # never capitalise the lower-case word itself
+        s = s.replace("{A}", "{a}")
+    return s.format(a=a, b=b, A=a[:1].upper() + a[1:], B=b[:1].upper() + b[1:])
+
+
+def _icl_doc_v2(rng: random.Random, task: str, split: str) -> str:
+    """2-8 training-pair demonstrations in one format; the query (of `split`) is a word that
+    belongs to several tasks where one is at hand (then only the demonstrations say which)."""
+    pool = task_pairs_v2(task, "train")
+    queries = task_pairs_v2(task, split)
+    shared = [p for p in queries if p[0] in _SHARED]
+    query = rng.choice(shared if shared and rng.random() < 0.7 else queries)
+    k = rng.randint(2, 8)
+    demos = rng.sample([p for p in pool if p != query], k)
+    return icl_prompt(demos, query[0], rng.choice(FORMATS)) + SPLIT + " " + query[1]
+
+
+@register("word_task", 2, heldout="half of each task's pairs (never in a task format)")
+def word_task_doc_v2(rng: random.Random, split: str = "train") -> str:
+    """Word tasks whose words are shared between tasks: in-context documents over training
+    pairs, or 3-6 statements of pairs in four wordings (held-out pairs drawn more often: they
+    have no other source)."""
+    if rng.random() < 0.5:
+        return _icl_doc_v2(rng, rng.choice(list(TASKS_V2)), split)
+    lines = []
+    for _ in range(rng.randint(3, 6)):
+        task = rng.choice(list(TASKS_V2))
+        pool = task_pairs_v2(task, "eval" if rng.random() < 0.6 else "train")
+        lines.append(statement(rng, task, rng.choice(pool)))
+    return "\n".join(lines)
