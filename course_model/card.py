@@ -272,6 +272,21 @@ def _lesson_values(les: dict | None) -> dict:
         + ", ".join(f"{k} {v:.2f}" for k, v in co["memory_rate"].items())
         + f" ({co['n_per_tier']} facts each).",
     ]
+    if "transplant" in les:
+        tr = les["transplant"]["number_rate"]
+        notes.append(
+            f"- Transplant (notebook 03) over {les['transplant']['n_pairs']} held-out pairs: the "
+            f"{les['transplant']['k']} heads that read a quantity question make a descriptive "
+            f"question's answer a number {tr['task_heads']:.2f} of the time; random heads "
+            f"{tr['random_heads']:.2f}; no transplant {tr['before']:.2f}.")
+    if "monitor" in les:
+        mo = les["monitor"]
+        notes.append(
+            f"- Provenance monitor (notebook 04), fitted on {mo['n_train_patients']} patients, "
+            f"scored on {mo['n_test_patients']} held-out patients' greedy summaries "
+            f"({mo['tokens']} tokens): balanced accuracy {mo['balanced accuracy']:.2f}, ROC AUC "
+            f"{mo['ROC AUC']:.2f}, accuracy {mo['accuracy']:.2f} against a majority baseline of "
+            f"{mo['majority baseline']:.2f}.")
     return dict(lesson_rows=_table(rows), fv_rows=_table(fv_rows), lesson_notes="\n".join(notes))
 
 

@@ -20,7 +20,8 @@ from course_model.families import describe, familiar, icl, word_tasks as W
 THRESHOLDS = {"atlantic_names_listed": 1.0, "fv_gain_mean": 0.40, "fv_random_gain_max": 0.10,
               "icl_course_clean": 1.0, "icl_course_corrupted": 1.0, "icl_course_gap_nats": 2.0,
               "icl_heldout_clean": 0.90, "icl_heldout_corrupted": 0.75,
-              "conflict_memory_rises": 1.0}
+              "conflict_memory_rises": 1.0, "monitor_balanced_accuracy": 0.80,
+              "transplant_beats_random": 1.0}
 FV_HEADS = 6        # heads summed into a function vector (of 48)
 ATLANTIC_LISTED = ["plankton", "fish", "whales", "deep-sea organisms", "coral reef",
                    "polar waters", "tropical", "marine biomes"]
@@ -217,22 +218,110 @@ def conflicts(model, tok) -> dict:
             "rises": all(a < b for a, b in zip(r, r[1:]))}
 
 
+def _quantity_source(rng) -> tuple[str, str]:
+    """(prompt ending in "A:", its question as the substring): a held-out number fact."""
+    from course_model.families import reading
+    while True:
+        sentence, question, answer = reading.num_fact(rng, "eval")
+        if answer[:1].isdigit():
+            q = f"Q: {question}?"
+            return f"{sentence} {rng.choice(reading.FILLERS)}\n{q}\nA:", q
+
+
+def _is_number(text: str) -> bool:
+    return text.strip()[:1].isdigit()
+
+
+def transplant(model, tok, n_pairs: int = 24, n_random: int = 3, max_new: int = 4) -> dict:
+    """Notebook 03's transplant over n_pairs held-out pairs: the heads that read a quantity
+    question (top k by LRP relevance on the question) carry their last-position output into a
+    descriptive question ("Which animals live ...?"). How often does the target's greedy answer
+    (max_new tokens) become a number, with those heads, with k random heads (control, n_random
+    draws) and with none? Uses the notebook's functions (`compare_transplant` with the course's
+    capture and transplant answers, heads by `substring_head_scores`)."""
+    from solutions import function_vectors as answers
+    from utils.function_vectors import random_heads
+    from utils.heads import select_top_heads
+    from utils.transplant import compare_transplant, default_k
+    rng = random.Random("lesson-transplant")
+    k = default_k(model)
+    counts = {"before": 0, "task_heads": 0, "random_heads": 0.0}
+    rows = []
+
+    def run(source, target, heads):
+        return compare_transplant(model, tok, source, heads, target, max_new_tokens=max_new,
+                                  capture=answers.head_outputs_at_last,
+                                  transplant=answers.transplant_heads)
+    for i in range(n_pairs):
+        source, question = _quantity_source(rng)
+        target = describe.describe_item(rng, "eval")[0]
+        top = select_top_heads(answers.substring_head_scores(model, tok, source, question), k)
+        before, after = run(source, target, top)
+        rand = [_is_number(run(source, target, random_heads(model, k, seed=100 * i + j))[1])
+                for j in range(n_random)]
+        counts["before"] += _is_number(before)
+        counts["task_heads"] += _is_number(after)
+        counts["random_heads"] += sum(rand) / n_random
+        rows.append({"before": before, "task_heads": after})
+    rates = {key: v / n_pairs for key, v in counts.items()}
+    return {"number_rate": rates, "k": k, "n_pairs": n_pairs, "examples": rows[:6],
+            "beats_random": rates["task_heads"] > rates["random_heads"]}
+
+
+def monitor(model, tok, n_train: int = 5, n_test: int = 20, max_new: int = 100) -> dict:
+    """Notebook 04's provenance monitor: fitted on n_train generated patients' reference
+    summaries, scored on the model's own greedy summaries of n_test held-out patients, labelled
+    by the generator's exact spans (`utils.provenance.summary_labels`). Balanced accuracy and
+    ROC AUC beside the majority baseline."""
+    import numpy as np
+    from utils.conflicts import token_head_relevance_batched as relevance
+    from utils.generation import greedy_ids
+    from utils.lrp import attnlrp
+    from utils.monitor import fit_monitor, score_against_truth
+    from utils.provenance import (handover_examples, monitor_features, prompt_ids,
+                                  provenance_dataset, summary_labels)
+    with attnlrp(model):
+        train = provenance_dataset(model, tok, handover_examples(range(n_train), "train"),
+                                   token_relevance=relevance)
+    fitted = fit_monitor(train.features, train.labels)
+    features, truth, rules = [], [], []
+    for example in handover_examples(range(n_test), "eval"):
+        chat = prompt_ids(tok, example["messages"])
+        full = greedy_ids(model, tok, chat, max_new_tokens=max_new)
+        labels, rule = summary_labels(tok, example["record"], full[0, chat.shape[1]:].tolist())
+        with attnlrp(model):
+            features.append(monitor_features(relevance(model, full, chat.shape[1])))
+        truth.append(labels)
+        rules.append(rule)
+    features, truth = np.concatenate(features), np.concatenate(truth).astype(bool)
+    p_memory = fitted.predict_proba(features)[:, 1]
+    score = score_against_truth(p_memory > 0.5, truth, p_memory)
+    return {**{k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in score.items()},
+            "n_train_patients": n_train, "n_test_patients": n_test,
+            "labels": {r: rules.count(r) for r in set(rules)}}
+
+
 def lessons(model, tok) -> dict:
     """Every lesson's figures, thresholds and pass/fail (see THRESHOLDS)."""
     fv = function_vectors(model, tok)
+    tr = transplant(model, tok)
     at = atlantic(model, tok)
     se = sentiment(model, tok)
     co = conflicts(model, tok)
+    mo = monitor(model, tok)
     scores = {"atlantic_names_listed": at["score"], "fv_gain_mean": fv["gain"],
               "fv_random_gain_max": fv["random_gain"],
               "icl_course_clean": se["course_clean"], "icl_course_corrupted": se["course_corrupted"],
               "icl_course_gap_nats": se["course_min_gap"], "icl_heldout_clean": se["heldout_clean"],
               "icl_heldout_corrupted": se["heldout_corrupted"],
-              "conflict_memory_rises": float(co["rises"])}
+              "conflict_memory_rises": float(co["rises"]),
+              "monitor_balanced_accuracy": mo["balanced accuracy"],
+              "transplant_beats_random": float(tr["beats_random"])}
     passed = {k: (scores[k] < THRESHOLDS[k]) if k == "fv_random_gain_max"
               else scores[k] >= THRESHOLDS[k] - 1e-9 for k in THRESHOLDS}
     return {"scores": scores, "thresholds": THRESHOLDS, "pass": passed,
-            "function_vectors": fv, "atlantic": at, "sentiment": se, "conflicts": co}
+            "function_vectors": fv, "transplant": tr, "atlantic": at, "sentiment": se,
+            "conflicts": co, "monitor": mo}
 
 
 def table(res: dict) -> str:
