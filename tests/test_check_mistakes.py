@@ -1,6 +1,8 @@
 """Checks of notebooks 01 and 02 name the mistakes that used to pass or crash unnamed:
-batching bugs of occlusion, a wrong summation axis, a missing retain_grad, a session patched by
-lxt's own monkey_patch, and the last-row head relevance."""
+batching bugs of occlusion, a wrong summation axis, a missing retain_grad, LRP switched off or
+left on, a session patched by lxt's own monkey_patch, and the last-row head relevance. Every
+check of the two notebooks meets at least two typical wrong answers here or in
+test_checks_core.py."""
 import pytest
 import torch
 import transformers.models.llama.modeling_llama as modeling_llama
@@ -80,13 +82,49 @@ def _no_retain_grad(model, input_ids, target_id, foil_id=None):
     return torch.stack([(w * w.grad)[0] for w in out.attentions])     # w.grad is None
 
 
+def test_lrp_relevance_mistakes_are_named(capsys):
+    """LRP switched off, the foil dropped, and AttnLRP left on after the function returns."""
+    from utils.lrp import attnlrp, enable_lrp, lrp_is_enabled
+
+    def plain(model, input_ids, target_id, foil_id=None):
+        return ia.input_x_gradient(model, input_ids, target_id, foil_id)
+
+    def drops_foil(model, input_ids, target_id, foil_id=None):
+        with attnlrp(model):
+            return ia.input_x_gradient(model, input_ids, target_id)
+
+    def never_switches_off(model, input_ids, target_id, foil_id=None):
+        enable_lrp(model)                 # the rules are switched on and never removed
+        return ia.input_x_gradient(model, input_ids, target_id, foil_id)
+
+    _named(capsys, check_lrp_relevance, ia.lrp_relevance, {
+        "the AttnLRP rules are off": plain, "`foil_id` is ignored": drops_foil,
+        "still switched on after the function returned": never_switches_off,
+    })
+    assert not lrp_is_enabled(tiny_llama())
+
+
 @pytest.mark.filterwarnings("ignore:The .grad attribute")
 def test_missing_retain_grad_and_wrong_axes_are_named(capsys):
     def wrong_axes(model, input_ids, target_id, foil_id=None):
         return ah.attention_relevance(model, input_ids, target_id, foil_id).sum((1, 2))
 
-    _named(capsys, check_attention_relevance, ah.attention_relevance,
-           {".retain_grad()": _no_retain_grad})
+    def gradient_only(model, input_ids, target_id, foil_id=None):
+        embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
+        out = model(inputs_embeds=embeds, use_cache=False, output_attentions=True)
+        for w in out.attentions:
+            w.retain_grad()
+        logits = out.logits[0, -1]
+        (logits[target_id] - (logits[foil_id] if foil_id is not None else 0)).backward()
+        return torch.stack([w.grad[0] for w in out.attentions])       # never times the weights
+
+    def absolute(model, input_ids, target_id, foil_id=None):
+        return ah.attention_relevance(model, input_ids, target_id, foil_id).abs()
+
+    _named(capsys, check_attention_relevance, ah.attention_relevance, {
+        ".retain_grad()": _no_retain_grad, "the gradient alone": gradient_only,
+        "absolute values": absolute,
+    })
     _named(capsys, check_head_relevance, ah.head_relevance, {
         ".retain_grad()": lambda m, i, t, f=None: _no_retain_grad(m, i, t, f).sum((-2, -1)),
         "wrong axes": wrong_axes,

@@ -111,3 +111,35 @@ def test_asset_pages_are_self_contained_and_escaped(tiny_model_dir, tmp_path):
     noise = json.loads(re.search(r"const DATA = (.*?);\n", paths[1].read_text()).group(1))
     assert noise["levels"][0]["level"] == 0.0
     assert noise["levels"][0]["draws"][0]["lrp_corr"] == 1.0   # noise-free map equals itself
+
+
+def test_figures_take_the_course_colours(tiny_model_dir, tmp_path):
+    """Signs, maps, groups and the asset pages' methods use utils/colours.py, so a method or a
+    sign has one colour in every notebook."""
+    import json
+    import re
+
+    from matplotlib.colors import to_hex
+
+    from tools import make_assets
+    from utils import colours
+    from utils.head_plots import head_atlas, head_bar_chart, last_query_overview, token_map
+    from utils.models import load_model
+
+    bars = head_bar_chart(torch.tensor([[2.0, -1.0], [0.5, -0.2]]), "bars").axes[0]
+    assert {to_hex(p.get_facecolor()) for p in bars.patches} == {colours.SUPPORTS, colours.OPPOSES}
+    maps = torch.rand(2, 2, 3, 3)
+    for kind, cmap in [("relevance", colours.RELEVANCE_CMAP), ("attention", colours.ATTENTION_CMAP)]:
+        assert token_map(maps[0, 0], ["a", "b", "c"], "m", kind=kind).axes[0].images[0].cmap.name == cmap
+        assert last_query_overview(maps, ["a", "b", "c"], "o", kind=kind).axes[0].images[0].cmap.name == cmap
+    atlas = head_atlas({"cluster 0": torch.ones(2, 2), "cluster 1": torch.ones(2, 2)}, "a",
+                       legend_title="cluster").axes[0]
+    assert [to_hex(c.get_facecolor()[0], keep_alpha=False) for c in atlas.collections] == colours.GROUPS[:2]
+    assert not {colours.CONTEXT, colours.MEMORY, colours.SUPPORTS, colours.OPPOSES} & set(colours.GROUPS)
+
+    model, tokenizer = load_model(str(tiny_model_dir), device="cpu", verbose=False)
+    _, noise_page = make_assets.build(model, tokenizer, "a tiny test model", tmp_path)
+    data = json.loads(re.search(r"const DATA = (.*?);\n", noise_page.read_text()).group(1))
+    assert data["colours"] == {"gradient": colours.METHODS["gradient"],
+                               "ixg": colours.METHODS["Input x Gradient"],
+                               "lrp": colours.METHODS["LRP"]}

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from utils.attribution import relevance_at, top_k_predictions  # noqa: E402
+from utils.colours import ATTENTION, OPPOSES, SUPPORTS, method_colour  # noqa: E402
 from utils.models import input_device, model_shape  # noqa: E402
 from utils.prompts import DUST_PROMPT  # noqa: E402
 from utils.tokens import encode, readable_tokens  # noqa: E402
@@ -36,6 +37,14 @@ ASSETS = ROOT / "assets"
 NOISE_LEVELS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1)   # noise std / embedding RMS
 DRAWS = 6
 METHODS = {"gradient": "Gradient (norm per token)", "ixg": "Input x Gradient", "lrp": "LRP"}
+# Each curve in the course's colour of its method (utils/colours.py)
+METHOD_COLOURS = {"gradient": method_colour("gradient"), "ixg": method_colour("Input x Gradient"),
+                  "lrp": method_colour("LRP")}
+
+
+def _rgb(colour: str) -> list[int]:
+    """'#rrggbb' -> [r, g, b]: the pages mix it with white in JavaScript."""
+    return [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
 
 
 def safe_json(value) -> str:
@@ -60,7 +69,8 @@ def attention_data(model, tokenizer, prompt: str) -> dict:
     top = top_k_predictions(model, tokenizer, ids, 1)[0]
     return {"tokens": readable_tokens(tokenizer, ids), "layers": n_layers, "heads": n_heads,
             "attention": base64.b64encode(quantised.tobytes()).decode("ascii"),
-            "prediction": top.token, "probability": round(top.probability, 3)}
+            "prediction": top.token, "probability": round(top.probability, 3),
+            "ink": _rgb(ATTENTION)}
 
 
 def _rank_corr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -98,7 +108,8 @@ def noise_data(model, tokenizer, prompt: str, seed: int = 0) -> dict:
             draws.append(entry)
         levels.append({"level": level, "draws": draws})
     return {"tokens": readable_tokens(tokenizer, ids), "target": target.token,
-            "clean_logit": round(target.logit, 3), "methods": METHODS, "levels": levels}
+            "clean_logit": round(target.logit, 3), "methods": METHODS, "levels": levels,
+            "colours": METHOD_COLOURS, "supports": _rgb(SUPPORTS), "opposes": _rgb(OPPOSES)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,7 +123,7 @@ h1{font-size:20px;margin:0 0 6px} p{max-width:900px;line-height:1.45;margin:6px 
 .note{color:#555;font-size:12px} .row{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 table.grid{border-collapse:collapse} table.grid td{width:22px;height:18px;border:1px solid #fff;cursor:pointer}
 table.grid th{font-size:11px;font-weight:normal;color:#555;padding:0 3px}
-.sel{outline:2px solid #111} .query{border:1px solid #111 !important}
+.sel{outline:3px solid #17becf;outline-offset:-1px} .query{border:1px solid #111 !important}
 """
 
 
@@ -133,9 +144,9 @@ let layer = 0, head = 0, query = T - 1;
 function focus(l, h, q) {             // largest weight on any token but the first (the "sink")
   let m = 0; for (let k = 1; k <= q; k++) m = Math.max(m, att(l, h, q, k)); return m;
 }
-function orange(w) { const r = 255, g = Math.round(255 - 150 * w), b = Math.round(255 - 255 * w);
-  return `rgb(${r},${g},${b})`; }
-function blue(w) { const v = Math.round(255 - 200 * w); return `rgb(${v},${v},255)`; }
+function ink(w) {                     // white (0) to the course's attention colour (1)
+  const [r, g, b] = DATA.ink.map(c => Math.round(255 - (255 - c) * w)); return `rgb(${r},${g},${b})`;
+}
 function drawGrid() {
   const t = document.getElementById('grid'); t.replaceChildren();
   const hr = t.insertRow(); hr.appendChild(document.createElement('th'));
@@ -144,7 +155,7 @@ function drawGrid() {
     const r = t.insertRow(); const th = document.createElement('th'); th.textContent = 'layer ' + l; r.appendChild(th);
     for (let h = 0; h < H; h++) {
       const c = r.insertCell(); const f = focus(l, h, query);
-      c.style.background = blue(f); c.title = `layer ${l}, head ${h}: largest weight on a non-first token ${f.toFixed(2)}`;
+      c.style.background = ink(f); c.title = `layer ${l}, head ${h}: largest weight on a non-first token ${f.toFixed(2)}`;
       if (l === layer && h === head) c.className = 'sel';
       c.onclick = () => { layer = l; head = h; draw(); };
     }
@@ -156,7 +167,7 @@ function drawText() {
     const s = document.createElement('span'); s.className = 'tok' + (k === query ? ' query' : '');
     s.textContent = tok;
     const w = k <= query ? att(layer, head, query, k) : 0;
-    s.style.background = k <= query ? orange(w) : '#f3f3f3'; s.style.color = w > 0.6 ? '#fff' : '#222';
+    s.style.background = k <= query ? ink(w) : '#f3f3f3'; s.style.color = w > 0.6 ? '#fff' : '#222';
     s.title = k <= query ? `attention ${w.toFixed(3)}` : 'after the query: masked (causal)';
     s.onclick = () => { query = k; draw(); };
     box.appendChild(s);
@@ -178,17 +189,18 @@ draw();
 def attention_page(data: dict, model_note: str) -> str:
     body = f"""
 <h1>A transformer brain: {data['layers']} layers x {data['heads']} attention heads</h1>
-<p>Each square on the left is one attention head. Blue shows how sharply the chosen token's head
-looks at one earlier token (darker = more focused; many heads park their attention on the first
-token, which is left out of this measure). Click a square to pick that head, click a token to
-make it the one that looks. Orange on the text shows where that head sends the token's
+<p>Each square on the left is one attention head. Its shade shows how sharply the chosen token's
+head looks at one earlier token (darker = more focused; many heads park their attention on the
+first token, which is left out of this measure). Click a square to pick that head, click a token
+to make it the one that looks. The shading of the text shows where that head sends the token's
 attention. The last token is where the model predicts the answer
 (<code id="pred"></code>).</p>
 <p class="note">{model_note}</p>
 <div class="row"><table class="grid" id="grid"></table>
 <div style="max-width:720px"><div id="where" style="font-weight:bold;margin-bottom:6px"></div>
 <div id="text" style="line-height:1.9"></div>
-<p class="note">Colour scale: white = 0, deep orange = 1 (all attention on that token).</p></div></div>"""
+<p class="note">Colour scale: white = 0, black = 1 (all attention on that token), as in the
+course's attention maps.</p></div></div>"""
     script = _ATTENTION_JS + (
         "document.getElementById('pred').textContent = "
         "`${DATA.prediction} with probability ${DATA.probability}`;\n")
@@ -198,9 +210,9 @@ attention. The last token is where the model predicts the answer
 _NOISE_JS = r"""
 const M = Object.keys(DATA.methods);
 let li = 0, di = 0;
-function color(v) {                    // diverging: blue < 0 < red, white at 0
-  const a = Math.min(1, Math.abs(v)), c = Math.round(255 * (1 - a));
-  return v >= 0 ? `rgb(255,${c},${c})` : `rgb(${c},${c},255)`;
+function color(v) {                    // diverging as in the notebooks: blue < 0 < red, white at 0
+  const a = Math.min(1, Math.abs(v)), end = v >= 0 ? DATA.supports : DATA.opposes;
+  const [r, g, b] = end.map(c => Math.round(255 - (255 - c) * a)); return `rgb(${r},${g},${b})`;
 }
 function drawMaps() {
   const lev = DATA.levels[li], d = lev.draws[Math.min(di, lev.draws.length - 1)];
@@ -225,7 +237,7 @@ function drawMaps() {
 }
 function drawChart() {
   const svg = document.getElementById("chart"), W = 420, Hh = 220, pad = 48;
-  const colors = {gradient: '#d95f02', ixg: '#7570b3', lrp: '#1b9e77'};
+  const colors = DATA.colours;         // the course's method colours
   const n = DATA.levels.length, x = i => pad + i * (W - 2 * pad) / (n - 1);
   // y axis from just below the lowest mean correlation (at most 0.8) up to 1
   let low = 1;

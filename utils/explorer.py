@@ -124,7 +124,8 @@ class RelevanceExplorer:
             self._cache[key] = self.relevance_fn(self.model, self.input_ids, target.token_id,
                                                  foil.token_id if foil else None)
         relevance = self._cache[key]
-        explained = f"logit({target.token})" + (f" - logit({foil.token})" if foil else "")
+        # quoted, so a token such as '1' reads as the token, not as an index
+        explained = f"logit({target.token!r})" + (f" - logit({foil.token!r})" if foil else "")
         value = target.logit - (foil.logit if foil else 0.0)
         # First and last token often dominate; capping the scale there keeps the rest visible
         # (clipped tokens show in the darkest colour, their values in the tooltip).

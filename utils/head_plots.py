@@ -14,10 +14,9 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from utils.colours import (ATTENTION_CMAP, GROUPS as ATLAS_COLOURS, NEUTRAL, OPPOSES,
+                           RELEVANCE_CMAP, SUPPORTS)
 from utils.plotting import figure_png
-
-ATLAS_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                 "#17becf", "#bcbd22", "#7f7f7f"]
 
 
 class HeadFigure(Figure):
@@ -56,7 +55,7 @@ def head_bar_chart(head_scores, title: str, n_labels: int = 12) -> Figure:
     values = flat[order]
     fig = HeadFigure(figsize=(12, 4))
     ax, ax_share = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.4, 1]})
-    colours = np.where(values >= 0, "#d62728", "#1f77b4")
+    colours = np.where(values >= 0, SUPPORTS, OPPOSES)
     ax.bar(np.arange(len(values)), values, color=colours, width=0.85)
     ax.axhline(0, color="black", linewidth=0.6)
     shown = min(n_labels, len(values))
@@ -66,15 +65,15 @@ def head_bar_chart(head_scores, title: str, n_labels: int = 12) -> Figure:
     ax.set_xlabel(f"heads sorted by |relevance| (the strongest {shown} named)")
     ax.set_ylabel("head relevance")
     ax.set_title(title)
-    ax.legend(handles=[Line2D([], [], color="#d62728", lw=6, label="supports the target"),
-                       Line2D([], [], color="#1f77b4", lw=6, label="speaks against it")],
+    ax.legend(handles=[Line2D([], [], color=SUPPORTS, lw=6, label="supports the target"),
+                       Line2D([], [], color=OPPOSES, lw=6, label="speaks against it")],
               loc="upper right", fontsize=8)
 
     magnitude = np.abs(values)
     share = np.cumsum(magnitude) / max(magnitude.sum(), 1e-12)
     fraction = np.arange(1, len(values) + 1) / len(values)
     ax_share.plot(100 * fraction, 100 * share, color="black", label="this prompt")
-    ax_share.plot([0, 100], [0, 100], color="grey", linestyle="--", label="even spread")
+    ax_share.plot([0, 100], [0, 100], color=NEUTRAL, linestyle="--", label="even spread")
     ax_share.set_xlabel("top heads (% of all heads)")
     ax_share.set_ylabel("share of total |relevance| (%)")
     ax_share.set_title("How concentrated is relevance?")
@@ -167,11 +166,11 @@ def token_map(matrix, tokens: list[str], title: str, kind: str = "attention",
     else:
         fig = ax.figure
     if kind == "attention":
-        image = ax.imshow(masked, cmap="Greys", vmin=0, vmax=max(float(values.max()), 1e-12))
+        image = ax.imshow(masked, cmap=ATTENTION_CMAP, vmin=0, vmax=max(float(values.max()), 1e-12))
         label = "attention weight"
     else:
         bound = max(float(np.abs(values).max()), 1e-12)
-        image = ax.imshow(masked, cmap="bwr", vmin=-bound, vmax=bound)
+        image = ax.imshow(masked, cmap=RELEVANCE_CMAP, vmin=-bound, vmax=bound)
         label = "relevance (red: for the target, blue: against)"
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label=label)
     if n <= max_label_tokens:
@@ -199,12 +198,12 @@ def last_query_overview(maps, tokens: list[str], title: str, kind: str = "attent
     fig = HeadFigure(figsize=(min(14.0, 3 + 0.2 * seq), min(14.0, 1.5 + 0.12 * n_layers * n_heads)))
     ax = fig.subplots()
     if kind == "attention":
-        image = ax.imshow(rows, cmap="Greys", vmin=0, vmax=max(float(rows.max()), 1e-12),
+        image = ax.imshow(rows, cmap=ATTENTION_CMAP, vmin=0, vmax=max(float(rows.max()), 1e-12),
                           aspect="auto", interpolation="nearest")
         label = "attention weight of the last position"
     else:
         bound = max(float(np.abs(rows).max()), 1e-12)
-        image = ax.imshow(rows, cmap="bwr", vmin=-bound, vmax=bound, aspect="auto",
+        image = ax.imshow(rows, cmap=RELEVANCE_CMAP, vmin=-bound, vmax=bound, aspect="auto",
                           interpolation="nearest")
         label = "relevance (red: for the target, blue: against)"
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label=label)
@@ -220,7 +219,7 @@ def last_query_overview(maps, tokens: list[str], title: str, kind: str = "attent
         ax.set_yticks([layer * n_heads + (n_heads - 1) / 2 for layer in range(n_layers)])
         ax.set_yticklabels([f"layer {layer}" for layer in range(n_layers)], fontsize=7)
     for layer in range(1, n_layers):
-        ax.axhline(layer * n_heads - 0.5, color="#1f77b4", linewidth=0.5)
+        ax.axhline(layer * n_heads - 0.5, color=NEUTRAL, linewidth=0.6)
     ax.set_xlabel("key (the token looked at)")
     ax.set_ylabel(f"heads, layer by layer ({n_heads} per layer)")
     ax.set_title(title)

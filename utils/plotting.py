@@ -16,9 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
+from utils.colours import RELEVANCE_CMAP as DIVERGING_CMAP   # blue below zero, red above
 from utils.validate import check_colour
 
-DIVERGING_CMAP = "RdBu_r"   # blue below zero, white at zero, red above
 _BOX = ("display:inline-block;margin:1px 0;padding:1px 2px;border-radius:3px;"
         "font-family:monospace;font-size:13px;line-height:1.5;white-space:pre")
 
