@@ -287,6 +287,16 @@ def _lesson_values(les: dict | None) -> dict:
             f"({mo['tokens']} tokens): balanced accuracy {mo['balanced accuracy']:.2f}, ROC AUC "
             f"{mo['ROC AUC']:.2f}, accuracy {mo['accuracy']:.2f} against a majority baseline of "
             f"{mo['majority baseline']:.2f}.")
+    if "everyday" in les:
+        ed, ic = les["everyday"], les["everyday"]["in_corpus"]
+        notes.append(
+            "- Everyday wording (`course_model/everyday.py`: key words the corpus never uses), "
+            "each beside its in-corpus held-out twin: sentiment clean "
+            f"{ed['sentiment']['clean']:.2f} ({ic['sentiment_clean']:.2f}), follows the swap "
+            f"{ed['sentiment']['corrupted']:.2f} ({ic['sentiment_corrupted']:.2f}); descriptive "
+            f"answers start with the asked list {ed['describe']['asked_list']:.2f} "
+            f"({ic['describe_asked_list']:.2f}); word tasks with 5 demonstrations "
+            f"{ed['word_tasks_mean']:.2f} ({ic['word_tasks_icl_5_demos']:.2f}).")
     return dict(lesson_rows=_table(rows), fv_rows=_table(fv_rows), lesson_notes="\n".join(notes))
 
 

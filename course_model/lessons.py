@@ -301,6 +301,40 @@ def monitor(model, tok, n_train: int = 5, n_test: int = 20, max_new: int = 100) 
             "labels": {r: rules.count(r) for r in set(rules)}}
 
 
+def everyday(model, tok, seed: int = 0) -> dict:
+    """The descriptive, sentiment and word-task abilities on everyday wording
+    (`course_model.everyday`: key words and templates the corpus never uses). No thresholds:
+    `lessons` puts each figure beside its in-corpus held-out twin."""
+    from course_model import everyday as E
+    from course_model.evaluate import greedy
+    from utils import prompts as P
+    from utils.function_vectors import first_token_accuracy, icl_prompt
+    ids = {l: first_token(tok, l) for l in icl.LABELS}
+    clean = last_logits(model, tok, [P.sentiment_prompt(t) for t, _, _ in E.SENTIMENT])
+    corr = last_logits(model, tok, [P.sentiment_prompt(t, corrupted=True)
+                                    for t, _, _ in E.SENTIMENT])
+    n = len(E.SENTIMENT)
+    sentiment_ = {"clean": sum(int(clean[i].argmax()) == ids[l]
+                               for i, (_, l, _) in enumerate(E.SENTIMENT)) / n,
+                  "corrupted": sum(int(corr[i].argmax()) == ids[P.LABEL_SWAP[l]]
+                                   for i, (_, l, _) in enumerate(E.SENTIMENT)) / n, "n": n}
+    gens = greedy(model, tok, [f"{p}\nQ: {q}\nA:" for p, q, _, _ in E.DESCRIBE], max_new=8)
+    describe_ = {"asked_list": sum(any(g.strip().startswith(x) for x in asked)
+                                   for g, (_, _, asked, _) in zip(gens, E.DESCRIBE)) / len(gens),
+                 "other_list": sum(any(g.strip().startswith(x) for x in other)
+                                   for g, (_, _, _, other) in zip(gens, E.DESCRIBE)) / len(gens),
+                 "n": len(gens), "answers": [g.strip() for g in gens]}
+    rng = random.Random(f"lesson-everyday-{seed}")
+    words = {}
+    for task, pairs in E.WORD_TASKS.items():
+        demos = W.task_pairs(task, "train")
+        prompts = [icl_prompt(rng.sample(demos, 5), q) for q, _ in pairs]
+        words[task] = first_token_accuracy(model, tok, prompts, [" " + a for _, a in pairs])
+    return {"sentiment": sentiment_, "describe": describe_,
+            "word_tasks_icl_5_demos": words,
+            "word_tasks_mean": sum(words.values()) / len(words)}
+
+
 def lessons(model, tok) -> dict:
     """Every lesson's figures, thresholds and pass/fail (see THRESHOLDS)."""
     fv = function_vectors(model, tok)
@@ -309,6 +343,12 @@ def lessons(model, tok) -> dict:
     se = sentiment(model, tok)
     co = conflicts(model, tok)
     mo = monitor(model, tok)
+    ed = everyday(model, tok)
+    # beside each everyday figure, its in-corpus held-out twin
+    ed["in_corpus"] = {"sentiment_clean": se["heldout_clean"],
+                       "sentiment_corrupted": se["heldout_corrupted"],
+                       "describe_asked_list": at["heldout_asked_list"],
+                       "word_tasks_icl_5_demos": fv["mean"]["icl_5_demos"]}
     scores = {"atlantic_names_listed": at["score"], "fv_gain_mean": fv["gain"],
               "fv_random_gain_max": fv["random_gain"],
               "icl_course_clean": se["course_clean"], "icl_course_corrupted": se["course_corrupted"],
@@ -321,7 +361,7 @@ def lessons(model, tok) -> dict:
               else scores[k] >= THRESHOLDS[k] - 1e-9 for k in THRESHOLDS}
     return {"scores": scores, "thresholds": THRESHOLDS, "pass": passed,
             "function_vectors": fv, "transplant": tr, "atlantic": at, "sentiment": se,
-            "conflicts": co, "monitor": mo}
+            "conflicts": co, "monitor": mo, "everyday": ed}
 
 
 def table(res: dict) -> str:
