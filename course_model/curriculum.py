@@ -145,10 +145,14 @@ RECIPES = {
                     extra=dict(ckpt_every=250)),
         5: StageRun(1100, (3e-4, 3e-5), warmup=50, batch=8, device="cpu", world=2,
                     extra=dict(ckpt_every=100)),
-        6: StageRun(1200, (4e-4, 4e-5), warmup=50, batch=8, device="cpu", world=2,
-                    extra=dict(ckpt_every=100)),
     }, dict(_SETTINGS, weight_decay=0.0, probe_every=100, ckpt_every=500)),
 }
+# the shipped recipe plus stage 6 (word tasks shared between tasks), a fine-tune that was tried
+# for function vectors and not shipped (the card's history says what it measured):
+#   python -m course_model.train --recipe gpu-fv --run F --finetune-from <GA5 folder> --stage 6
+RECIPES["gpu-fv"] = Recipe(CONFIG_GPU, {**RECIPES["gpu"].stages, 6: StageRun(
+    1200, (4e-4, 4e-5), warmup=50, batch=8, device="cpu", world=2, extra=dict(ckpt_every=100))},
+    RECIPES["gpu"].settings)
 SHIPPED_RECIPE = "gpu"   # what `make model` replays
 
 

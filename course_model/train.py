@@ -540,7 +540,8 @@ def main():
         return
     out = Path(a.out) if a.out else MODEL_DIR
     if a.finetune_from:
-        ckpt = finetune(a.run, a.finetune_from, a.stage, a.max_minutes)
+        ckpt = finetune(a.run, a.finetune_from, a.stage, a.max_minutes,
+                        recipe_hp(a.recipe).get(f"stage{a.stage}"))
         if not a.no_export:
             export(Path(ckpt), out)
         return

@@ -21,7 +21,7 @@ def tiny_workdir(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(data, "WORK_DIR", work)
     mp.setattr(train, "WORK_DIR", work)
-    mp.setattr(data, "N_DOCS", {1: 300, 2: 300, 3: 300, 4: 300, 5: 300})
+    mp.setattr(data, "N_DOCS", {n: 300 for n in data.N_DOCS})
     data.prepare()
     yield work
     mp.undo()
