@@ -258,21 +258,22 @@ def plot_area_between(table, between: dict, title: str):
     and one dot per prompt."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
     methods = list(table.index)
     means = table["area between (higher better)"].to_numpy()
     sems = table["area between sem"].to_numpy()
     colors = [METHOD_COLORS.get(m, "#333333") for m in methods]
-    ax.bar(range(len(methods)), means, yerr=sems, color=colors, alpha=0.75, capsize=4,
-           label="mean ± standard error")
+    ax.bar(range(len(methods)), means, yerr=sems, color=colors, alpha=0.75, capsize=4)
+    # the legend's bar in a neutral grey: each bar keeps its method's colour
+    ax.bar([0], [0], color="#bdbdbd", label="mean ± standard error (bar colour: the method)")
     for i, m in enumerate(methods):
         values = between[m].numpy()
         jitter = torch.linspace(-0.15, 0.15, len(values)).numpy()
         ax.scatter(i + jitter, values, s=10, color="k", zorder=3,
                    label="one prompt" if i == 0 else None)
     ax.axhline(0, color="grey", lw=0.6)
-    ax.set_xticks(range(len(methods)), methods)
+    ax.set_xticks(range(len(methods)), methods, rotation=15, ha="right", rotation_mode="anchor")
     ax.set_xlabel("explanation method")
     ax.set_ylabel("insertion AUC - deletion AUC")
     ax.set_title(title)
