@@ -114,16 +114,30 @@ def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torc
             f"{actual.flatten()[diff.argmax()]:.4g} instead of {expected.flatten()[diff.argmax()]:.4g}).")
 
 
-def _tensor_snapshot(args, kwargs) -> dict:
-    """Copies of the tensor arguments (by position or name), to see whether a call changed them."""
+def _tensor_inputs(args, kwargs) -> dict:
+    """The tensors among the arguments, by position or name, and inside dict arguments (such as
+    a cache of activations): name -> tensor."""
     named = {**{f"argument {i + 1}": a for i, a in enumerate(args)}, **{f"`{k}`": v for k, v in kwargs.items()}}
-    return {name: value.detach().clone() for name, value in named.items() if isinstance(value, torch.Tensor)}
+    found = {}
+    for name, value in named.items():
+        if isinstance(value, torch.Tensor):
+            found[name] = value
+        elif isinstance(value, dict):
+            found.update({f"{name}[{key!r}]": v for key, v in value.items() if isinstance(v, torch.Tensor)})
+    return found
+
+
+def _tensor_snapshot(args, kwargs) -> dict:
+    """Copies of the tensor inputs, to see whether a call changed them."""
+    return {name: value.detach().clone() for name, value in _tensor_inputs(args, kwargs).items()}
 
 
 def _changed_inputs(before: dict, args, kwargs) -> str | None:
-    named = {**{f"argument {i + 1}": a for i, a in enumerate(args)}, **{f"`{k}`": v for k, v in kwargs.items()}}
+    now_inputs = _tensor_inputs(args, kwargs)
     for name, copy in before.items():
-        now = named[name].detach()
+        if name not in now_inputs:          # a dict entry replaced by something else, or removed
+            return name
+        now = now_inputs[name].detach()
         if now.shape != copy.shape or not torch.equal(now, copy) and not (
                 now.is_floating_point() and torch.equal(now.isnan(), copy.isnan())
                 and torch.equal(now.nan_to_num(), copy.nan_to_num())):

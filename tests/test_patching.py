@@ -325,6 +325,15 @@ def test_attribution_patching_check_names_typical_mistakes(capsys):
         out = capsys.readouterr().out
         assert out.startswith("✗") and words in out, out
 
+    def edits_the_cache(model, pair, cache, metric):
+        result = ref.attribution_patching(model, pair, cache, metric)
+        cache["z"][0] -= cache["z"][0]                # the caller's clean activations, zeroed
+        return result
+
+    assert check_attribution_patching(edits_the_cache) is ref.attribution_patching
+    out = capsys.readouterr().out
+    assert out.startswith("✗") and "argument 3['z'] in place" in out, out
+
 
 def test_head_patch_check_names_typical_mistakes(capsys):
     from checks.patching import _head_variant, check_patch_head_output
