@@ -5,7 +5,7 @@ import contextlib
 
 import torch
 
-from checks.core import run_check, tiny_llama, tiny_tokenizer
+from checks.core import NamedMistake, run_check, tiny_llama, tiny_tokenizer
 from checks.references import reference
 from utils.lrp import attnlrp
 from utils.prompts import Counterfactual
@@ -83,7 +83,7 @@ def _relevance_sets():
     return sets
 
 
-def _loo_variant(leak_heads=False, leak_monitor=False, labels_swapped=False):
+def _loo_variant(leak_heads=False, leak_monitor=False, labels_swapped=False, overlapping=False):
     """A typical wrong leave-one-out loop."""
     import numpy as np
 
@@ -97,7 +97,8 @@ def _loo_variant(leak_heads=False, leak_monitor=False, labels_swapped=False):
             train = torch.cat([relevance[:i], relevance[i + 1:]])
             heads = sum(split_heads_by_source(contrastive_scores(relevance if leak_heads else train), k), [])
             monitor = fit_monitor(*monitor_dataset(relevance if leak_monitor else train, heads))
-            predictions[2 * i:2 * i + 2] = monitor.predict(monitor_dataset(relevance[i:i + 1], heads)[0])
+            rows = slice(i, i + 2) if overlapping else slice(2 * i, 2 * i + 2)
+            predictions[rows] = monitor.predict(monitor_dataset(relevance[i:i + 1], heads)[0])
         labels = np.tile([0, 1] if labels_swapped else [1, 0], n)
         return float((predictions == labels).mean()), predictions
     return loo
@@ -108,11 +109,25 @@ def _as_tensor(fn):
     def wrapped(relevance, k):
         out = fn(relevance, k)
         if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError("leave_one_out_accuracy must return (accuracy, predictions).")
+            raise NamedMistake(f"returns a {type(out).__name__}; return a pair "
+                               "(accuracy, predictions).")
         accuracy, predictions = out
-        return torch.cat([torch.tensor([float(accuracy)]),
-                          torch.as_tensor(predictions, dtype=torch.float).flatten()])
+        predictions = torch.as_tensor(predictions, dtype=torch.float).flatten()
+        n = relevance.shape[0]
+        if predictions.numel() != 2 * n:
+            raise NamedMistake(f"returns {predictions.numel()} predictions for {n} samples; "
+                               f"expected {2 * n}: two per sample (its parametric, then its "
+                               "contextual answer).")
+        return torch.cat([torch.tensor([float(accuracy)]), predictions])
     return wrapped
+
+
+def _loo_entry(index: tuple) -> str:
+    """Words for an entry of the packed [accuracy, predictions...] tensor."""
+    if index[0] == 0:
+        return "the accuracy"
+    sample, row = divmod(index[0] - 1, 2)
+    return f"the prediction for sample {sample}'s {('parametric', 'contextual')[row]} answer"
 
 
 def check_leave_one_out_accuracy(fn):
@@ -128,8 +143,11 @@ def check_leave_one_out_accuracy(fn):
             _loo_variant(leak_heads=True, leak_monitor=True),
         "the labels are in the wrong order: each sample gives its parametric answer (1) first, "
         "then its contextual answer (0)": _loo_variant(labels_swapped=True),
+        "sample i's two predictions overwrite each other: they go to predictions[2 * i] and "
+        "predictions[2 * i + 1], not [i] and [i + 1]": _loo_variant(overlapping=True),
     }
     learner = _as_tensor(fn)
     chosen = run_check("leave_one_out_accuracy", learner, _as_tensor(reference("leave_one_out_accuracy")),
-                       cases, {label: _as_tensor(f) for label, f in mistakes.items()}, atol=1e-6)
+                       cases, {label: _as_tensor(f) for label, f in mistakes.items()}, atol=1e-6,
+                       index_name=_loo_entry)
     return fn if chosen is learner else reference("leave_one_out_accuracy")

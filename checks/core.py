@@ -68,8 +68,13 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
 
 
 def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torch.Tensor] | None = None,
-                        rtol: float = 1e-3, atol: float = 1e-4) -> str | None:
-    """None when `actual` matches `expected`, else one sentence saying how it differs."""
+                        rtol: float = 1e-3, atol: float = 1e-4,
+                        index_name: Callable[[tuple], str] | None = None) -> str | None:
+    """None when `actual` matches `expected`, else one sentence saying how it differs.
+
+    index_name: index tuple -> the words for that entry (e.g. "the prediction for sample 2's
+    contextual answer"), for results the check packed into one tensor; default "index (i, j)".
+    """
     if not isinstance(actual, torch.Tensor):
         return (f"returned a {type(actual).__name__}, expected a tensor of shape "
                 f"{tuple(expected.shape)}.")
@@ -104,20 +109,35 @@ def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torc
                     "a missing or extra normalisation?")
     diff = (actual.float() - expected.float()).abs()
     where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
-    return (f"differs from the reference (largest difference {diff.max():.3g} at index {where}: "
+    at = index_name(where) if index_name is not None else f"index {where}"
+    return (f"differs from the reference (largest difference {diff.max():.3g} at {at}: "
             f"{actual.flatten()[diff.argmax()]:.4g} instead of {expected.flatten()[diff.argmax()]:.4g}).")
 
 
-def _tensor_snapshot(args, kwargs) -> dict:
-    """Copies of the tensor arguments (by position or name), to see whether a call changed them."""
+def _tensor_inputs(args, kwargs) -> dict:
+    """The tensors among the arguments, by position or name, and inside dict arguments (such as
+    a cache of activations): name -> tensor."""
     named = {**{f"argument {i + 1}": a for i, a in enumerate(args)}, **{f"`{k}`": v for k, v in kwargs.items()}}
-    return {name: value.detach().clone() for name, value in named.items() if isinstance(value, torch.Tensor)}
+    found = {}
+    for name, value in named.items():
+        if isinstance(value, torch.Tensor):
+            found[name] = value
+        elif isinstance(value, dict):
+            found.update({f"{name}[{key!r}]": v for key, v in value.items() if isinstance(v, torch.Tensor)})
+    return found
+
+
+def _tensor_snapshot(args, kwargs) -> dict:
+    """Copies of the tensor inputs, to see whether a call changed them."""
+    return {name: value.detach().clone() for name, value in _tensor_inputs(args, kwargs).items()}
 
 
 def _changed_inputs(before: dict, args, kwargs) -> str | None:
-    named = {**{f"argument {i + 1}": a for i, a in enumerate(args)}, **{f"`{k}`": v for k, v in kwargs.items()}}
+    now_inputs = _tensor_inputs(args, kwargs)
     for name, copy in before.items():
-        now = named[name].detach()
+        if name not in now_inputs:          # a dict entry replaced by something else, or removed
+            return name
+        now = now_inputs[name].detach()
         if now.shape != copy.shape or not torch.equal(now, copy) and not (
                 now.is_floating_point() and torch.equal(now.isnan(), copy.isnan())
                 and torch.equal(now.nan_to_num(), copy.nan_to_num())):
@@ -127,7 +147,8 @@ def _changed_inputs(before: dict, args, kwargs) -> str | None:
 
 def find_problem(learner_fn: Callable, reference_fn: Callable, cases: list[Case],
                  mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
-                 rtol: float = 1e-3, atol: float = 1e-4) -> str | None:
+                 rtol: float = 1e-3, atol: float = 1e-4,
+                 index_name: Callable[[tuple], str] | None = None) -> str | None:
     """Run both functions on every case; None if all agree, else what differs on the first miss.
 
     mistakes: label -> function with the reference's signature that makes a typical error; a
@@ -145,7 +166,7 @@ def find_problem(learner_fn: Callable, reference_fn: Callable, cases: list[Case]
                     "(an operation such as +=, [...] = or a method ending in _ on an argument): "
                     "work on a copy (.clone()), the caller still needs the original.")
         wrong = {label: fn(*args, **kwargs) for label, fn in (mistakes or {}).items()}
-        problem = describe_difference(actual, expected, wrong, rtol, atol)
+        problem = describe_difference(actual, expected, wrong, rtol, atol, index_name)
         if problem:
             return f"on test case {case_no} the result {problem}"
     return extra(learner_fn) if extra is not None else None
@@ -157,15 +178,18 @@ class NamedMistake(Exception):
 
 def run_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: list[Case],
               mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
-              rtol: float = 1e-3, atol: float = 1e-4, returns: tuple | None = None) -> Callable:
+              rtol: float = 1e-3, atol: float = 1e-4, returns: tuple | None = None,
+              index_name: Callable[[tuple], str] | None = None) -> Callable:
     """Check `learner_fn`, print one line, and return the function to use from here on.
 
     returns: (learner object, reference object) to hand back when `learner_fn` and
     `reference_fn` are wrappers made for the comparison; default the functions themselves.
+    index_name: see `describe_difference`.
     """
     learner_out, reference_out = returns or (learner_fn, reference_fn)
     try:
-        problem = find_problem(learner_fn, reference_fn, cases, mistakes, extra, rtol, atol)
+        problem = find_problem(learner_fn, reference_fn, cases, mistakes, extra, rtol, atol,
+                               index_name)
     except NotImplementedError:
         print(f"… {name} is not implemented yet: the cells below use the reference solution.")
         return reference_out

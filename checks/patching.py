@@ -32,9 +32,13 @@ def _leaves_logits_alone(fn) -> str | None:
 
 def check_normalised_logit_diff(fn):
     """Compare the learner's metric with the reference on random logits."""
-    def log_probs(logits, answer_id, foil_id, clean, corrupted):
+    def log_prob_of_answer(logits, answer_id, foil_id, clean, corrupted):
         lp = logits.float().log_softmax(-1)
-        return (lp[..., answer_id] - lp[..., foil_id] - corrupted) / (clean - corrupted)
+        return (lp[..., answer_id] - corrupted) / (clean - corrupted)
+
+    def probabilities(logits, answer_id, foil_id, clean, corrupted):
+        p = logits.float().softmax(-1)
+        return (p[..., answer_id] - p[..., foil_id] - corrupted) / (clean - corrupted)
 
     def answer_only(logits, answer_id, foil_id, clean, corrupted):
         return (logits.float()[..., answer_id] - corrupted) / (clean - corrupted)
@@ -55,9 +59,10 @@ def check_normalised_logit_diff(fn):
         return ((diff - corrupted) / (clean - corrupted)).expand(logits.shape[:-1])
 
     mistakes = {
-        "it takes log-probabilities; the logit difference needs the raw logits (the softmax's "
-        "normaliser cancels in a difference of log-probabilities anyway, but check your indices)":
-            log_probs,
+        "it scores the log-probability of the correct label alone; the metric is a difference: "
+        "logit of answer_id minus logit of foil_id": log_prob_of_answer,
+        "it takes a difference of probabilities; use the raw logits (a probability saturates "
+        "near 0 and 1, a logit difference does not)": probabilities,
         "it uses the correct label's logit alone: subtract the swapped label's logit (foil_id)":
             answer_only,
         "the difference runs the wrong way: correct label (answer_id) minus swapped label (foil_id)":
@@ -131,12 +136,12 @@ def _loop(model, pair, run_inputs, make_hook, metric, remove=True):
 
 def check_patch_residual_stream(fn):
     """Compare the learner's residual patching loop with the reference on a tiny model."""
-    def replacing(resid, layer, position, upto=False):
+    def replacing(resid, layer, position, upto=False, returns=True):
         def pre(module, args):
             hidden = args[0].clone()
             where = slice(0, position + 1) if upto else position
             hidden[:, where] = resid[layer, where]
-            return (hidden, *args[1:])
+            return (hidden, *args[1:]) if returns else None
         return pre
 
     def one_layer_late(model, pair, resid, metric):
@@ -163,6 +168,11 @@ def check_patch_residual_stream(fn):
                      lambda l, p: (replacing(resid, l, p), decoder_layers(model)[l]), metric,
                      remove=False)
 
+    def returns_nothing(model, pair, resid, metric):
+        return _loop(model, pair, pair.corrupted_inputs(),
+                     lambda l, p: (replacing(resid, l, p, returns=False), decoder_layers(model)[l]),
+                     metric)
+
     def plain_ids(model, pair, resid, metric):
         ids = {"input_ids": pair.corrupted_ids}
         return _loop(model, pair, ids,
@@ -175,6 +185,8 @@ def check_patch_residual_stream(fn):
         "it runs the clean prompt; patch into the corrupted run (pair.corrupted_inputs())": clean_run,
         "hooks are never removed, so patches pile up run after run (remove them in `finally`)":
             hooks_kept,
+        "no patch takes effect, every run scores like the corrupted one: the hook edits a copy "
+        "but does not return it (return (hidden, *args[1:]))": returns_nothing,
         "it runs the corrupted ids alone; pass **pair.corrupted_inputs() (mask and positions "
         "keep pads out of attention)": plain_ids,
     }
@@ -291,7 +303,8 @@ def check_attribution_patching(fn):
 
 
 # ---------------------------------------------------------------- patch_head_output
-def _head_variant(whole_layer=False, after_mixing=False, clean_run=False, last_only=False):
+def _head_variant(whole_layer=False, after_mixing=False, clean_run=False, last_only=False,
+                  returns=True):
     """A typical wrong single-head patch."""
     from utils.hooks import o_proj_pre_hooks, projection_hooks
     from utils.models import model_shape
@@ -304,7 +317,7 @@ def _head_variant(whole_layer=False, after_mixing=False, clean_run=False, last_o
             z = args[0].clone().unflatten(-1, (n_heads, head_dim))
             chosen = slice(None) if whole_layer else head
             z[:, positions, chosen] = clean_z[layer, positions, chosen].to(z.dtype)
-            return (z.flatten(-2), *args[1:])
+            return (z.flatten(-2), *args[1:]) if returns else None
 
         def post(module, args, output):   # o_proj's output: heads already mixed
             out = output.clone()
@@ -360,6 +373,8 @@ def check_patch_head_output(fn):
             _head_variant(clean_run=True),
         "it patches the last position only; a head's output is patched at every valid "
         "position (pair.valid_positions)": _head_variant(last_only=True),
+        "the patch has no effect, the run scores like the corrupted one: the hook edits a copy "
+        "but does not return it (return (z.flatten(-2), *args[1:]))": _head_variant(returns=False),
     }
     return run_check("patch_head_output", fn, reference("patch_head_output"), _head_cases(),
                      mistakes, extra=_hooks_removed, rtol=1e-4, atol=1e-5)

@@ -39,6 +39,7 @@ REFERENCES = {
     "spearman": "activation_patching.spearman",
     # notebook 06
     "deletion_curve": "faithfulness.deletion_curve",
+    "normalise_curve": "faithfulness.normalise_curve",
 }
 
 

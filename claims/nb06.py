@@ -20,7 +20,7 @@ def _between(ctx: Context, second: bool = False):
     """method -> [prompts] area between curves, and all curves, for the first baseline (all
         prompts, as in Part 2) or the second (the 8 shortest prompts, as in Part 3)."""
     def compute():
-        from solutions.faithfulness import deletion_curve
+        from solutions.faithfulness import deletion_curve, normalise_curve
         from solutions.input_attribution import input_x_gradient
         from utils.attribution import baseline_token_id
         from utils.faithfulness import explain_prompts, faithfulness_curves, summary
@@ -45,7 +45,8 @@ def _between(ctx: Context, second: bool = False):
             try:
                 all_curves.append(faithfulness_curves(
                     ctx.model, item["ids"], item["target_id"], item["relevances"], item["positions"],
-                    second_id if second else first_id, deletion_curve=deletion_curve))
+                    second_id if second else first_id, deletion_curve=deletion_curve,
+                    normalise_curve=normalise_curve))
             except ValueError:       # the prediction does not move: skipped, as in the notebook
                 continue
         if len(all_curves) < 2:

@@ -18,3 +18,22 @@ def deletion_curve(model, input_ids, target_id, order, baseline_id, batch_size=3
     steps = input_ids.repeat(n + 1, 1)                                   # [n + 1, seq]
     steps[:, order] = torch.where(removed, baseline_id, input_ids[0, order])
     return last_token_logits(model, steps, target_id, batch_size)
+
+
+def normalise_curve(curve, full_value, empty_value, min_span=1e-6):
+    """Rescale a deletion or insertion curve so the original input scores 1 and the input with
+    every candidate token removed scores 0.
+
+    curve: [..., n + 1] target logits (one curve or a batch); full_value, empty_value (floats):
+    the logits of the original input and of the input with every candidate removed (the
+    deletion curve's first and last entries). Returns a new tensor shaped like `curve` (the
+    input is not modified). Raises ValueError when |full_value - empty_value| < min_span:
+    the rescaling would divide by almost nothing.
+    """
+    span = full_value - empty_value
+    # a logit may rise when tokens go (span < 0): only a span near zero cannot be rescaled
+    if abs(span) < min_span:
+        raise ValueError(f"Removing every token changes the target logit by only {span:.2g} "
+                         f"(less than {min_span:g}): the curve cannot be normalised. Pick a "
+                         "prompt whose prediction depends on its tokens.")
+    return (curve - empty_value) / span

@@ -16,6 +16,9 @@ def test_describe_difference_cases():
     assert "NaN" in describe_difference(torch.tensor([1.0, float("nan"), 3.0]), e)
     assert "a tensor" in describe_difference([1, 2, 3], e)
     assert "largest difference" in describe_difference(torch.tensor([1.0, 0.0, 3.0]), e)
+    named = describe_difference(torch.tensor([1.0, 0.0, 3.0]), e,
+                                index_name=lambda where: f"entry number {where[0] + 1}")
+    assert "at entry number 2:" in named and "index" not in named
 
 
 def _printed(capsys, fn):

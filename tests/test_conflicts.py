@@ -200,7 +200,23 @@ def test_leave_one_out_check_names_leakage_and_label_order(capsys):
     capsys.readouterr()
     for variant, words in ((dict(leak_heads=True), "heads are chosen on all samples"),
                            (dict(leak_monitor=True), "monitor is fitted on all samples"),
-                           (dict(labels_swapped=True), "labels are in the wrong order")):
+                           (dict(labels_swapped=True), "labels are in the wrong order"),
+                           (dict(overlapping=True), "overwrite each other")):
         assert check_leave_one_out_accuracy(_loo_variant(**variant)) is kc.leave_one_out_accuracy
         out = capsys.readouterr().out
         assert out.startswith("✗") and words in out, out
+
+    def accuracy_as_count(relevance, k):
+        accuracy, predictions = kc.leave_one_out_accuracy(relevance, k)
+        return accuracy * len(predictions), predictions
+
+    def one_prediction_per_sample(relevance, k):
+        accuracy, predictions = kc.leave_one_out_accuracy(relevance, k)
+        return accuracy, predictions[::2]
+
+    # the check packs (accuracy, predictions) into one tensor: its messages speak of the parts
+    for fn, words in ((accuracy_as_count, "at the accuracy:"),
+                      (one_prediction_per_sample, "predictions for 10 samples; expected 20")):
+        assert check_leave_one_out_accuracy(fn) is kc.leave_one_out_accuracy
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out and "index" not in out, out

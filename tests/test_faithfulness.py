@@ -5,7 +5,7 @@ import torch
 from solutions import faithfulness as ref
 from utils import faithfulness
 from checks.core import random_ids, tiny_llama
-from checks.faithfulness import check_deletion_curve
+from checks.faithfulness import check_deletion_curve, check_normalise_curve
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def test_normalised_curves_run_from_one_to_zero(model):
     ids = random_ids(3, 8)
     relevances = {"a": torch.randn(8), "b": torch.arange(8.0)}
     curves = faithfulness.faithfulness_curves(model, ids, 9, relevances, torch.arange(1, 8), 0,
-                                              min_span=1e-6, deletion_curve=ref.deletion_curve)
+                                              min_span=1e-6, deletion_curve=ref.deletion_curve,
+                                              normalise_curve=ref.normalise_curve)
     for c in curves.values():
         assert c["deletion"][0] == pytest.approx(1.0) and c["deletion"][-1] == pytest.approx(0.0, abs=1e-5)
         assert c["insertion"][0] == pytest.approx(0.0, abs=1e-5) and c["insertion"][-1] == pytest.approx(1.0)
@@ -61,7 +62,7 @@ def test_relevance_order_and_area():
     with pytest.raises(ValueError, match="at least two points"):
         faithfulness.area_under_curve(torch.tensor([1.0]))
     with pytest.raises(ValueError, match="changes the target logit by only"):
-        faithfulness.normalise_curve(torch.ones(3), 2.0, 2.0)
+        ref.normalise_curve(torch.ones(3), 2.0, 2.0)
 
 
 def test_check_accepts_the_reference_and_falls_back_on_a_stub(capsys):
@@ -105,20 +106,22 @@ def test_random_orders_sample_the_full_curves(model):
     ids = random_ids(4, 9)
     orders = torch.stack([torch.randperm(8, generator=torch.Generator().manual_seed(s)) + 1
                           for s in range(3)])
-    got = faithfulness.random_order_curves(model, ids, 9, orders, 0, n_points=5, min_span=1e-6)
+    got = faithfulness.random_order_curves(model, ids, 9, orders, 0, n_points=5, min_span=1e-6,
+                                           normalise_curve=ref.normalise_curve)
     full = []
     for order in orders:
         d = ref.deletion_curve(model, ids, 9, order, 0)
         i = faithfulness.insertion_curve(model, ids, 9, order, 0)
         ks = torch.linspace(0, 8, 5).round().long()
-        norm = lambda c: faithfulness.normalise_curve(c, float(d[0]), float(d[-1]), 1e-6)  # noqa: E731
+        norm = lambda c: ref.normalise_curve(c, float(d[0]), float(d[-1]), 1e-6)  # noqa: E731
         full.append((norm(d)[ks], norm(i)[ks]))
     assert torch.allclose(got["deletion"], torch.stack([f[0] for f in full]).mean(0), atol=1e-4)
     assert torch.allclose(got["insertion"], torch.stack([f[1] for f in full]).mean(0), atol=1e-4)
     assert got["orders"].shape == (3,)
     curves = faithfulness.faithfulness_curves(model, ids, 9, {"random": torch.zeros(9)},
                                               torch.arange(1, 9), 0, min_span=1e-6, n_random=20,
-                                              deletion_curve=ref.deletion_curve)
+                                              deletion_curve=ref.deletion_curve,
+                                              normalise_curve=ref.normalise_curve)
     assert curves["random"]["orders"].shape == (20,)
     mean, spread, single = faithfulness.random_spread([curves])
     assert spread >= 0 and single >= abs(mean) - 1e-9
@@ -155,3 +158,55 @@ def test_deletion_check_catches_a_curve_that_changes_input_ids(capsys):
         assert check_deletion_curve(fn) is ref.deletion_curve
         out = capsys.readouterr().out
         assert out.startswith("✗") and words in out, out
+
+
+def test_normalise_curve_keeps_its_input_and_allows_a_rising_logit():
+    curve = torch.tensor([-1.0, 0.5, 2.0])
+    before = curve.clone()
+    assert ref.normalise_curve(curve, -1.0, 2.0).tolist() == [1.0, 0.5, 0.0]
+    assert torch.equal(curve, before)
+
+
+def test_normalise_check_accepts_the_reference_and_falls_back_on_a_stub(capsys):
+    assert check_normalise_curve(ref.normalise_curve) is ref.normalise_curve
+    assert capsys.readouterr().out.startswith("✓")
+
+    def stub(curve, full_value, empty_value, min_span=1e-6):
+        raise NotImplementedError
+    assert check_normalise_curve(stub) is ref.normalise_curve
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_normalise_check_names_typical_mistakes(capsys):
+    def refuse_flat(full, empty, min_span):
+        if abs(full - empty) < min_span:
+            raise ValueError("the curve is flat")
+
+    def not_divided(curve, full_value, empty_value, min_span=1e-6):
+        refuse_flat(full_value, empty_value, min_span)
+        return curve - empty_value
+
+    def curve_ends(curve, full_value, empty_value, min_span=1e-6):
+        refuse_flat(full_value, empty_value, min_span)
+        return (curve - curve[..., -1:]) / (curve[..., :1] - curve[..., -1:])
+
+    def in_place(curve, full_value, empty_value, min_span=1e-6):
+        refuse_flat(full_value, empty_value, min_span)
+        curve -= empty_value                                    # edits the caller's curve
+        return curve / (full_value - empty_value)
+
+    def no_abs(curve, full_value, empty_value, min_span=1e-6):
+        if full_value - empty_value < min_span:                 # refuses a rising logit too
+            raise ValueError("the curve is flat")
+        return (curve - empty_value) / (full_value - empty_value)
+
+    def divides_by_zero(curve, full_value, empty_value, min_span=1e-6):
+        return (curve - empty_value) / (full_value - empty_value)
+
+    for fn, words in ((not_divided, "does not divide"), (curve_ends, "own first and last entries"),
+                      (in_place, "in place"), (no_abs, "abs(full_value - empty_value)"),
+                      (divides_by_zero, "Raise a ValueError")):
+        assert check_normalise_curve(fn) is ref.normalise_curve
+        out = capsys.readouterr().out
+        assert out.startswith("✗") and words in out, out
+        assert "-99" not in out and "nan" not in out.lower(), out

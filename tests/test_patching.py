@@ -182,7 +182,22 @@ def test_metric_check_names_typical_mistakes(capsys):
         logits -= logits[..., foil_id:foil_id + 1].clone()      # shifts the caller's logits
         return (logits[..., answer_id] - corrupted) / (clean - corrupted)
 
-    for fn, words in ((answer_only, "swapped label's logit"), (backwards, "wrong way"),
+    def log_prob_of_answer(logits, answer_id, foil_id, clean, corrupted):
+        return (logits.log_softmax(-1)[..., answer_id] - corrupted) / (clean - corrupted)
+
+    def probabilities(logits, answer_id, foil_id, clean, corrupted):
+        p = logits.softmax(-1)
+        return (p[..., answer_id] - p[..., foil_id] - corrupted) / (clean - corrupted)
+
+    def log_prob_difference(logits, answer_id, foil_id, clean, corrupted):
+        lp = logits.log_softmax(-1)        # the same numbers: the normaliser cancels
+        return (lp[..., answer_id] - lp[..., foil_id] - corrupted) / (clean - corrupted)
+
+    assert check_normalised_logit_diff(log_prob_difference) is log_prob_difference
+    assert capsys.readouterr().out.startswith("✓")
+    for fn, words in ((log_prob_of_answer, "log-probability of the correct label alone"),
+                      (probabilities, "difference of probabilities"),
+                      (answer_only, "swapped label's logit"), (backwards, "wrong way"),
                       (swapped, "clean and corrupted are swapped"), (unnormalised, "not normalised"),
                       (in_place, "in place")):
         assert _says(capsys, check_normalised_logit_diff, fn, words) is ref.normalised_logit_diff
@@ -240,7 +255,24 @@ def test_residual_check_names_typical_mistakes(capsys):
 
     _says(capsys, check_patch_residual_stream, clean_run, "runs the clean prompt")
     _says(capsys, check_patch_residual_stream, forward_hook_late, "one layer too late")
-    _says(capsys, check_patch_residual_stream, all_zero, "differs")
+    def hook_returns_nothing(model, pair, clean_resid, metric):
+        n = model.config.num_hidden_layers
+        result = torch.full((n, pair.seq_len), float("nan"))
+        for layer in range(n):
+            for pos in pair.valid_positions.tolist():
+                def hook(m, args, layer=layer, pos=pos):
+                    hidden = args[0].clone()
+                    hidden[:, pos] = clean_resid[layer, pos]          # no return: lost
+                handle = model.model.layers[layer].register_forward_pre_hook(hook)
+                try:
+                    result[layer, pos] = metric(model(**pair.corrupted_inputs()).logits[:, -1])[0]
+                finally:
+                    handle.remove()
+        return result
+
+    # zeros everywhere is what a run without any patch scores
+    _says(capsys, check_patch_residual_stream, all_zero, "no patch takes effect")
+    _says(capsys, check_patch_residual_stream, hook_returns_nothing, "does not return it")
 
 
 def test_spearman_check_names_typical_mistakes(capsys):
@@ -293,6 +325,15 @@ def test_attribution_patching_check_names_typical_mistakes(capsys):
         out = capsys.readouterr().out
         assert out.startswith("✗") and words in out, out
 
+    def edits_the_cache(model, pair, cache, metric):
+        result = ref.attribution_patching(model, pair, cache, metric)
+        cache["z"][0] -= cache["z"][0]                # the caller's clean activations, zeroed
+        return result
+
+    assert check_attribution_patching(edits_the_cache) is ref.attribution_patching
+    out = capsys.readouterr().out
+    assert out.startswith("✗") and "argument 3['z'] in place" in out, out
+
 
 def test_head_patch_check_names_typical_mistakes(capsys):
     from checks.patching import _head_variant, check_patch_head_output
@@ -302,7 +343,8 @@ def test_head_patch_check_names_typical_mistakes(capsys):
     capsys.readouterr()
     for variant, words in ((dict(whole_layer=True), "every head of the layer"),
                            (dict(after_mixing=True), "already mixed"),
-                           (dict(clean_run=True), "clean prompt"), (dict(last_only=True), "last position")):
+                           (dict(clean_run=True), "clean prompt"), (dict(last_only=True), "last position"),
+                           (dict(returns=False), "does not return it")):
         assert check_patch_head_output(_head_variant(**variant)) is ref.patch_head_output
         out = capsys.readouterr().out
         assert out.startswith("✗") and words in out, out

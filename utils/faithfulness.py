@@ -1,5 +1,5 @@
-"""Around faithfulness (notebook 06): insertion curves, orders, normalised curves and their
-areas, the relevance of every method on many prompts, summaries and figures.
+"""Around faithfulness (notebook 06): insertion curves, orders, the areas of normalised curves,
+the relevance of every method on many prompts, summaries and figures.
 
 A curve is [n + 1]: the target logit at the last position with 0 .. n tokens removed or put back.
 """
@@ -39,16 +39,6 @@ def relevance_order(relevance, positions):
     return positions[torch.sort(-scores, stable=True).indices]
 
 
-def normalise_curve(curve, full_value, empty_value, min_span=1e-6):
-    """Rescale so the original input is 1 and the input with every candidate removed is 0."""
-    span = full_value - empty_value
-    if abs(span) < min_span:
-        raise ValueError(f"Removing every token changes the target logit by only {span:.2g} "
-                         f"(less than {min_span:g}): the curve cannot be normalised. Pick a "
-                         "prompt whose prediction depends on its tokens.")
-    return (curve - empty_value) / span
-
-
 def area_under_curve(curve):
     """Area under a curve sampled at evenly spaced fractions 0 .. 1 of the tokens (trapezoids)."""
     curve = torch.as_tensor(curve, dtype=torch.float64)
@@ -58,8 +48,8 @@ def area_under_curve(curve):
 
 
 def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions, baseline_id,
-                        batch_size=32, min_span=0.5, *, deletion_curve, n_random=20, seed=0,
-                        random_points=5):
+                        batch_size=32, min_span=0.5, *, deletion_curve, normalise_curve,
+                        n_random=20, seed=0, random_points=5):
     """Normalised deletion and insertion curves of every method on one prompt.
 
     relevances: method -> relevance [seq]; positions: the candidate positions (e.g. all but BOS).
@@ -70,7 +60,8 @@ def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions
     `n_random` seeded random orders (one order is a noisy floor), sampled at `random_points`
     fractions (see `random_order_curves`), and its entry also holds "orders": [n_random], the
     area between the curves of each order, for the spread.
-    deletion_curve: notebook 06's answer, with the signature of `insertion_curve`.
+    deletion_curve: notebook 06's answer, with the signature of `insertion_curve`;
+    normalise_curve: its answer (curve, full_value, empty_value, min_span) -> rescaled curve.
     """
     curves = {}
 
@@ -90,18 +81,20 @@ def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions
         orders = torch.stack([positions[torch.randperm(len(positions), generator=gen)]
                               for _ in range(n_random)])
         curves[method] = random_order_curves(model, input_ids, target_id, orders, baseline_id,
-                                             random_points, min_span, batch_size=4 * batch_size)
+                                             random_points, min_span, batch_size=4 * batch_size,
+                                             normalise_curve=normalise_curve)
     return curves
 
 
 def random_order_curves(model, input_ids, target_id, orders, baseline_id, n_points=5,
-                        min_span=0.5, batch_size=128):
+                        min_span=0.5, batch_size=128, *, normalise_curve):
     """Mean normalised deletion and insertion curves of many random orders [n_orders, n],
     each sampled at `n_points` evenly spaced fractions of the tokens (rounded to whole tokens):
     a floor estimated from many orders at the cost of a few full curves.
 
     Returns {"deletion": [n_points], "insertion": [n_points], "orders": [n_orders]} where
     "orders" is each order's area between its insertion and deletion curves.
+    normalise_curve: notebook 06's answer, as in `faithfulness_curves`.
     """
     orders = torch.as_tensor(orders, device=input_ids.device).long()
     n_orders, n = orders.shape
@@ -265,21 +258,22 @@ def plot_area_between(table, between: dict, title: str):
     and one dot per prompt."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
     methods = list(table.index)
     means = table["area between (higher better)"].to_numpy()
     sems = table["area between sem"].to_numpy()
     colors = [METHOD_COLORS.get(m, "#333333") for m in methods]
-    ax.bar(range(len(methods)), means, yerr=sems, color=colors, alpha=0.75, capsize=4,
-           label="mean ± standard error")
+    ax.bar(range(len(methods)), means, yerr=sems, color=colors, alpha=0.75, capsize=4)
+    # the legend's bar in a neutral grey: each bar keeps its method's colour
+    ax.bar([0], [0], color="#bdbdbd", label="mean ± standard error (bar colour: the method)")
     for i, m in enumerate(methods):
         values = between[m].numpy()
         jitter = torch.linspace(-0.15, 0.15, len(values)).numpy()
         ax.scatter(i + jitter, values, s=10, color="k", zorder=3,
                    label="one prompt" if i == 0 else None)
     ax.axhline(0, color="grey", lw=0.6)
-    ax.set_xticks(range(len(methods)), methods)
+    ax.set_xticks(range(len(methods)), methods, rotation=15, ha="right", rotation_mode="anchor")
     ax.set_xlabel("explanation method")
     ax.set_ylabel("insertion AUC - deletion AUC")
     ax.set_title(title)

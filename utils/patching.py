@@ -536,15 +536,16 @@ def plot_residual_patching(result: torch.Tensor, labels: list[str], title: str, 
         if i in marked:
             tick.set_fontweight("bold")
     if marked:
-        ax.scatter(marked, [-0.9] * len(marked), marker="v", s=40, color="black", clip_on=False,
-                   label="prompts differ here")
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        # just above the map (x in data, y in axes units): the layer axis keeps its range
+        ax.plot(marked, [1.0] * len(marked), ls="", marker="v", markersize=7, color="black",
+                clip_on=False, transform=ax.get_xaxis_transform(), label="prompts differ here")
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.02), fontsize=8, frameon=False)
     ax.set_yticks(range(n_layers))
-    ax.set_xlabel(f"position (every {step}{'th' if step > 1 else ''} token labelled, and every "
-                  "position where the prompts differ, as 'clean/corrupted')" if step > 1 else
+    ax.set_xlabel(f"position (one token in {step} labelled, and every position where the "
+                  "prompts differ, as 'clean/corrupted')" if step > 1 else
                   "position (token; 'clean/corrupted' where the prompts differ)")
     ax.set_ylabel("layer (residual stream entering it)")
-    ax.set_title(title, loc="left", fontsize=10)
+    ax.set_title(title, loc="left", fontsize=10, pad=12)
     fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01, extend=_extend(result),
                  label="recovered: 0 = corrupted, 1 = clean")
     fig.set_layout_engine("tight")
@@ -590,9 +591,15 @@ def plot_effect_vs_relevance(effect: torch.Tensor, relevances: dict, rhos: dict,
                             linewidths=0.3)
         named = {i for i in effect.flatten().abs().argsort(descending=True)[:n_labels].tolist()}
         named |= {i for i in relevance.flatten().abs().argsort(descending=True)[:n_labels].tolist()}
-        for i in sorted(named):
+        span_x, span_y = float(x.max() - x.min()) or 1.0, float(y.max() - y.min()) or 1.0
+        placed = []
+        for i in sorted(named, key=lambda i: (x[i], y[i])):
+            # a label near an earlier one goes below its point, so the two do not overlap
+            near = any(abs(x[i] - px) < 0.08 * span_x and abs(y[i] - py) < 0.05 * span_y
+                       for px, py in placed)
             ax.annotate(f"L{i // n_heads}H{i % n_heads}", (x[i], y[i]), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
+                        xytext=(3, -9) if near else (3, 3), textcoords="offset points")
+            placed.append((x[i], y[i]))
         ax.axhline(0, color="grey", lw=0.6)
         ax.axvline(0, color="grey", lw=0.6)
         ax.set_xlabel(f"{name} (LRP, clean prompt)")
