@@ -85,10 +85,11 @@ def _task_prompts(rng, task: str, n: int, shuffled: bool = False, k: int = 5):
     return prompts, answers
 
 
-def function_vectors(model, tok, n_prompts: int = 20, seed: int = 0) -> dict:
+def function_vectors(model, tok, n_prompts: int = 20, n_shuffled: int = 6, seed: int = 0) -> dict:
     """Per task: zero-shot accuracy on held-out words without and with the task's vector,
     with a vector from as many random heads (control), and the ICL accuracy on the same
-    words (what the model can do with demonstrations). The vector is added after layer
+    words (what the model can do with demonstrations). Heads are ranked by their indirect
+    effect on n_shuffled label-shuffled prompts per task. The vector is added after layer
     n_layers // 3 (as Todd et al.). Beside them, the same on the training words (their pairs
     appear in task formats in the corpus; not a threshold)."""
     answers, fv = _fv_tools()
@@ -98,7 +99,7 @@ def function_vectors(model, tok, n_prompts: int = 20, seed: int = 0) -> dict:
     for task in W.TASKS:
         prompts, _ = _task_prompts(rng, task, n_prompts)
         means[task] = answers.mean_head_outputs(model, tok, prompts)
-        sp, sa = _task_prompts(rng, task, n_prompts // 2, shuffled=True)
+        sp, sa = _task_prompts(rng, task, n_shuffled, shuffled=True)
         effects.append(answers.indirect_effects(model, tok, sp, [" " + a for a in sa],
                                                 means[task]))
     aie = torch.stack(effects).mean(0)   # average over tasks: heads that carry "the task"
@@ -109,8 +110,13 @@ def function_vectors(model, tok, n_prompts: int = 20, seed: int = 0) -> dict:
         [h for h in all_heads if h not in heads], FV_HEADS)
 
     def acc(prompts, words, vector=None):
-        return fv.first_token_accuracy(model, tok, prompts, [" " + w for w in words], vector,
-                                       None if vector is None else layer)
+        """Share of prompts whose greedy next token starts the word: utils'
+        `first_token_accuracy` in left-padded batches (the same figures, faster)."""
+        targets = torch.tensor([first_token(tok, w) for w in words])
+        if vector is None:
+            return (last_logits(model, tok, prompts).argmax(-1) == targets).float().mean().item()
+        with fv.add_to_residual(model, vector, layer):
+            return (last_logits(model, tok, prompts).argmax(-1) == targets).float().mean().item()
 
     def zero_shot(task, split):
         pairs = W.task_pairs(task, split)
@@ -232,7 +238,7 @@ def _is_number(text: str) -> bool:
     return text.strip()[:1].isdigit()
 
 
-def transplant(model, tok, n_pairs: int = 24, n_random: int = 3, max_new: int = 4) -> dict:
+def transplant(model, tok, n_pairs: int = 24, n_random: int = 2, max_new: int = 4) -> dict:
     """Notebook 03's transplant over n_pairs held-out pairs: the heads that read a quantity
     question (top k by LRP relevance on the question) carry their last-position output into a
     descriptive question ("Which animals live ...?"). How often does the target's greedy answer
