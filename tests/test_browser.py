@@ -146,7 +146,8 @@ def test_topk_explorer_renders_and_a_choice_redraws_the_heatmap(lab):
 
     second = options.nth(1).inner_text().split()[0]   # e.g. '␣27' from '␣27   12.3 %'
     options.nth(1).click()
-    wait_for_text(status, rf"Explaining logit\({re.escape(second)}\)")
+    # the explorer quotes the token (logit('1'), not logit(1), which would read as an index)
+    wait_for_text(status, rf"Explaining logit\({re.escape(repr(second))}\)")
     assert explorer.inner_html() != heatmap_before, "choosing another prediction changed nothing"
 
     shot = screenshot(explorer, SCREENSHOTS / "01_topk_explorer.png")
