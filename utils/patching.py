@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from utils.colours import RELEVANCE_CMAP
 from utils.hooks import decoder_layers, layer_pre_hooks, o_proj_pre_hooks, projection_hooks
 from utils.models import input_device, model_shape
 from utils.progress import progress
@@ -524,7 +525,7 @@ def plot_residual_patching(result: torch.Tensor, labels: list[str], title: str, 
     n_layers, seq_len = result.shape
     fig = Figure(figsize=(min(16.0, max(8.0, 0.09 * seq_len + 3)), 0.35 * n_layers + 3.0))
     ax = fig.subplots()
-    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#d9d9d9")
+    cmap = matplotlib.colormaps[RELEVANCE_CMAP].with_extremes(bad="#d9d9d9")
     image = ax.imshow(result.numpy(), cmap=cmap, vmin=-1, vmax=1, aspect="auto",
                       interpolation="nearest")
     marked = [i for i, d in enumerate(differs or []) if d]
@@ -560,7 +561,7 @@ def plot_head_patching(results: dict, title: str, label: str = "recovered: 0 = c
     fig = Figure(figsize=(3.1 * len(results) + 1.4, 3.9), layout="constrained")
     axes = fig.subplots(1, len(results), squeeze=False)
     for ax, (site, scores) in zip(axes[0], results.items()):
-        image = ax.imshow(scores.numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto",
+        image = ax.imshow(scores.numpy(), cmap=RELEVANCE_CMAP, vmin=-1, vmax=1, aspect="auto",
                           interpolation="nearest")
         ax.set_title(SITE_NAMES.get(site, site), fontsize=10)
         ax.set_xlabel("key/value head" if site in ("k", "v") else "head")
