@@ -142,12 +142,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _exit_with_parent(every_s: float = 5.0) -> None:
+    """Stop this worker when the process that spawned it is gone (stopping a run stops it all:
+    without this, killing the parent left the workers training to the end of the stage)."""
+    import threading
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)   # the last checkpoint stays; resuming continues from it
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _worker(rank: int, world: int, port: int, run: str, hp: dict, max_minutes: float,
             work_dir: str, n_docs: dict):
     from pathlib import Path
     global WORK_DIR  # a fresh process: take the parent's working folder and corpus sizes
     WORK_DIR = data.WORK_DIR = Path(work_dir)
     data.N_DOCS = n_docs
+    _exit_with_parent()
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
                             rank=rank, world_size=world)
     try:

@@ -234,3 +234,39 @@ def test_stage4_learning_rate_warms_up_then_decays():
     assert first == pytest.approx(hp["lr_stage4"] / hp["warmup_stage4"])
     assert top == pytest.approx(hp["lr_stage4"])
     assert end == pytest.approx(hp["lr_min_stage4"])
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_a_training_worker_stops_when_its_parent_is_killed():
+    """Killing a run's parent process stops its workers (they would otherwise train on)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    child = ("import time; from course_model import train; train._exit_with_parent(0.1); "
+             "print('ready', flush=True); time.sleep(60)")
+    parent = ("import subprocess, sys, time; "
+              f"c = subprocess.Popen([sys.executable, '-c', {child!r}]); "
+              "print(c.pid, flush=True); time.sleep(60)")
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parent.parent)
+    p = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True,
+                         cwd=root, env=dict(os.environ, PYTHONPATH=root))
+    pid = int(p.stdout.readline())
+    assert p.stdout.readline().strip() == "ready"   # the child watches its parent from here
+    assert _alive(pid)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.time() + 10
+    while _alive(pid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid)
