@@ -13,6 +13,7 @@ zero-shot prompt ("fast ->").
 from __future__ import annotations
 
 import random
+
 import torch
 
 from course_model.families import describe, familiar, icl, word_tasks as W
@@ -54,11 +55,6 @@ def first_token(tok, answer: str) -> int:
     return tok(" " + answer, add_special_tokens=False)["input_ids"][0]
 
 
-def _shape(model):
-    c = model.config
-    return c.num_hidden_layers, c.num_attention_heads, c.hidden_size // c.num_attention_heads
-
-
 # ------------------------------------------------------------------------------ function vectors
 # The course's own answers (notebook 03's exercises) and library measure the vector, so the
 # figures here are what a learner who solves the exercises gets.
@@ -92,9 +88,10 @@ def function_vectors(model, tok, n_prompts: int = 20, n_shuffled: int = 6, seed:
     effect on n_shuffled label-shuffled prompts per task. The vector is added after layer
     n_layers // 3 (as Todd et al.). Beside them, the same on the training words (their pairs
     appear in task formats in the corpus; not a threshold)."""
+    from utils.models import model_shape
     answers, fv = _fv_tools()
     rng = random.Random(f"lesson-fv-{seed}")
-    n_layers, n_heads, _ = _shape(model)
+    n_layers, n_heads, _ = model_shape(model)
     means, effects = {}, []
     for task in W.TASKS:
         prompts, _ = _task_prompts(rng, task, n_prompts)

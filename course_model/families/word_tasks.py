@@ -228,7 +228,7 @@ def word_task_doc(rng: random.Random, split: str = "train") -> str:
 # and a colour), states every pair in four wordings (held-out pairs are known only from these),
 # and draws the query of an in-context document from words that belong to several tasks.
 def _upper_everywhere() -> list[tuple[str, str]]:
-    words = dict.fromkeys(w for w in _LOWER_WORDS)
+    words = dict.fromkeys(_LOWER_WORDS)
     for task in ("antonym", "english_german", "singular_plural", "object_colour"):
         words.update(dict.fromkeys(a for a, _ in TASKS[task] if a.islower() and a.isalpha()))
     return [(w, w.upper()) for w in words]
