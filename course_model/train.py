@@ -80,12 +80,11 @@ def induction_probe(model, vocab: int, n: int = 32, length: int = 30) -> float:
     return (pred == run).float().mean().item()
 
 
-def lr_at(step: int, stage2_start: int | None, hp: dict,
-          stage3_start: int | None = None, stage4_start: int | None = None,
-          stage5_start: int | None = None, stage6_start: int | None = None) -> float:
-    if stage2_start is None:   # stage 1: warmup then constant
+def lr_at(step: int, hp: dict, starts: dict[int, int | None]) -> float:
+    """The learning rate at `step`, given each stage's first step (`starts[n]`, None or absent
+    while stage n has not begun)."""
+    if starts.get(2) is None:   # stage 1: warmup then constant
         return hp["lr"] * min(1.0, (step + 1) / hp["warmup"])
-    starts = {4: stage4_start, 5: stage5_start, 6: stage6_start}
     for n in sorted(OWN_STAGES, reverse=True):   # the latest own-settings stage that started
         start = starts.get(n)
         if start is not None:   # a short warmup (new batch size, new device), then cosine
@@ -94,9 +93,9 @@ def lr_at(step: int, stage2_start: int | None, hp: dict,
                 return hp[f"lr_stage{n}"] * (i + 1) / warm
             return _cosine((i - warm) / (hp[f"stage{n}_steps"] - warm), hp[f"lr_stage{n}"],
                            hp[f"lr_min_stage{n}"])
-    if stage3_start is not None:
-        return _cosine((step - stage3_start) / hp["stage3_steps"], hp["lr_stage3"], hp["lr_min"])
-    return _cosine((step - stage2_start) / hp["stage2_steps"], hp["lr_stage2"], hp["lr_min"])
+    if starts.get(3) is not None:
+        return _cosine((step - starts[3]) / hp["stage3_steps"], hp["lr_stage3"], hp["lr_min"])
+    return _cosine((step - starts[2]) / hp["stage2_steps"], hp["lr_stage2"], hp["lr_min"])
 
 
 def _cosine(t: float, top: float, bottom: float) -> float:
@@ -443,9 +442,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
                                              tok.pad_token_id)
         x, labels = x.to(device), labels.to(device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, state["stage2_start"], hp, state.get("stage3_start"),
-                            state.get("stage4_start"), state.get("stage5_start"),
-                            state.get("stage6_start"))
+            g["lr"] = lr_at(step, hp, {s.number: s.start(state) for s in TRAIN_STAGES})
         opt.zero_grad(set_to_none=True)
         over_time = (time.time() - t0) / 60 > max_minutes
         loss = batch_loss(model, x, labels, rank, world)

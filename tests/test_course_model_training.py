@@ -70,8 +70,8 @@ def test_resume_is_exact(tiny_workdir):
 
 def test_stage3_learning_rate_restarts_and_decays():
     hp = dict(CPU_HP)
-    top = train.lr_at(100, 0, hp, stage3_start=100)
-    end = train.lr_at(100 + hp["stage3_steps"], 0, hp, stage3_start=100)
+    top = train.lr_at(100, hp, {2: 0, 3: 100})
+    end = train.lr_at(100 + hp["stage3_steps"], hp, {2: 0, 3: 100})
     assert top == pytest.approx(hp["lr_stage3"])
     assert end == pytest.approx(hp["lr_min"])
 
@@ -228,9 +228,9 @@ def test_stage5_from_an_exported_model_replays_the_recipe(tiny_workdir, tmp_path
 def test_stage4_learning_rate_warms_up_then_decays():
     gpu = curriculum.recipe_hp("gpu")
     hp = dict(gpu, **gpu["stage4"])
-    first = train.lr_at(3200, 400, hp, 1800, 3200)
-    top = train.lr_at(3200 + hp["warmup_stage4"], 400, hp, 1800, 3200)
-    end = train.lr_at(3200 + hp["stage4_steps"], 400, hp, 1800, 3200)
+    first = train.lr_at(3200, hp, {2: 400, 3: 1800, 4: 3200})
+    top = train.lr_at(3200 + hp["warmup_stage4"], hp, {2: 400, 3: 1800, 4: 3200})
+    end = train.lr_at(3200 + hp["stage4_steps"], hp, {2: 400, 3: 1800, 4: 3200})
     assert first == pytest.approx(hp["lr_stage4"] / hp["warmup_stage4"])
     assert top == pytest.approx(hp["lr_stage4"])
     assert end == pytest.approx(hp["lr_min_stage4"])
