@@ -60,3 +60,10 @@ def tiny_model_dir(tmp_path_factory):
                          bos_token_id=0, eos_token_id=1, pad_token_id=2)
     LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def course_model():
+    """(model, tokenizer) of the bundled course model on the CPU, loaded once per session."""
+    from utils.models import load_model
+    return load_model("course", device="cpu", verbose=False)
