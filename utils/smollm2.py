@@ -100,7 +100,7 @@ def convert(folder: Path = SMOLLM2_DIR, verbose: bool = True) -> Path:
 
     if verbose:
         print(f"Converting {source.name} ({source.stat().st_size / 1e6:.0f} MB) to float32 "
-              f"safetensors in {folder} (once; about 20 s and 540 MB) ...")
+              f"safetensors in {folder} (once; about 20-60 s and 520 MB) ...")
     # The wheel's folder holds the package's own __init__.py: transformers must read only the
     # GGUF file from it, so no code is allowed and no custom generate function is looked for.
     with no_custom_generate():
