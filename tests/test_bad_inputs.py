@@ -1,5 +1,6 @@
 """Bad input gets a clear error, no model folder's code runs, and a learner's work is never lost."""
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -189,5 +190,18 @@ def test_assets_rebuild_byte_for_byte(tmp_path):
     from utils.models import load_model
     model, tokenizer = load_model("course", device="cpu", verbose=False)
     for path in build(model, tokenizer, "the course model (course-llama)", tmp_path):
-        assert path.read_bytes() == (ROOT / "assets" / path.name).read_bytes(), \
+        rebuilt, committed = path.read_text(), (ROOT / "assets" / path.name).read_text()
+        assert _same_up_to_float_noise(rebuilt, committed), \
             f"assets/{path.name} differs from a rebuild: run python tools/make_assets.py"
+
+
+_NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def _same_up_to_float_noise(a: str, b: str) -> bool:
+    """Equal text, and equal numbers to the last printed digit (another CPU's float kernels may
+    round the third decimal the other way: 1.641 vs 1.64)."""
+    if _NUMBER.sub("#", a) != _NUMBER.sub("#", b):
+        return False
+    pairs = zip(_NUMBER.findall(a), _NUMBER.findall(b))
+    return all(abs(float(x) - float(y)) <= 2e-3 + 1e-4 * abs(float(y)) for x, y in pairs)
