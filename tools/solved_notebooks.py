@@ -7,7 +7,8 @@
 One source of truth: an exercise cell in `notebooks/NN_name.ipynb` carries the tag `exercise` and
 the metadata `"solution": "module.function"` (several separated by commas). The solved notebook
 `solutions/notebooks/NN_name.ipynb` is the same notebook with each such cell replaced by the
-source of `solutions/module.py`'s functions, executed top to bottom on the course model (CPU).
+source of `solutions/module.py`'s functions, executed top to bottom on the CPU with the model its
+metadata names (`course.solved_with`: "smollm2", or the course model when absent).
 """
 from __future__ import annotations
 
@@ -78,8 +79,15 @@ def build_solved(exercise_path: Path) -> nbformat.NotebookNode:
     return solved
 
 
-def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> nbformat.NotebookNode:
-    """Run `nb` top to bottom in `cwd` on the course model, offline; widget state is not stored.
+def solved_with(nb: nbformat.NotebookNode) -> str:
+    """The model a notebook is built with: its metadata's `course.solved_with`, else the course
+    model (tests/nbval_models.py re-runs it on the same one)."""
+    return nb.metadata.get("course", {}).get("solved_with", "course")
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 1800) -> nbformat.NotebookNode:
+    """Run `nb` top to bottom in `cwd` on its model (`solved_with`), offline; widget state is
+    not stored.
 
     Each cell keeps the outputs it printed itself: a later cell's update of an earlier display
     (the explorer's snapshot follows its widget) is not written back, because nbval compares
@@ -93,7 +101,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> nbforma
                 super()._update_display_id(display_id, msg)
 
     env_before = dict(os.environ)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": "course",
+    os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": solved_with(nb),
                        "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0",
                        "XAI_PROGRESS": "static"})
     try:
