@@ -228,6 +228,9 @@ class ActivationCache(dict):
     def __init__(self, tensors: dict, input_ids: torch.Tensor):
         super().__init__(tensors)
         self.input_ids = input_ids   # [seq] on the CPU
+        for tensor in tensors.values():
+            # each tensor also remembers them: an exercise given cache["z"] alone can check it
+            tensor.made_from = input_ids
 
 
 def check_cache(pair: "AlignedPair", cache: dict) -> None:
