@@ -1,8 +1,8 @@
 """Keep torch's thread count where the course set it.
 
-Some libraries change it as a side effect: fitting UMAP (numba, pynndescent) leaves torch on
-every core although OMP_NUM_THREADS=1 asked for one, and the same logits then come out of
-differently ordered sums (they moved by 3e-6 on the course model).
+Some libraries change it as a side effect: fitting UMAP (numba, pynndescent) left torch on 2
+threads on a 2-core machine although OMP_NUM_THREADS=1 asked for one, and sums split over
+more threads may round differently, so the same logits would no longer be bit-identical.
 
     with torch_threads_kept():
         reducer.fit_transform(x)       # torch.get_num_threads() is as before, errors too

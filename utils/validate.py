@@ -228,13 +228,13 @@ def check_positions(positions, seq_len: int, name: str = "positions") -> torch.T
 
     Negative positions are refused: -1 would silently mean the last token."""
     values = torch.as_tensor(positions)
+    if values.numel() == 0:                 # checked first: an empty list reads as float
+        raise ValueError(f"{name} is empty: give at least one token position (e.g. all but BOS, "
+                         "torch.arange(1, seq)).")
     if values.dtype.is_floating_point or values.dtype == torch.bool or values.dim() > 1:
         raise TypeError(f"{name} must be a list of whole-number positions such as [1, 2, 3], got "
                         f"{values.dtype} of shape {tuple(values.shape)}.")
     values = values.reshape(-1).long()
-    if values.numel() == 0:
-        raise ValueError(f"{name} is empty: give at least one token position (e.g. all but BOS, "
-                         "torch.arange(1, seq)).")
     low, high = int(values.min()), int(values.max())
     if low < 0 or high >= seq_len:
         bad = low if low < 0 else high
