@@ -90,6 +90,21 @@ def _other_cache(ctx):
     return run_with_patches(ctx.model, pair, cache, [Patch("resid", 0)])
 
 
+def _patch_float_position(ctx):
+    from utils.patching import Patch, align_prompts, cache_activations, run_with_patches
+    pair = align_prompts(ctx.tokenizer, "It costs 3 euros and", "It costs 4 euros and", " 5")
+    cache = cache_activations(ctx.model, pair.clean_inputs())
+    return run_with_patches(ctx.model, pair, cache, [Patch("resid", 0, position=2.0)])
+
+
+def _nan_cache(ctx):
+    from utils.patching import Patch, align_prompts, cache_activations, run_with_patches
+    pair = align_prompts(ctx.tokenizer, "It costs 3 euros and", "It costs 4 euros and", " 5")
+    cache = cache_activations(ctx.model, pair.clean_inputs())
+    cache["resid"][1, 2, 3] = NAN
+    return run_with_patches(ctx.model, pair, cache, [Patch("resid", 0)])
+
+
 def _long_prompt(ctx):
     from utils.tokens import encode
     return encode(ctx.tokenizer, "dust " * 3200, ctx.model)
@@ -276,8 +291,15 @@ CASES = [
     Case("viewer-layer-negative", "open the attention viewer at layer -1",
          lambda ctx: _viewer(ctx, "The sky is", layer=-1), "ValueError",
          "layer -1, head 0 does not exist"),
+    Case("viewer-head-float", "open the attention viewer at head 1.0",
+         lambda ctx: _viewer(ctx, "The sky is", head=1.0), "TypeError",
+         "layer and head are whole numbers"),
+    Case("patch-position-float", "patch the residual stream at position 2.0 (batched patching)",
+         _patch_float_position, "TypeError", "A patch's position must be a whole number"),
     Case("cache-of-other-pair", "patch with the cache of a different prompt pair",
          _other_cache, "ValueError", "This cache belongs to another prompt pair"),
+    Case("cache-nan", "patch with a cache that contains NaN",
+         _nan_cache, "ValueError", "cache['resid'] contains 1 NaN or infinite values"),
     Case("monitor-nan", "colour a text by monitor probabilities that contain NaN",
          _monitor_nan, "ValueError", "contain 1 NaN or infinite values"),
     Case("monitor-text-nan", "print the monitor's text fallback with a NaN probability",
