@@ -19,7 +19,7 @@ from utils.lrp import attnlrp
 from utils.models import input_device, model_shape
 from utils.prompts import FV_DEMO_PAIRS, FV_TASKS
 from utils.tokens import answer_token_id, encode
-from utils.validate import check_finite, check_int_in_range, check_layer
+from utils.validate import check_finite, check_int_in_range, check_layer, check_position_or_last
 
 FORMATS = {   # (input line, output line) of one demonstration; the answer follows with a space
     "arrow": ("{x} ->", " {y}"),
@@ -113,9 +113,7 @@ def add_to_residual(model, vector: torch.Tensor, layer: int, position: int = -1)
                          f"{tuple(vector.shape)}. Build it with function_vector(...).")
     check_finite(vector, "vector")
     layer = check_layer(model, layer)
-    # -1 is the documented "newest token"; any other negative would wrap silently
-    position = check_int_in_range(position, -1, 2**62, "position",
-                                  "Use -1 for the last token, else the position from the start.")
+    position = check_position_or_last(position)
 
     def hook(module, args, output):
         hidden = _output_hidden(output).clone()     # the model's own tensor stays untouched

@@ -14,6 +14,7 @@ a bad value reach torch, where it becomes a raw IndexError or, worse, a silent w
     check_token_id(model, token_id)            # an id the model can score
     check_input_ids(model, input_ids)          # whole-number ids [batch, seq] within the vocabulary
     check_positions(positions, seq_len)        # a non-empty list of positions 0..seq_len-1
+    check_position_or_last(position)           # 0, 1, ... or -1 for "the last token"
     check_finite(tensor, "vector")             # no NaN or inf, named by its argument
     check_finite_number(scale, "scale")        # one finite real number
     check_same_length(a, b, "tokens", "p")     # one value per item
@@ -245,6 +246,18 @@ def check_positions(positions, seq_len: int, name: str = "positions") -> torch.T
     if values.unique().numel() != values.numel():
         raise ValueError(f"{name} repeats a position: give each position once.")
     return values
+
+
+def check_position_or_last(position, name: str = "position") -> int:
+    """A position counted from the start (0, 1, ...) or -1, which documents "the last token";
+    any other negative would wrap silently and is refused."""
+    if isinstance(position, bool) or not isinstance(position, Integral):
+        raise TypeError(f"{name} must be a whole number (-1 for the last token), got "
+                        f"{type(position).__name__} {position!r}.")
+    if position < -1:
+        raise ValueError(f"{name} must be -1 (the last token) or a position counted from the "
+                         f"start (0, 1, ...), got {position}.")
+    return int(position)
 
 
 def check_finite(values, name: str) -> torch.Tensor:
