@@ -4,13 +4,22 @@ A check runs the learner's function and the reference on the same small cases. I
 success line, or one line naming what differs (shape, NaN, sign, scale, a known mistake), and
 returns the function the rest of the notebook should use: the learner's when it passes, the
 reference otherwise, so a notebook keeps running while an exercise is unfinished.
+
+Every call of the learner's function runs inside `state_guard`: whatever it leaves switched on
+(LRP rules, hooks, another torch thread count) is put back at once and, when the call returned,
+named as the mistake, so it neither misleads the comparison nor stays on in the kernel.
 """
 from __future__ import annotations
 
+import functools
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable
 
 import torch
+
+from utils.lrp import disable_lrp, enable_lrp, lrp_rule
+from utils.threads import torch_threads_kept
 
 Case = tuple[tuple, dict]
 
@@ -176,6 +185,102 @@ class NamedMistake(Exception):
     """Raised by a check's wrapper when a learner's crash is a known mistake: the message names it."""
 
 
+class LeftState(NamedMistake):
+    """The learner's function returned with LRP, a hook or the thread count changed."""
+
+
+# The hook tables of a module, and the side tables whose entries share a hook's key.
+_HOOK_TABLES = {"_forward_hooks": ("forward hook", ("_forward_hooks_with_kwargs",
+                                                    "_forward_hooks_always_called")),
+                "_forward_pre_hooks": ("forward pre-hook", ("_forward_pre_hooks_with_kwargs",)),
+                "_backward_hooks": ("backward hook", ()),
+                "_backward_pre_hooks": ("backward pre-hook", ())}
+
+
+def _models_in(args, kwargs) -> list[torch.nn.Module]:
+    """The models among a call's arguments (the ones a learner's function can change)."""
+    return [v for v in (*args, *kwargs.values()) if isinstance(v, torch.nn.Module)]
+
+
+def _hooks(models) -> dict[tuple, tuple]:
+    """(id of module, table, key) -> (module, where it sits, table) for every hook on `models`."""
+    found = {}
+    for model in models:
+        for where, module in model.named_modules():
+            for table in _HOOK_TABLES:
+                for key in getattr(module, table, {}):
+                    found[(id(module), table, key)] = (module, where or "the model", table)
+    return found
+
+
+def _remove_hooks(added: dict) -> list[str]:
+    """Remove the hooks in `added` (see `_hooks`); returns 'a forward hook on model.layers.0'."""
+    named = []
+    for (_, table, key), (module, where, _) in added.items():
+        kind, side_tables = _HOOK_TABLES[table]
+        getattr(module, table).pop(key, None)
+        for side in side_tables:
+            getattr(module, side, {}).pop(key, None)
+        named.append(f"a {kind} on {where}")
+    return named
+
+
+@contextmanager
+def state_guard(models):
+    """Run a learner's code; afterwards put back LRP, hooks and torch's thread count as found.
+
+    Raises LeftState naming what was left behind when the block ended normally; after an
+    exception the state is restored the same way and the exception goes on unchanged.
+    """
+    rules = [(model, lrp_rule(model)) for model in models]
+    hooks_before = _hooks(models)
+    with torch_threads_kept() as threads:
+        try:
+            yield
+        finally:
+            threads_now = torch.get_num_threads()
+            lrp_changes = []
+            for model, rule in rules:
+                now = lrp_rule(model)
+                if now == rule:
+                    continue
+                disable_lrp(model)
+                if rule is not None:
+                    enable_lrp(model, rule)
+                lrp_changes.append((rule, now))
+            hooks_now = _hooks(models)
+            left_hooks = _remove_hooks({k: v for k, v in hooks_now.items() if k not in hooks_before})
+    problems = []
+    for rule, now in lrp_changes:
+        if rule is None:
+            problems.append("leaves LRP on: your function left LRP on, so every later gradient "
+                            "in this kernel would be LRP relevance. Switch it on only inside "
+                            "`with attnlrp(model):`, which switches it off again, errors too")
+        else:
+            problems.append(f"switches LRP off: your function turned the {rule!r} rules off "
+                            "although they were on when it was called; leave them as found")
+    if left_hooks:
+        shown = ", ".join(left_hooks[:3]) + (f" and {len(left_hooks) - 3} more"
+                                             if len(left_hooks) > 3 else "")
+        problems.append(f"leaves its hook on the model: your function left {shown}, so later "
+                        "runs are still changed by it. Register hooks in a `with` block "
+                        "(utils.hooks) or remove their handles in `finally`")
+    if threads_now != threads:
+        problems.append(f"changes torch's thread count: your function set it from {threads} to "
+                        f"{threads_now} (torch.set_num_threads); leave it as it was")
+    if problems:
+        raise LeftState("; and ".join(problems) + " (the check has put this back).")
+
+
+def guarded(learner_fn: Callable) -> Callable:
+    """`learner_fn` with every call run inside `state_guard` on the models among its arguments."""
+    @functools.wraps(learner_fn)
+    def call(*args, **kwargs):
+        with state_guard(_models_in(args, kwargs)):
+            return learner_fn(*args, **kwargs)
+    return call
+
+
 def run_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: list[Case],
               mistakes: dict[str, Callable] | None = None, extra: Callable | None = None,
               rtol: float = 1e-3, atol: float = 1e-4, returns: tuple | None = None,
@@ -188,7 +293,7 @@ def run_check(name: str, learner_fn: Callable, reference_fn: Callable, cases: li
     """
     learner_out, reference_out = returns or (learner_fn, reference_fn)
     try:
-        problem = find_problem(learner_fn, reference_fn, cases, mistakes, extra, rtol, atol,
+        problem = find_problem(guarded(learner_fn), reference_fn, cases, mistakes, extra, rtol, atol,
                                index_name)
     except NotImplementedError:
         print(f"… {name} is not implemented yet: the cells below use the reference solution.")

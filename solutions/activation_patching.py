@@ -3,6 +3,7 @@ import torch
 
 from utils.hooks import decoder_layers, o_proj_pre_hooks
 from utils.models import model_shape
+from utils.validate import check_activations, check_int_in_range, check_layer
 
 
 def normalised_logit_diff(logits, answer_id, foil_id, clean_diff, corrupted_diff):
@@ -24,6 +25,7 @@ def patch_residual_stream(model, pair, clean_resid, metric):
     Returns [n_layers, seq]: the metric of each patched run (NaN where a prompt has a pad).
     """
     n_layers = model_shape(model)[0]
+    check_activations(pair, clean_resid, "clean_resid", (n_layers, pair.seq_len, None))
     result = torch.full((n_layers, pair.seq_len), float("nan"))
     layers = decoder_layers(model)
     for layer in range(n_layers):
@@ -72,6 +74,7 @@ def attribution_patching(model, pair, cache, metric):
     cache: the clean run's activations (`cache_activations`), with "z" [L, S, H, dh].
     """
     n_layers, n_heads, head_dim = model_shape(model)
+    check_activations(pair, cache["z"], 'cache["z"]', (n_layers, pair.seq_len, n_heads, head_dim))
     outputs, probes = {}, {}
 
     def keep(layer):
@@ -103,7 +106,10 @@ def patch_head_output(model, pair, clean_z, layer, head, metric):
     clean run; metric: logits [1, vocab] -> [1]. Returns the metric of the patched run: a 0-dim
     tensor.
     """
-    n_heads, head_dim = model_shape(model)[1:]
+    n_layers, n_heads, head_dim = model_shape(model)
+    check_activations(pair, clean_z, "clean_z", (n_layers, pair.seq_len, n_heads, head_dim))
+    layer = check_layer(model, layer)
+    head = check_int_in_range(head, 0, n_heads - 1, "head", f"The model has heads 0..{n_heads - 1}.")
     positions = pair.valid_positions
 
     def hook(module, args):

@@ -2,6 +2,7 @@
 import torch
 
 from utils.faithfulness import last_token_logits
+from utils.validate import check_positions
 
 
 def deletion_curve(model, input_ids, target_id, order, baseline_id, batch_size=32):
@@ -11,7 +12,7 @@ def deletion_curve(model, input_ids, target_id, order, baseline_id, batch_size=3
     the logit of `target_id` at the last position with the first k positions of `order`
     replaced (entry 0: the original input; entry n: every position of `order` replaced).
     """
-    order = torch.as_tensor(order, device=input_ids.device).long()
+    order = check_positions(order, input_ids.shape[1], "order").to(input_ids.device)
     n = order.numel()
     # row k deletes the first k positions of the order: removed[k, j] = j < k
     removed = torch.arange(n + 1, device=input_ids.device)[:, None] > torch.arange(n, device=input_ids.device)

@@ -12,7 +12,8 @@ from utils.hooks import capture_head_outputs, o_proj_pre_hooks, out_projections,
 from utils.lrp import attnlrp
 from utils.models import input_device, model_shape
 from utils.tokens import answer_token_id, encode
-from utils.validate import check_head_vectors
+from utils.validate import (check_finite, check_finite_number, check_head_vectors, check_heads,
+                            check_input_ids, check_not_empty, check_same_length)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -24,6 +25,8 @@ def head_outputs_at_last(model, input_ids, heads):
     heads: list of (layer, head); returns [len(heads), head_dim], the head's slice of the input
     of the attention output projection (o_proj), on the CPU.
     """
+    heads = check_heads(model, heads)
+    check_input_ids(model, input_ids)
     _, n_heads, _ = model_shape(model)
     stored = {}  # layer -> [n_heads, head_dim] at the last position
 
@@ -46,6 +49,7 @@ def transplant_heads(model, heads, vectors, scale=1.0):
     forward pass is patched: during cached generation, the prompt's last token, then each new one.
     """
     heads, vectors = check_head_vectors(model, heads, vectors)
+    scale = check_finite_number(scale, "scale")
     _, n_heads, _ = model_shape(model)
     by_layer = defaultdict(list)
     for (layer, head), vector in zip(heads, vectors):
@@ -108,6 +112,7 @@ def mean_head_outputs(model, tokenizer, prompts):
 
     prompts: in-context prompts of one task; returns [n_layers, n_heads, head_dim] (float, CPU).
     """
+    check_not_empty(prompts, "prompts")
     n_layers, n_heads, head_dim = model_shape(model)
     total = torch.zeros(n_layers, n_heads, head_dim)
     with capture_head_outputs(model) as outputs, torch.no_grad():
@@ -126,7 +131,13 @@ def indirect_effects(model, tokenizer, prompts, answers, mean_outputs):
     prompts (`mean_outputs` [n_layers, n_heads, head_dim]); the effect is the rise of the
     probability of the answer's first token, averaged over prompts.
     """
-    n_layers, n_heads, _ = model_shape(model)
+    check_not_empty(prompts, "prompts")
+    check_same_length(prompts, answers, "prompts", "answers")
+    n_layers, n_heads, head_dim = model_shape(model)
+    if tuple(mean_outputs.shape) != (n_layers, n_heads, head_dim):
+        raise ValueError(f"mean_outputs must be [{n_layers}, {n_heads}, {head_dim}], got "
+                         f"{tuple(mean_outputs.shape)}: compute them with mean_head_outputs.")
+    check_finite(mean_outputs, "mean_outputs")
     effects = torch.zeros(n_layers, n_heads)
     for prompt, answer in zip(prompts, answers):
         ids = encode(tokenizer, prompt, model)
@@ -146,6 +157,8 @@ def function_vector(model, mean_outputs, heads):
 
     mean_outputs: [n_layers, n_heads, head_dim]; heads: list of (layer, head); returns [d_model].
     """
+    heads = check_heads(model, heads)
+    check_finite(mean_outputs, "mean_outputs")
     _, n_heads, head_dim = model_shape(model)
     vector = torch.zeros(model.config.hidden_size)
     for layer, head in heads:

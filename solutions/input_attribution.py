@@ -12,7 +12,7 @@ from utils.lrp import attnlrp
 from utils.models import input_device
 from utils.progress import progress
 from utils.tokens import encode
-from utils.validate import check_relevance_inputs, check_token_id
+from utils.validate import check_int_in_range, check_relevance_inputs, check_token_id
 
 
 def occlusion(model, input_ids, target_id, baseline_id, batch_size=32):
@@ -23,6 +23,7 @@ def occlusion(model, input_ids, target_id, baseline_id, batch_size=32):
     """
     check_relevance_inputs(model, input_ids, target_id)
     check_token_id(model, baseline_id, "baseline_id")
+    check_int_in_range(batch_size, 1, 2**31, "batch_size", "32 is usual.")
     input_ids = input_ids.to(input_device(model))
     seq_len = input_ids.shape[1]
     with torch.no_grad():

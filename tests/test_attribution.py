@@ -92,8 +92,11 @@ def test_top_k_predictions_sorted_and_validated(tiny_model_dir):
     assert len(preds) == 4
     assert all(a.probability >= b.probability for a, b in zip(preds, preds[1:]))
     assert preds[0].token_id == int(model(ids).logits[0, -1].argmax())
-    for bad in (0, 10**6, 2.5):
+    for bad in (0, 10**6):
         with pytest.raises(ValueError, match="k must be"):
+            attribution.top_k_predictions(model, tokenizer, ids, bad)
+    for bad in (2.5, True):          # True would count as 1
+        with pytest.raises(TypeError, match="k must be a whole number"):
             attribution.top_k_predictions(model, tokenizer, ids, bad)
 
 

@@ -119,7 +119,9 @@ def test_check_transplant_names_mistakes(capsys):
                        "ignores `scale`": _wrong_transplant(write_unscaled),
                        "adds the vector": _wrong_transplant(write_added),
                        "when the block raises": _wrong_transplant(write_last, remove=True),
-                       "after the `with` block": _wrong_transplant(write_last, remove=False)}.items():
+                       # named by the guard every check runs the learner's code in
+                       "left a forward pre-hook on model.layers.0.self_attn.o_proj":
+                           _wrong_transplant(write_last, remove=False)}.items():
         used, out = _run(capsys, check_transplant_heads, cm)
         assert used is fv.transplant_heads and out.startswith("✗") and phrase in out, out
 

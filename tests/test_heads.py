@@ -1,4 +1,9 @@
 """Notebook 02: head relevance, its checks, the attention viewer, the head explorer and plots."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +13,8 @@ from checks import check_attention_relevance, check_head_relevance
 from checks.core import random_ids, tiny_llama
 from utils.heads import relevance_concentration
 from utils.lrp import attnlrp
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -325,3 +332,34 @@ def test_bar_chart_and_token_map():
     assert len(fig.axes) == 2 and fig.axes[0].get_title() == "bars"
     with pytest.raises(ValueError, match="3 tokens"):
         token_map(torch.zeros(4, 4), ["a", "b", "c"], "map")
+
+
+def test_the_umap_fit_keeps_torchs_thread_count():
+    """Fitting UMAP raises torch's thread count as a side effect (1 -> 2 under
+    OMP_NUM_THREADS=1 on the course's machine); the course's fit puts it back. A fresh process,
+    because the side effect happens when numba first starts its threads."""
+    code = ("import numpy as np, torch\n"
+            "from utils.head_explorer import cluster_heads\n"
+            "x = np.random.RandomState(0).rand(9, 36)\n"
+            "before = torch.get_num_threads()\n"
+            "cluster_heads(x, 2)\n"
+            "print(before, torch.get_num_threads())\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    before, after = result.stdout.split()[-2:]
+    assert before == after == "1", result.stdout
+
+
+def test_torch_threads_kept_restores_on_exit_and_on_errors():
+    from utils.threads import torch_threads_kept
+
+    found = torch.get_num_threads()
+    with torch_threads_kept():
+        torch.set_num_threads(found + 1)
+    assert torch.get_num_threads() == found
+    with pytest.raises(KeyError), torch_threads_kept():
+        torch.set_num_threads(found + 1)
+        raise KeyError("stop")
+    assert torch.get_num_threads() == found

@@ -66,6 +66,11 @@ def fresh_copy(number: str, workspace: Path = WORKSPACE) -> tuple[Path, Path | N
     """A fresh copy of one master; an existing copy is renamed aside, not deleted.
 
     Returns (the fresh copy, where the old one went or None)."""
+    available = ", ".join(p.name[:2] for p in masters())
+    # one notebook's two digits: "0" or "1" would match several masters
+    if not (isinstance(number, str) and len(number) == 2 and number.isdigit()):
+        raise SystemExit(f"Say which notebook by its two digits, e.g. make fresh NB=01 "
+                         f"(got {number!r}); the notebooks are {available}.")
     (master,) = masters([number])
     workspace.mkdir(parents=True, exist_ok=True)
     copy = workspace / master.name

@@ -17,6 +17,7 @@ from utils.head_plots import last_query_overview, token_map
 from utils.plotting import figure_png, show_figure
 from utils.models import model_shape
 from utils.tokens import encode, readable_tokens
+from utils.validate import check_head_pairs
 
 
 def attention_maps(model, input_ids) -> torch.Tensor:
@@ -75,6 +76,7 @@ class AttentionViewer:
         if not (0 <= layer < n_layers and 0 <= head < n_heads):
             raise ValueError(f"layer {layer}, head {head} does not exist: this model has layers "
                              f"0..{n_layers - 1} and heads 0..{n_heads - 1}.")
+        check_head_pairs([(layer, head)], n_layers, n_heads)    # and whole numbers: 1.0 too
 
     def describe(self, layer: int, head: int) -> str:
         """One line: where the last position of this head looks most."""
@@ -125,4 +127,5 @@ def attention_viewer(model, tokenizer, prompt: str, layer: int = 0, head: int = 
     if not (0 <= layer < n_layers and 0 <= head < n_heads):
         raise ValueError(f"layer {layer}, head {head} does not exist: this model has layers "
                          f"0..{n_layers - 1} and heads 0..{n_heads - 1}.")
+    check_head_pairs([(layer, head)], n_layers, n_heads)        # and whole numbers: 1.0 too
     return AttentionViewer(attention_maps(model, ids), readable_tokens(tokenizer, ids), layer, head)

@@ -12,6 +12,7 @@ import torch
 
 from utils.lrp import attnlrp
 from utils.models import input_device
+from utils.validate import check_input_ids, check_int_in_range
 
 
 class Prediction(NamedTuple):
@@ -27,9 +28,8 @@ def top_k_predictions(model, tokenizer, input_ids, k=5):
     from utils.tokens import readable_token
 
     vocab = model.get_output_embeddings().weight.shape[0]
-    if not isinstance(k, int) or not 1 <= k <= vocab:
-        raise ValueError(f"k must be a whole number between 1 and the vocabulary size ({vocab}), "
-                         f"got {k!r}.")
+    k = check_int_in_range(k, 1, vocab, "k", "k counts the next tokens to list (5 is usual).")
+    check_input_ids(model, input_ids)
     with torch.no_grad():
         logits = model(input_ids.to(input_device(model))).logits[0, -1].float()
     probs = logits.softmax(-1)

@@ -7,10 +7,12 @@ import torch
 
 from utils.colours import METHODS
 from utils.progress import progress
+from utils.validate import check_finite, check_input_ids, check_int_in_range, check_positions
 
 
 def last_token_logits(model, batch_ids, target_id, batch_size):
     """Target logit at the last position for every row of batch_ids [n, seq]: [n] on CPU."""
+    batch_size = check_int_in_range(batch_size, 1, 2**31, "batch_size", "32 is usual.")
     out = []
     with torch.no_grad():
         for start in range(0, batch_ids.shape[0], batch_size):
@@ -23,7 +25,7 @@ def last_token_logits(model, batch_ids, target_id, batch_size):
 def insertion_curve(model, input_ids, target_id, order, baseline_id, batch_size=32):
     """Target logit as tokens are put back in `order` into a prompt where all of `order` is the
     baseline. Returns [n + 1]: entry 0 all replaced, entry n the original input."""
-    order = torch.as_tensor(order, device=input_ids.device).long()
+    order = check_positions(order, input_ids.shape[-1], "order").to(input_ids.device)
     n = order.numel()
     restored = torch.arange(n + 1, device=input_ids.device)[:, None] > torch.arange(n, device=input_ids.device)
     steps = input_ids.repeat(n + 1, 1)
@@ -33,7 +35,11 @@ def insertion_curve(model, input_ids, target_id, order, baseline_id, batch_size=
 
 def relevance_order(relevance, positions):
     """`positions` ([n] ints) sorted by relevance [seq], most relevant first (ties: by position)."""
-    positions = torch.as_tensor(positions).long()
+    relevance = check_finite(relevance, "relevance")
+    if relevance.dim() != 1:
+        raise ValueError(f"relevance must be [seq], one value per token, got shape "
+                         f"{tuple(relevance.shape)}.")
+    positions = check_positions(positions, relevance.shape[0])
     scores = relevance.float().cpu()[positions]
     # stable sort of the negated scores: equal relevance keeps the left-to-right order
     return positions[torch.sort(-scores, stable=True).indices]
@@ -63,6 +69,15 @@ def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions
     deletion_curve: notebook 06's answer, with the signature of `insertion_curve`;
     normalise_curve: its answer (curve, full_value, empty_value, min_span) -> rescaled curve.
     """
+    check_input_ids(model, input_ids)
+    seq_len = input_ids.shape[1]
+    positions = check_positions(positions, seq_len)
+    for method, relevance in relevances.items():
+        relevance = check_finite(relevance, f"relevances[{method!r}]")
+        if method != "random" and tuple(relevance.shape) != (seq_len,):
+            raise ValueError(f"relevances[{method!r}] has shape {tuple(relevance.shape)} but the "
+                             f"prompt has {seq_len} tokens: give one value per token of this "
+                             "prompt ([seq]).")
     curves = {}
 
     def normalised(order):
@@ -73,7 +88,6 @@ def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions
                 "insertion": normalise_curve(insertion, full, empty, min_span)}
 
     gen = torch.Generator().manual_seed(seed)
-    positions = torch.as_tensor(positions).long()
     for method, relevance in relevances.items():
         if method != "random":
             curves[method] = normalised(relevance_order(relevance, positions))

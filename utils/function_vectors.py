@@ -19,6 +19,7 @@ from utils.lrp import attnlrp
 from utils.models import input_device, model_shape
 from utils.prompts import FV_DEMO_PAIRS, FV_TASKS
 from utils.tokens import answer_token_id, encode
+from utils.validate import check_finite, check_int_in_range, check_layer, check_position_or_last
 
 FORMATS = {   # (input line, output line) of one demonstration; the answer follows with a space
     "arrow": ("{x} ->", " {y}"),
@@ -102,15 +103,23 @@ def _output_hidden(output):
 @contextmanager
 def add_to_residual(model, vector: torch.Tensor, layer: int, position: int = -1):
     """Inside the block, `vector` [d_model] is added to the hidden state leaving decoder layer
-    `layer` at `position` of every forward pass (during cached generation: each newest token)."""
+    `layer` at `position` of every forward pass (during cached generation: each newest token).
+
+    position: -1 (the last token, the default) or a position counted from the start."""
     d_model = model.config.hidden_size
     vector = torch.as_tensor(vector)
     if vector.shape != (d_model,):
         raise ValueError(f"The vector must have shape [d_model] = [{d_model}], got "
                          f"{tuple(vector.shape)}. Build it with function_vector(...).")
+    check_finite(vector, "vector")
+    layer = check_layer(model, layer)
+    position = check_position_or_last(position)
 
     def hook(module, args, output):
         hidden = _output_hidden(output).clone()     # the model's own tensor stays untouched
+        if position >= hidden.shape[1]:
+            raise ValueError(f"position {position} is past the end of a {hidden.shape[1]}-token "
+                             "input: use -1 for the last token.")
         hidden[:, position] += vector.to(hidden.device, hidden.dtype)
         return (hidden,) + tuple(output[1:]) if isinstance(output, tuple) else hidden
 
@@ -199,6 +208,8 @@ def lrp_head_relevance(model, tokenizer, prompts, answers) -> torch.Tensor:
 def random_heads(model, k: int, seed: int = 0) -> list[tuple[int, int]]:
     """`k` heads drawn at random without replacement (seeded): the random-head control."""
     n_layers, n_heads, _ = model_shape(model)
+    k = check_int_in_range(k, 1, n_layers * n_heads, "k",
+                           f"The model has {n_layers * n_heads} heads in all.")
     order = torch.randperm(n_layers * n_heads, generator=torch.Generator().manual_seed(seed))
     return [divmod(int(i), n_heads) for i in order[:k]]
 

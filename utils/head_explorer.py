@@ -23,6 +23,7 @@ from utils.head_plots import ATLAS_COLOURS, HeadFigure, head_name, token_map
 from utils.lrp import attnlrp
 from utils.models import model_shape
 from utils.plotting import figure_png, show_figure
+from utils.threads import torch_threads_kept
 from utils.tokens import encode, readable_tokens
 from utils.validate import check_relevance_inputs
 
@@ -75,8 +76,9 @@ def cluster_heads(maps, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.
 
 
 def _umap_2d(x: np.ndarray, seed: int) -> np.ndarray:
-    """UMAP to 2-D with cosine distance; neighbours adapted to few points; quiet."""
-    with warnings.catch_warnings():
+    """UMAP to 2-D with cosine distance; neighbours adapted to few points; quiet; torch's thread
+    count is left as it was (the fit would raise it)."""
+    with warnings.catch_warnings(), torch_threads_kept():
         # umap warns that a random_state forces one thread; numba may warn while compiling.
         warnings.simplefilter("ignore")
         import umap

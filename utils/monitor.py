@@ -17,7 +17,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from utils.validate import check_probabilities
+from utils.validate import check_finite, check_head_pairs, check_probabilities, check_same_length
 
 PARAMETRIC, CONTEXTUAL = 1, 0
 from utils.colours import CONTEXT as BLUE, MEMORY as RED   # ends of the colour scale
@@ -31,6 +31,11 @@ def normalise_relevance(relevance: torch.Tensor) -> torch.Tensor:
 
 def head_features(relevance: torch.Tensor, heads: list[tuple[int, int]]) -> np.ndarray:
     """[n, n_layers, n_heads] -> [n, len(heads)]: the chosen heads' normalised relevance."""
+    relevance = check_finite(relevance, "relevance")
+    if relevance.dim() != 3:
+        raise ValueError(f"relevance must be [n, n_layers, n_heads], got shape "
+                         f"{tuple(relevance.shape)}.")
+    heads = check_head_pairs(heads, relevance.shape[1], relevance.shape[2])
     relevance = normalise_relevance(relevance.float())
     layers = torch.tensor([layer for layer, _ in heads])
     head_ids = torch.tensor([head for _, head in heads])
@@ -140,7 +145,9 @@ def monitor_html(tokens, p_parametric, title: str | None = None, truth=None) -> 
 
 def monitor_text(tokens, p_parametric, width: int = 90) -> str:
     """A plain-text fallback: each token followed by C (p < 0.35), P (p > 0.65) or ? (between)."""
-    marks = ["C" if p < 0.35 else "P" if p > 0.65 else "?" for p in np.asarray(p_parametric).reshape(-1)]
+    p_values = check_probabilities(p_parametric, "p_parametric")   # NaN would read as "?"
+    check_same_length(tokens, p_values, "tokens", "p_parametric")
+    marks = ["C" if p < 0.35 else "P" if p > 0.65 else "?" for p in p_values]
     words = [f"{t}[{m}]" for t, m in zip(tokens, marks)]
     lines, line = [], ""
     for word in words:

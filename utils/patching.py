@@ -24,6 +24,7 @@ import dataclasses
 import difflib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import torch
 
@@ -32,7 +33,7 @@ from utils.hooks import decoder_layers, layer_pre_hooks, o_proj_pre_hooks, proje
 from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import readable_token
-from utils.validate import check_prompt, check_prompt_length
+from utils.validate import check_finite, check_prompt, check_prompt_length
 
 SITES = ("resid", "z", "q", "k", "v", "pattern")
 HEAD_SITES = ("z", "q", "k", "v", "pattern")
@@ -228,6 +229,9 @@ class ActivationCache(dict):
     def __init__(self, tensors: dict, input_ids: torch.Tensor):
         super().__init__(tensors)
         self.input_ids = input_ids   # [seq] on the CPU
+        for tensor in tensors.values():
+            # each tensor also remembers them: an exercise given cache["z"] alone can check it
+            tensor.made_from = input_ids
 
 
 def check_cache(pair: "AlignedPair", cache: dict) -> None:
@@ -243,6 +247,9 @@ def check_cache(pair: "AlignedPair", cache: dict) -> None:
     if not same:
         raise ValueError("This cache belongs to another prompt pair (it was made from other "
                          "tokens): run cache_activations(model, pair.clean_inputs()) for this pair.")
+    for site in SITES:      # a NaN patched in would make every later number NaN, silently
+        if site in cache:
+            check_finite(cache[site], f"cache[{site!r}]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,6 +276,11 @@ def _validate(model, patches: list, seq_len: int) -> None:
     n_layers = model_shape(model)[0]
     for p in [q for entry in patches for q in _as_patches(entry)]:
         _check_site(p.site)
+        for name in ("layer", "head", "position"):       # 2.0 would index like 2, or crash
+            value = getattr(p, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
+                raise TypeError(f"A patch's {name} must be a whole number, got "
+                                f"{type(value).__name__} {value!r}.")
         if not 0 <= p.layer < n_layers:
             raise ValueError(f"Layer {p.layer} does not exist: the model has {n_layers} layers "
                              f"(0 .. {n_layers - 1}).")
