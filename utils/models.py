@@ -21,9 +21,10 @@ from pathlib import Path
 import torch
 
 from utils import COURSE_MODEL_DIR
+from utils.families import FAMILIES
 
 DEFAULT_HUB_MODEL = "unsloth/Llama-3.2-1B-Instruct"
-SUPPORTED_MODEL_TYPES = ("llama", "qwen2", "qwen3")
+SUPPORTED_MODEL_TYPES = tuple(FAMILIES)
 HUB_URL = "https://huggingface.co"
 
 
