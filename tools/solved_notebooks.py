@@ -15,7 +15,6 @@ import argparse
 import copy
 import importlib
 import inspect
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,8 +23,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "notebooks"
-SOLVED = ROOT / "solutions" / "notebooks"
 sys.path.insert(0, str(ROOT))
+
+from utils.notebook_execution import SOLVED, execute  # noqa: E402
 
 
 def exercise_notebooks(selection: list[str] | None = None) -> list[Path]:
@@ -76,35 +76,6 @@ def build_solved(exercise_path: Path) -> nbformat.NotebookNode:
         solved.cells.append(cell)
     solved.metadata.pop("widgets", None)
     return solved
-
-
-def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> nbformat.NotebookNode:
-    """Run `nb` top to bottom in `cwd` on the course model, offline; widget state is not stored.
-
-    Each cell keeps the outputs it printed itself: a later cell's update of an earlier display
-    (the explorer's snapshot follows its widget) is not written back, because nbval compares
-    every cell with what that cell alone displays when it runs.
-    """
-    from nbclient import NotebookClient
-
-    class AsRun(NotebookClient):
-        def _update_display_id(self, display_id, msg):
-            if msg["header"]["msg_type"] != "update_display_data":
-                super()._update_display_id(display_id, msg)
-
-    env_before = dict(os.environ)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": "course",
-                       "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0",
-                       "XAI_PROGRESS": "static"})
-    try:
-        client = AsRun(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(cwd)}}, store_widget_state=False)
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
-    nb.metadata.pop("widgets", None)
-    return nb
 
 
 def sources(nb) -> list[tuple[str, str]]:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import torch
 
 from utils.colours import RELEVANCE_CMAP
-from utils.hooks import decoder_layers, layer_pre_hooks, o_proj_pre_hooks, projection_hooks
+from utils.hooks import (decoder_layers, layer_pre_hooks, o_proj_pre_hooks, projection_hooks,
+                         replaced_part)
 from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import readable_token
