@@ -17,7 +17,7 @@ import torch
 from utils.hooks import head_output_x_gradient, head_outputs_in_graph, layer_output_hooks
 from utils.logits import last_position_logits
 from utils.lrp import attnlrp
-from utils.models import input_device, model_shape
+from utils.models import model_shape
 from utils.prompts import FV_DEMO_PAIRS, FV_TASKS
 from utils.tokens import answer_token_id, encode
 
