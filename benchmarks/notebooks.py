@@ -11,14 +11,11 @@ import time
 
 import nbformat
 
-from utils.notebook_execution import SOLVED, execute
+from utils.notebook_execution import SOLVED, execute, numbered_notebooks
 
 
 def solved_paths(selection: list[str] | None = None):
-    paths = sorted(SOLVED.glob("[0-9][0-9]_*.ipynb"))
-    if selection:
-        paths = [p for p in paths if any(p.name.startswith(s) for s in selection)]
-    return paths
+    return numbered_notebooks(SOLVED, selection)
 
 
 def notebook_times(selection: list[str] | None = None, log=print) -> list[dict]:

@@ -25,14 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "notebooks"
 sys.path.insert(0, str(ROOT))
 
-from utils.notebook_execution import SOLVED, execute  # noqa: E402
+from utils.notebook_execution import SOLVED, execute, numbered_notebooks  # noqa: E402
 
 
 def exercise_notebooks(selection: list[str] | None = None) -> list[Path]:
-    paths = sorted(EXERCISES.glob("[0-9][0-9]_*.ipynb"))
-    if selection:
-        paths = [p for p in paths if any(p.name.startswith(s) for s in selection)]
-    return paths
+    return numbered_notebooks(EXERCISES, selection)
 
 
 def solution_source(spec: str) -> str:

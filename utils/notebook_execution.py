@@ -13,6 +13,15 @@ from utils import COURSE_ROOT
 SOLVED = COURSE_ROOT / "solutions" / "notebooks"   # the generated solved notebooks
 
 
+def numbered_notebooks(folder: Path, selection: list[str] | None = None) -> list[Path]:
+    """The notebooks NN_*.ipynb of `folder` in order; with `selection` (e.g. ["01", "03"]) only
+    those whose names start with one of its entries."""
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if selection:
+        paths = [p for p in paths if any(p.name.startswith(s) for s in selection)]
+    return paths
+
+
 def execute(nb, cwd: Path, timeout: int = 900):
     """Run `nb` (an nbformat notebook, filled in place and returned) top to bottom in `cwd` on
     the course model, offline; widget state is not stored.
