@@ -128,6 +128,12 @@ def test_a_family_added_through_the_registry_alone_is_found_by_the_hooks():
         assert isinstance(model.trunk.final, torch.nn.LayerNorm)
         with pytest.raises(ValueError, match="no rotary at `trunk.rotary`"):
             part(model, "rotary")
+        # its LRP rules are the module the entry names (here lxt's Llama rules)
+        from utils.lrp import import_lxt_efficient, patch_map
+
+        import_lxt_efficient()
+        import lxt.efficient.models.llama as llama_rules
+        assert patch_map(model) is llama_rules.attnLRP and patch_map(model, "cp") is llama_rules.cp_LRP
     assert "toy" not in FAMILIES
     assert all(not o._forward_pre_hooks for o in model.modules())
 
