@@ -15,17 +15,9 @@ from benchmarks.machine import peak_extra_memory, timed
 from solutions.attention_heads import attention_relevance
 from solutions.input_attribution import input_x_gradient, occlusion
 from utils.lrp import attnlrp
+from utils.model_shapes import LLAMA_1B_SHAPE
 from utils.models import input_device
 
-# Llama-3.2-1B as published (config.json of the hub model): built with random weights, so the
-# costs are those of the real model without a download.
-LLAMA_1B_SHAPE = dict(
-    hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-    num_key_value_heads=8, head_dim=64, vocab_size=128256, tie_word_embeddings=True,
-    max_position_embeddings=131072, rope_theta=500000.0, rms_norm_eps=1e-5,
-    rope_scaling={"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
-                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
-    bos_token_id=128000, eos_token_id=128001)
 # Full occlusion runs when it is predicted to take less than this; above, a measured sample.
 OCCLUSION_FULL_BUDGET_S = 90.0
 OCCLUSION_SAMPLE = 4

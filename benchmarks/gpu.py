@@ -7,8 +7,9 @@ and the longest prompt that fits a free Colab T4 (15 GB) for each method.
 
 Methods, each explaining the top prediction at the last position of a random prompt:
 - lrp: AttnLRP input relevance (`input_x_gradient` inside `attnlrp`, as notebook 01);
-- lrp_heads: AttnLRP with the gradient of every attention weight kept (notebook 02's
-  `attention_relevance`: output_attentions plus retain_grad), summed per head on the device;
+- lrp_heads: AttnLRP with the gradient of every attention weight kept: notebook 02's
+  `head_relevance` itself (`attention_relevance`, output_attentions plus retain_grad, each
+  layer's seq x seq relevance maps copied to the host, then summed per head);
 - lrp_checkpointed, lrp_heads_checkpointed: the same results with one decoder layer's
   activations at a time (utils/low_memory.py).
 On CUDA: peak `torch.cuda.max_memory_allocated` (weights included), median time, and the cost in
@@ -36,14 +37,12 @@ os.environ.setdefault("XAI_PROGRESS", "0")
 
 import torch  # noqa: E402
 
-from benchmarks.attribution import LLAMA_1B_SHAPE  # noqa: E402
+from utils.model_shapes import LLAMA_1B_SHAPE, TINY_SHAPE  # noqa: E402
 
 METHODS = ("lrp", "lrp_heads", "lrp_checkpointed", "lrp_heads_checkpointed")
 LENGTHS = (512, 2048, 4096)
 T4_GIB = 15.0            # a free Colab T4 (15360 MiB)
 CONTEXT_RESERVE_GIB = 0.5   # CUDA context and allocator slack, outside max_memory_allocated
-TINY_SHAPE = dict(LLAMA_1B_SHAPE, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                  num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=512)
 
 
 def build_model(shape: dict, device: str, dtype: torch.dtype, seed: int = 0):
@@ -63,24 +62,13 @@ def random_prompt(model, seq_len: int, seed: int = 0) -> torch.Tensor:
     return ids.to(model.get_input_embeddings().weight.device)
 
 
-def head_relevance_on_device(model, input_ids, target_id) -> torch.Tensor:
-    """Notebook 02's `attention_relevance` summed per head on the device: [layers, heads].
-    Same memory on the GPU as the notebook's (every attention weight and its gradient), without
-    copying seq x seq maps of every head to the host."""
-    embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
-    out = model(inputs_embeds=embeds, use_cache=False, output_attentions=True)
-    for weights in out.attentions:
-        weights.retain_grad()
-    out.logits[0, -1, target_id].backward()
-    return torch.stack([(w * w.grad)[0].sum(dim=(-2, -1)).float() for w in out.attentions]).cpu()
-
-
 def method_fn(name: str):
     """The call for `name`: f(model, ids, target) -> relevance (run inside `attnlrp`)."""
+    from solutions.attention_heads import head_relevance
     from solutions.input_attribution import input_x_gradient
     from utils.low_memory import head_relevance_low_memory, input_relevance_low_memory
 
-    return {"lrp": input_x_gradient, "lrp_heads": head_relevance_on_device,
+    return {"lrp": input_x_gradient, "lrp_heads": head_relevance,
             "lrp_checkpointed": input_relevance_low_memory,
             "lrp_heads_checkpointed": head_relevance_low_memory}[name]
 
@@ -174,8 +162,17 @@ def saved_tensor_memory(shape: dict, lengths, methods=METHODS, log=print) -> lis
     """
     from utils.lrp import attnlrp
 
+    from utils.hooks import replaced_part
+
     model = build_model(shape, "meta", torch.bfloat16)
-    model.model.rotary_emb = _MetaRotary(shape["head_dim"])
+    with replaced_part(model, "rotary", _MetaRotary(shape["head_dim"])):
+        return _saved_rows(model, shape, lengths, methods, log)
+
+
+def _saved_rows(model, shape: dict, lengths, methods, log) -> list[dict]:
+    """saved_tensor_memory's rows for a meta-device `model` of `shape`."""
+    from utils.lrp import attnlrp
+
     params = {id(p) for p in model.parameters()}
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     rows = []

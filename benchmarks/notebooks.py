@@ -11,14 +11,11 @@ import time
 
 import nbformat
 
-from tools import solved_notebooks as harness
+from utils.notebook_execution import SOLVED, execute, numbered_notebooks
 
 
 def solved_paths(selection: list[str] | None = None):
-    paths = sorted(harness.SOLVED.glob("[0-9][0-9]_*.ipynb"))
-    if selection:
-        paths = [p for p in paths if any(p.name.startswith(s) for s in selection)]
-    return paths
+    return numbered_notebooks(SOLVED, selection)
 
 
 def notebook_times(selection: list[str] | None = None, log=print) -> list[dict]:
@@ -34,7 +31,7 @@ def notebook_times(selection: list[str] | None = None, log=print) -> list[dict]:
                     cell.outputs, cell.execution_count = [], None
             start = time.perf_counter()
             try:
-                harness.execute(nb, cwd=harness.SOLVED)
+                execute(nb, cwd=SOLVED)
                 status = "ok"
             except Exception as err:   # report and go on: one broken notebook is a result too
                 status = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"

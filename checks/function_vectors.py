@@ -349,7 +349,7 @@ def vector_variant(combine: Callable):
 
 def _rows_not_columns(model, mean_outputs, heads):
     d = mean_outputs.shape[-1]
-    return sum(model.model.layers[l].self_attn.o_proj.weight[h * d:(h + 1) * d].T.float()
+    return sum(out_projections(model)[l].weight[h * d:(h + 1) * d].T.float()
                @ mean_outputs[l, h] for l, h in heads)
 
 
@@ -363,7 +363,7 @@ def _averaged(model, mean_outputs, heads):
 
 def _whole_layer(model, mean_outputs, heads):
     """o_proj applied to every head of the layer (the whole concatenation), once per head."""
-    return sum(model.model.layers[l].self_attn.o_proj.weight.float() @ mean_outputs[l].flatten()
+    return sum(out_projections(model)[l].weight.float() @ mean_outputs[l].flatten()
                for l, _ in heads)
 
 

@@ -3,7 +3,7 @@ import torch
 
 from checks.core import random_ids, run_check, tiny_llama
 from checks.references import reference
-from utils.hooks import decoder_layers
+from utils.hooks import decoder_layers, final_norm
 from utils.patching import (AlignedPair, cache_activations, clean_and_corrupted_logprob,
                             normalised_logprob)
 
@@ -152,7 +152,7 @@ def check_patch_residual_stream(fn):
             if layer + 1 < n:
                 return replacing(resid, layer + 1, position), layers[layer + 1]
             # after the last layer: the final norm's input
-            return replacing(torch.cat([resid[1:], resid[-1:]]), layer, position), model.model.norm
+            return replacing(torch.cat([resid[1:], resid[-1:]]), layer, position), final_norm(model)
         return _loop(model, pair, pair.corrupted_inputs(), make, metric)
 
     def up_to_position(model, pair, resid, metric):

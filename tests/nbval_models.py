@@ -7,17 +7,13 @@ like with like. Loaded by `make test` (`-p tests.nbval_models`).
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+import nbformat
 import pytest
 
-
-def solved_with(notebook: Path) -> str:
-    """The model a notebook's solved version is built and checked with."""
-    meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata", {})
-    return meta.get("course", {}).get("solved_with", "course")
+from utils.notebook_execution import solved_with
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -25,4 +21,4 @@ def pytest_runtest_setup(item):
     # nbval starts a notebook's kernel when its first cell is set up, with this environment
     path = Path(str(item.fspath))
     if path.suffix == ".ipynb" and item.parent is not None and getattr(item.parent, "kernel", None) is None:
-        os.environ["XAI_MODEL"] = solved_with(path)
+        os.environ["XAI_MODEL"] = solved_with(nbformat.read(path, as_version=4))

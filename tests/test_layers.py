@@ -1,8 +1,10 @@
-"""The layers of the course: utils (the library) <- solutions (the answer key) <- checks.
+"""The layers of the course (the picture is in CONTRIBUTING.md, "The layers").
 
-Dependencies point one way: no module of `utils` imports `solutions` or `checks`, at any depth;
-`solutions` never imports `checks`; `solutions/` holds only the reference answers of exercises,
-and the checks reach each of them through `checks.references`.
+Dependencies point one way: no module of `utils` (the library) imports `course_model`,
+`solutions`, `checks` or `claims`, at any depth; `solutions` never imports `checks`;
+`course_model` never imports `solutions`; `tools` and `benchmarks` do not import each other.
+`solutions/` holds only the reference answers of exercises, and the checks reach each of them
+through `checks.references`.
 """
 import ast
 import inspect
@@ -16,6 +18,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 UTILS = sorted(p for p in (ROOT / "utils").rglob("*.py"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.py"))
+COURSE_MODEL = sorted((ROOT / "course_model").rglob("*.py"))
+TOOLS = sorted((ROOT / "tools").rglob("*.py"))
+BENCHMARKS = sorted((ROOT / "benchmarks").rglob("*.py"))
+ABOVE_UTILS = {"course_model", "solutions", "checks", "claims"}
+# Known break, being removed elsewhere: course_model/lessons.py still calls the notebooks'
+# answers in solutions/ (the lessons move onto one registry of measurements). Delete this entry
+# once it no longer imports solutions: the strict xfail then fails as a reminder.
+KNOWN_BREAKS = {"course_model/lessons.py"}
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -39,10 +49,31 @@ def _imported(path: Path) -> set[str]:
     return found
 
 
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
 @pytest.mark.parametrize("path", UTILS, ids=lambda p: p.name)
-def test_no_utils_file_imports_solutions_or_checks(path):
-    wrong = _imported(path) & {"solutions", "checks"}
-    assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}: utils is the library below both."
+def test_no_utils_file_imports_a_layer_above(path):
+    wrong = _imported(path) & ABOVE_UTILS
+    assert not wrong, (f"{_rel(path)} imports {sorted(wrong)}: utils is the library below them "
+                       "all. Pass what it needs in as a parameter, or move it into utils.")
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
+    strict=True, reason="known break, removed elsewhere")) if _rel(p) in KNOWN_BREAKS else p
+    for p in COURSE_MODEL], ids=lambda p: _rel(p))
+def test_the_course_model_does_not_import_the_answer_key(path):
+    assert "solutions" not in _imported(path), (
+        f"{_rel(path)} imports solutions: the training package may use utils, never the answers.")
+
+
+@pytest.mark.parametrize("path", TOOLS + BENCHMARKS, ids=lambda p: _rel(p))
+def test_tools_and_benchmarks_do_not_import_each_other(path):
+    other = "benchmarks" if _rel(path).startswith("tools/") else "tools"
+    assert other not in _imported(path), (
+        f"{_rel(path)} imports {other}: tools (builders) and benchmarks (measurements) share "
+        "code only through utils.")
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
@@ -50,14 +81,14 @@ def test_no_solution_imports_checks(path):
     assert "checks" not in _imported(path), f"{path.relative_to(ROOT)} imports checks"
 
 
-def test_importing_any_utils_module_loads_neither_solutions_nor_checks():
+def test_importing_any_utils_module_loads_no_layer_above():
     """At any depth: import each module of utils in a fresh interpreter and look at sys.modules."""
     names = [_module_name(p) for p in UTILS]
     script = (
         "import importlib, sys\n"
         f"for name in {names!r}:\n"
         "    importlib.import_module(name)\n"
-        "    bad = sorted(m for m in sys.modules if m.split('.')[0] in ('solutions', 'checks'))\n"
+        f"    bad = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(ABOVE_UTILS)!r})\n"
         "    if bad:\n"
         "        sys.exit(f'importing {name} loaded {bad}')\n")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,

@@ -85,7 +85,7 @@ def test_a_model_patched_outside_is_refused_with_how_to_restart():
     model, tokenizer = load_model("course", device="cpu", verbose=False)
     ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
     plain = input_x_gradient(model, ids, 5)
-    targets = _patch_targets(modeling_llama)
+    targets = _patch_targets(model)
     saved = [(owner, attr, vars(owner).get(attr) if isinstance(owner, type) else getattr(owner, attr))
              for owner, attr in targets]
     try:

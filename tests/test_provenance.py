@@ -80,3 +80,35 @@ def test_ablation_table_runs_and_reads_verdicts():
         before = model(ids).logits
         conflicts.answer_rates(model, tok, samples, [(0, 1)], torch.zeros(2, 4, 8))
         assert torch.equal(model(ids).logits, before)
+
+
+def test_the_stored_patients_are_the_generators():
+    """assets/handover_examples.json is what course_model.handover generates (the library reads
+    the file, never the training package)."""
+    from course_model.handover import make_handover_example
+    from tools import handover_examples as table
+
+    assert table.main(["--check"]) == 0, "run python tools/handover_examples.py"
+    for split in ("train", "eval"):
+        seeds = [0, 7, table.SEEDS_PER_SPLIT - 1]
+        for stored, seed in zip(handover_examples(seeds, split), seeds):
+            generated = make_handover_example(seed, split)
+            assert stored == {**generated, "segments": [tuple(s) for s in generated["segments"]]}
+
+
+def test_a_seed_beyond_the_stored_ones_is_refused_with_what_to_do():
+    from tools.handover_examples import SEEDS_PER_SPLIT
+
+    with pytest.raises(ValueError, match="tools/handover_examples.py"):
+        handover_examples([SEEDS_PER_SPLIT], "eval")
+    with pytest.raises(ValueError, match="Unknown split"):
+        handover_examples([0], "test")
+
+
+def test_the_course_record_is_labelled_by_exact_spans():
+    from utils.prompts import PATIENT_RECORD
+    from utils.provenance import reference_segments
+
+    segments = reference_segments(PATIENT_RECORD)
+    assert segments[0] == ("John Smith", "record")
+    assert reference_segments("PATIENT RECORD - Nobody, Age 1") is None

@@ -21,12 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.attribution import LLAMA_1B_SHAPE  # noqa: E402
 from utils import COURSE_MODEL_DIR  # noqa: E402
+from utils.model_shapes import LLAMA_1B_SHAPE, TINY_SHAPE  # noqa: E402
 
-# The same architecture cut down to seconds on a CPU (the code paths of the full one).
-TINY_SHAPE = dict(LLAMA_1B_SHAPE, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                  num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=5000)
 FILLER = "<|filler_{}|>"
 
 

@@ -16,7 +16,6 @@ import argparse
 import copy
 import importlib
 import inspect
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,15 +24,13 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "notebooks"
-SOLVED = ROOT / "solutions" / "notebooks"
 sys.path.insert(0, str(ROOT))
+
+from utils.notebook_execution import SOLVED, execute, numbered_notebooks  # noqa: E402
 
 
 def exercise_notebooks(selection: list[str] | None = None) -> list[Path]:
-    paths = sorted(EXERCISES.glob("[0-9][0-9]_*.ipynb"))
-    if selection:
-        paths = [p for p in paths if any(p.name.startswith(s) for s in selection)]
-    return paths
+    return numbered_notebooks(EXERCISES, selection)
 
 
 def solution_source(spec: str) -> str:
@@ -77,42 +74,6 @@ def build_solved(exercise_path: Path) -> nbformat.NotebookNode:
         solved.cells.append(cell)
     solved.metadata.pop("widgets", None)
     return solved
-
-
-def solved_with(nb: nbformat.NotebookNode) -> str:
-    """The model a notebook is built with: its metadata's `course.solved_with`, else the course
-    model (tests/nbval_models.py re-runs it on the same one)."""
-    return nb.metadata.get("course", {}).get("solved_with", "course")
-
-
-def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 1800) -> nbformat.NotebookNode:
-    """Run `nb` top to bottom in `cwd` on its model (`solved_with`), offline; widget state is
-    not stored.
-
-    Each cell keeps the outputs it printed itself: a later cell's update of an earlier display
-    (the explorer's snapshot follows its widget) is not written back, because nbval compares
-    every cell with what that cell alone displays when it runs.
-    """
-    from nbclient import NotebookClient
-
-    class AsRun(NotebookClient):
-        def _update_display_id(self, display_id, msg):
-            if msg["header"]["msg_type"] != "update_display_data":
-                super()._update_display_id(display_id, msg)
-
-    env_before = dict(os.environ)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": solved_with(nb),
-                       "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0",
-                       "XAI_PROGRESS": "static"})
-    try:
-        client = AsRun(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(cwd)}}, store_widget_state=False)
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
-    nb.metadata.pop("widgets", None)
-    return nb
 
 
 def sources(nb) -> list[tuple[str, str]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from utils.hooks import o_proj_pre_hooks
+from utils.hooks import (decoder_body, head_output_x_gradient, head_outputs_in_graph,
+                         o_proj_pre_hooks, unembedding)
 from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import first_divergent_tokens
@@ -144,21 +145,20 @@ def token_head_relevance_batched(model, input_ids, start, route="auto"):
     """
     if route not in ("auto", "heads", "tokens"):
         raise ValueError(f"route must be 'auto', 'heads' or 'tokens', not {route!r}.")
-    n_layers, n_heads, head_dim = model_shape(model)
+    n_layers, n_heads, _ = model_shape(model)
     seq = input_ids.shape[1]
     targets = torch.arange(start, seq)
     n_tokens = len(targets)
-    outputs = []   # per layer: o_proj's input [1, seq - 1, n_heads * head_dim], in the graph
-    with o_proj_pre_hooks(model, {layer: lambda module, args: outputs.append(args[0])
-                                  for layer in range(n_layers)}):
+    # per layer: o_proj's input [1, seq - 1, n_heads * head_dim], in the graph
+    with head_outputs_in_graph(model) as kept:
         embeds = model.get_input_embeddings()(input_ids[:, :seq - 1]).detach().requires_grad_(True)
-        hidden = model.model(inputs_embeds=embeds, use_cache=False).last_hidden_state
-    logits = model.lm_head(hidden[0, targets.to(hidden.device) - 1])          # [n_tokens, vocab]
+        hidden = decoder_body(model)(inputs_embeds=embeds, use_cache=False).last_hidden_state
+    outputs = [kept[layer] for layer in range(n_layers)]
+    logits = unembedding(model)(hidden[0, targets.to(hidden.device) - 1])   # [n_tokens, vocab]
     scores = logits[torch.arange(n_tokens), input_ids[0, targets].to(logits.device)]
 
     def per_head(grads):   # per layer: [1, s, H * D] -> that layer's head relevance [H]
-        return [(g * o.detach()).unflatten(-1, (n_heads, head_dim)).sum(dim=(0, 1, 3))
-                for g, o in zip(grads, outputs)]
+        return [head_output_x_gradient(o.detach(), g, n_heads) for g, o in zip(grads, outputs)]
 
     if route == "auto":
         route = "heads" if n_layers * n_heads <= n_tokens else "tokens"

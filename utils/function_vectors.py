@@ -14,9 +14,10 @@ from contextlib import contextmanager
 
 import torch
 
-from utils.hooks import layer_output_hooks, o_proj_pre_hooks, split_heads
+from utils.hooks import head_output_x_gradient, head_outputs_in_graph, layer_output_hooks
+from utils.logits import last_position_logits
 from utils.lrp import attnlrp
-from utils.models import input_device, model_shape
+from utils.models import model_shape
 from utils.prompts import FV_DEMO_PAIRS, FV_TASKS
 from utils.tokens import answer_token_id, encode
 from utils.validate import check_finite, check_int_in_range, check_layer, check_position_or_last
@@ -136,20 +137,14 @@ def first_answer_ids(tokenizer, prompts, answers) -> list[int]:
 
 
 def last_logits(model, tokenizer, prompts, vector=None, layer=None) -> torch.Tensor:
-    """Next-token logits at the end of each prompt [n, vocab] (float, CPU), with `vector` added
-    at the last position of decoder layer `layer` when given."""
+    """Next-token logits at the end of each prompt [n, vocab] (float, CPU), batched
+    (utils.logits), with `vector` added at the last position of decoder layer `layer` when given."""
     if (vector is None) != (layer is None):
         raise ValueError("Give both `vector` and `layer`, or neither.")
-    rows = []
-    with torch.no_grad():
-        for prompt in prompts:
-            ids = encode(tokenizer, prompt, model)
-            if vector is None:
-                rows.append(model(ids).logits[0, -1].float().cpu())
-            else:
-                with add_to_residual(model, vector, layer):
-                    rows.append(model(ids).logits[0, -1].float().cpu())
-    return torch.stack(rows)
+    if vector is None:
+        return last_position_logits(model, tokenizer, prompts)
+    with add_to_residual(model, vector, layer):   # left padding: -1 is every prompt's end
+        return last_position_logits(model, tokenizer, prompts)
 
 
 def first_token_accuracy(model, tokenizer, prompts, answers, vector=None, layer=None) -> float:
@@ -187,20 +182,13 @@ def lrp_head_relevance(model, tokenizer, prompts, answers) -> torch.Tensor:
     total = torch.zeros(n_layers, n_heads)
     for prompt, target in zip(prompts, targets):
         ids = encode(tokenizer, prompt, model)
-        kept = {}
-
-        def keep(layer):
-            def hook(module, args):
-                args[0].retain_grad()       # the heads' outputs are not leaves: keep their grad
-                kept[layer] = args[0]
-            return hook
-
-        with attnlrp(model), o_proj_pre_hooks(model, {l: keep(l) for l in range(n_layers)}):
+        with attnlrp(model), head_outputs_in_graph(model) as kept:
             embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
             logits = model(inputs_embeds=embeds, use_cache=False).logits[0, -1]
-            logits[target].backward()
-        for layer, x in kept.items():
-            relevance = split_heads((x * x.grad)[0, -1], n_heads).sum(-1)    # [n_heads]
+            layers = sorted(kept)
+            grads = torch.autograd.grad(logits[target], [kept[layer] for layer in layers])
+        for layer, grad in zip(layers, grads):
+            relevance = head_output_x_gradient(kept[layer], grad, n_heads, position=-1)
             total[layer] += relevance.float().detach().cpu()
     return total / len(prompts)
 

@@ -1,7 +1,8 @@
-"""The one place that finds layers in a model and hooks them, always with a scoped hook.
+"""The one place that finds layers and parts of a model and hooks them, always scoped.
 
-Llama, Qwen2 and Qwen3 causal LMs keep their decoder layers at `model.model.layers` and, in each
-layer, the attention projections `self_attn.{q,k,v,o}_proj`. A head's output is its slice of
+Where a family keeps its parts is written once, in `utils.families.FAMILIES` (Llama, Qwen2 and
+Qwen3: decoder layers at `model.layers`, in each layer the attention projections
+`self_attn.{q,k,v,o}_proj`, then the final norm and `lm_head`). A head's output is its slice of
 the input of `o_proj`: the attention layer concatenates its heads' outputs
 [.., n_heads * head_dim] and `o_proj` mixes them into the residual stream.
 
@@ -23,22 +24,44 @@ from typing import Callable
 
 import torch
 
+from utils.families import attention_output, layer_attention, owner_and_attribute, part
 from utils.models import model_shape
 
-FAMILIES = ("llama", "qwen2", "qwen3")
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
 def decoder_layers(model) -> torch.nn.ModuleList:
-    """The decoder layers of a Llama / Qwen2 / Qwen3 causal LM (`model.model.layers`)."""
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
-    layers = getattr(getattr(model, "model", None), "layers", None)
-    if model_type not in FAMILIES or layers is None:
-        raise ValueError(
-            f"{type(model).__name__} (model_type {model_type!r}) is not a causal LM of the "
-            "families whose decoder layers and attention projections the course's hooks find: "
-            "Llama, Qwen2 and Qwen3. Load one with utils.models.load_model.")
-    return layers
+    """The decoder layers of a causal LM of a registered family (Llama: `model.model.layers`)."""
+    return part(model, "layers")
+
+
+def decoder_body(model) -> torch.nn.Module:
+    """The decoder stack without the unembedding: inputs_embeds -> last_hidden_state [b, s, d]."""
+    return part(model, "body")
+
+
+def final_norm(model) -> torch.nn.Module:
+    """The norm between the last decoder layer and the unembedding (its input: the residual
+    stream leaving the last layer)."""
+    return part(model, "final_norm")
+
+
+def unembedding(model) -> torch.nn.Module:
+    """The output layer (`lm_head`): normed hidden state [.., d] -> logits [.., vocab]."""
+    return part(model, "unembedding")
+
+
+@contextmanager
+def replaced_part(model, name: str, module: torch.nn.Module):
+    """Put `module` in place of the model's part `name` (see utils.families.PARTS) while the
+    block runs; the original is back on exit, errors too."""
+    owner, attribute = owner_and_attribute(model, name)
+    original = getattr(owner, attribute)
+    setattr(owner, attribute, module)
+    try:
+        yield module
+    finally:
+        setattr(owner, attribute, original)
 
 
 def attention_projection(model, layer: int, name: str) -> torch.nn.Module:
@@ -48,12 +71,14 @@ def attention_projection(model, layer: int, name: str) -> torch.nn.Module:
     layers = decoder_layers(model)
     if not 0 <= layer < len(layers):
         raise ValueError(f"Layer {layer} does not exist: the model has layers 0..{len(layers) - 1}.")
-    return getattr(layers[layer].self_attn, name)
+    if name == "o_proj":   # the one projection whose name the family table records
+        return attention_output(model, layers[layer])
+    return getattr(layer_attention(model, layers[layer]), name)
 
 
 def out_projections(model) -> list[torch.nn.Module]:
-    """The attention output projection of every layer (`self_attn.o_proj`)."""
-    return [layer.self_attn.o_proj for layer in decoder_layers(model)]
+    """The attention output projection of every layer (Llama: `self_attn.o_proj`)."""
+    return [attention_output(model, layer) for layer in decoder_layers(model)]
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -152,3 +177,39 @@ def capture_head_outputs(model, layers=None):
 
     with o_proj_pre_hooks(model, {layer: store(layer) for layer in layers}):
         yield outputs
+
+
+@contextmanager
+def head_outputs_in_graph(model, layers=None):
+    """Inside the block, every forward pass keeps each layer's head outputs (o_proj's input,
+    [batch, seq, n_heads * head_dim]) in the autograd graph: yields a dict layer -> tensor,
+    overwritten by each pass. Differentiate a score with respect to them, then score each head
+    with `head_output_x_gradient`."""
+    layers = range(len(decoder_layers(model))) if layers is None else layers
+    kept: dict[int, torch.Tensor] = {}
+
+    def keep(layer):
+        def hook(module, args):
+            kept[layer] = args[0]
+        return hook
+
+    with o_proj_pre_hooks(model, {layer: keep(layer) for layer in layers}):
+        yield kept
+
+
+def head_output_x_gradient(output: torch.Tensor, grad: torch.Tensor, n_heads: int,
+                           position: int | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Each head's output times its gradient, summed over head_dim, batch and positions: [n_heads].
+
+    output, grad: [batch, seq, n_heads * head_dim] (o_proj's input and the score's gradient with
+    respect to it). position: only that position instead of all. dtype: cast the products before
+    summing (e.g. float32 for a bf16 model). Inside `attnlrp` this is a head's LRP relevance: for
+    a head, sum over (q, k) of A[q, k] * dA[q, k] equals sum over q of o[q] * g[q]. Keeps the
+    graph of `grad` (differentiable again when it was computed with create_graph=True).
+    """
+    product = output * grad
+    if dtype is not None:
+        product = product.to(dtype)
+    if position is None:
+        return split_heads(product, n_heads).sum(dim=(0, 1, 3))
+    return split_heads(product[:, position], n_heads).sum(-1).sum(0)

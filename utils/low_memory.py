@@ -27,7 +27,7 @@ from contextlib import contextmanager
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from utils.hooks import decoder_layers, o_proj_pre_hooks, split_heads
+from utils.hooks import decoder_layers, head_output_x_gradient, head_outputs_in_graph
 from utils.models import input_device, model_shape
 
 
@@ -73,27 +73,15 @@ def head_relevance_low_memory(model, input_ids, target_id, foil_id=None) -> torc
     """Head relevance [n_layers, n_heads] (float32, CPU) as `head_relevance` computes it from
     attention weights, here from head outputs and their gradients with checkpointed layers."""
     n_layers, n_heads, _ = model_shape(model)
-    totals = [None] * n_layers
-    recording = [True]     # off during the backward pass, when checkpointing recomputes layers
-
-    def watch(layer):
-        def hook(module, args):
-            if not recording[0] or not args[0].requires_grad:
-                return
-            output = args[0].detach()
-
-            def add(grad):
-                totals[layer] = split_heads(output * grad, n_heads).float().sum(dim=(0, 1, 3))
-            args[0].register_hook(add)
-        return hook
-
     input_ids = input_ids.to(input_device(model))
     embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
-    with checkpointed_layers(model), \
-            o_proj_pre_hooks(model, {layer: watch(layer) for layer in range(n_layers)}):
-        score = _score(model, embeds, target_id, foil_id)
-        recording[0] = False
-        score.backward()
-    if any(t is None for t in totals):
+    with checkpointed_layers(model):
+        with head_outputs_in_graph(model) as kept:
+            score = _score(model, embeds, target_id, foil_id)
+        # the hooks are off before the backward pass, in which checkpointing recomputes layers
+        outputs = [kept[layer] for layer in range(n_layers)]
+        grads = torch.autograd.grad(score, outputs, allow_unused=True)
+    if any(g is None for g in grads):
         raise RuntimeError("No gradient reached some head outputs: is the target reachable?")
-    return torch.stack([t.detach().cpu() for t in totals])
+    return torch.stack([head_output_x_gradient(o.detach(), g, n_heads, dtype=torch.float32).detach().cpu()
+                        for o, g in zip(outputs, grads)])

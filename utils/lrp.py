@@ -23,6 +23,8 @@ import warnings
 from collections.abc import Mapping, MutableMapping
 from contextlib import contextmanager
 
+from utils.families import family
+
 _LXT_VIT_MODULE = "lxt.efficient.models.vit_torch"
 _MISSING = object()
 _saved: dict[str, list] = {}   # modeling-module name -> [(owner, attribute, original value)]
@@ -54,29 +56,23 @@ def import_lxt_efficient():
 
 def _modeling_module(model) -> types.ModuleType:
     """The transformers module that defines the model's classes (e.g. modeling_llama)."""
-    module = sys.modules[type(model).__module__]
-    model_type = getattr(model.config, "model_type", "?")
-    if model_type not in ("llama", "qwen2", "qwen3"):
-        raise ValueError(
-            f"AttnLRP rules in this course cover Llama, Qwen2 and Qwen3 models, not {model_type!r}. "
-            "Load one of those with utils.models.load_model.")
-    return module
+    family(model)   # a clear error for a family without LRP rules in the registry
+    return sys.modules[type(model).__module__]
 
 
-def patch_map(module, rule: str = "attn") -> dict:
-    """lxt's patch map of rule set `rule` ("attn" or "cp") for a transformers modeling module."""
+def patch_map(model, rule: str = "attn") -> dict:
+    """lxt's patch map of rule set `rule` ("attn" or "cp") for the model's family: the rule
+    module that utils.families.FAMILIES names for it."""
     if rule not in RULES:
         raise ValueError(f"Unknown LRP rule set {rule!r}: choose 'attn' (AttnLRP) or 'cp' "
                          "(CP-LRP, softmax weights held constant).")
-    family = module.__name__.rsplit("modeling_", 1)[-1]          # llama, qwen2, qwen3
-    lxt_module = importlib.import_module(f"lxt.efficient.models.{family}")
-    return getattr(lxt_module, RULES[rule])
+    return getattr(importlib.import_module(family(model).lrp_rules), RULES[rule])
 
 
-def _patch_targets(module, rule: str = "attn") -> list[tuple[object, str]]:
-    """Everything lxt's map for `module` will replace: (owner, attribute) pairs."""
+def _patch_targets(model, rule: str = "attn") -> list[tuple[object, str]]:
+    """Everything lxt's map for the model's family will replace: (owner, attribute) pairs."""
     targets = []
-    for target in patch_map(module, rule):
+    for target in patch_map(model, rule):
         if isinstance(target, types.ModuleType):
             # patch_attention swaps the module's eager function and its attention registry
             targets += [(target, "eager_attention_forward"), (target, "ALL_ATTENTION_FUNCTIONS")]
@@ -117,7 +113,7 @@ def patched_outside(model) -> list[str]:
         return []
     import_lxt_efficient()
     found = []
-    for owner, attr in _patch_targets(module):
+    for owner, attr in _patch_targets(model):
         value = vars(owner).get(attr, _MISSING) if isinstance(owner, type) else getattr(owner, attr)
         if _from_lxt(value):
             found.append(f"{getattr(owner, '__name__', owner)}.{attr}")
@@ -147,7 +143,7 @@ def enable_lrp(model, rule: str = "attn") -> None:
             raise RuntimeError(f"LRP rule set {_rules.get(module.__name__)!r} is on; leave its "
                                f"`with attnlrp(...)` block before switching to {rule!r}.")
         return
-    targets = _patch_targets(module, rule)
+    targets = _patch_targets(model, rule)
     originals = []
     for owner, attr in targets:
         # vars(), not getattr(): restore exactly what the class itself defined
@@ -163,7 +159,7 @@ def enable_lrp(model, rule: str = "attn") -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lxt_efficient.monkey_patch(module, patch_map(module, rule))
+            lxt_efficient.monkey_patch(module, patch_map(model, rule))
     except Exception:
         disable_lrp(model)
         raise

@@ -24,10 +24,11 @@ from pathlib import Path
 import torch
 
 from utils import COURSE_MODEL_DIR, smollm2
+from utils.families import FAMILIES
 from utils.model_folders import UnsafeModelFolder, no_custom_generate, scan_model_folder
 
 DEFAULT_HUB_MODEL = "unsloth/Llama-3.2-1B-Instruct"
-SUPPORTED_MODEL_TYPES = ("llama", "qwen2", "qwen3")
+SUPPORTED_MODEL_TYPES = tuple(FAMILIES)
 HUB_URL = "https://huggingface.co"
 SMOLLM2_NAMES = ("smollm2", "smollm2-135m-instruct")
 

@@ -29,7 +29,8 @@ from numbers import Integral
 import torch
 
 from utils.colours import RELEVANCE_CMAP
-from utils.hooks import decoder_layers, layer_pre_hooks, o_proj_pre_hooks, projection_hooks
+from utils.hooks import (decoder_layers, layer_pre_hooks, o_proj_pre_hooks, projection_hooks,
+                         replaced_part)
 from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import readable_token
@@ -489,13 +490,8 @@ def _run_from(model, pair, layer, positions, clean_resid, corrupted_resid, corru
 def _layers_from(model, first: int):
     """Keep only decoder layers first.. while the block runs, so that `inputs_embeds` stands for
     the residual stream entering layer `first` (Llama and Qwen do not rescale embeddings)."""
-    all_layers = decoder_layers(model)
-    inner = model.model
-    inner.layers = torch.nn.ModuleList(list(all_layers)[first:])
-    try:
+    with replaced_part(model, "layers", torch.nn.ModuleList(list(decoder_layers(model))[first:])):
         yield
-    finally:
-        inner.layers = all_layers
 
 
 def patch_heads(model, pair: AlignedPair, cache: dict, site: str, metric, batch_size: int = 64):

@@ -7,7 +7,8 @@
 
 Training data: other patients' reference summaries, fed to the model after the chat (teacher
 forcing), each token labelled by the generator's exact spans (`course_model.handover`
-builds every summary from spans marked "record" or "memory"). Features (`monitor_features`):
+builds every summary from spans marked "record" or "memory"; the patients the course uses are
+stored in assets/handover_examples.json). Features (`monitor_features`):
 every head's normalised AttnLRP relevance for the token and for the token before it (sources
 come in runs: a token copied from the record usually follows one), [2 * n_layers * n_heads].
 
@@ -17,14 +18,22 @@ least `min_words` whole words found verbatim, as whole words, in the record.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from utils import COURSE_ROOT
 from utils.models import input_device
 from utils.monitor import CONTEXTUAL, PARAMETRIC, normalise_relevance
+from utils.prompts import handover_messages
+
+# The generator's patients, written by tools/handover_examples.py (the generator itself lives in
+# course_model/, which the library never imports).
+HANDOVER_EXAMPLES = COURSE_ROOT / "assets" / "handover_examples.json"
+_TABLE: dict = {}
 
 
 @dataclass
@@ -35,12 +44,46 @@ class ProvenanceData:
     patient: np.ndarray
 
 
-def handover_examples(seeds, split: str = "train") -> list[dict]:
-    """Generated records with reference summaries and exact spans (`course_model.handover`).
-    split="eval" draws patient names the course model never saw in training."""
-    from course_model.handover import make_handover_example
+def _handover_table() -> dict:
+    """assets/handover_examples.json (written by tools/handover_examples.py), read once."""
+    if not _TABLE:
+        if not HANDOVER_EXAMPLES.exists():
+            raise FileNotFoundError(f"{HANDOVER_EXAMPLES} is missing: run "
+                                    "`python tools/handover_examples.py` to write it.")
+        _TABLE.update(json.loads(HANDOVER_EXAMPLES.read_text(encoding="utf-8")))
+    return _TABLE
 
-    return [make_handover_example(int(seed), split) for seed in seeds]
+
+def handover_examples(seeds, split: str = "train") -> list[dict]:
+    """Generated records with reference summaries and exact spans (`course_model.handover`,
+    stored in assets/handover_examples.json). split="eval" draws patient names the course model
+    never saw in training. Each: dict(record, messages, summary, segments [(text, source)], fields)."""
+    splits = _handover_table()["splits"]
+    if split not in splits:
+        raise ValueError(f"Unknown split {split!r}: choose 'train' or 'eval'.")
+    stored = splits[split]
+    examples = []
+    for seed in seeds:
+        if not 0 <= int(seed) < len(stored):
+            raise ValueError(f"Seed {seed} is not stored: {HANDOVER_EXAMPLES.name} holds seeds "
+                             f"0..{len(stored) - 1} of each split. Use those, or raise "
+                             "SEEDS_PER_SPLIT in tools/handover_examples.py and run it.")
+        row = stored[int(seed)]
+        segments = [tuple(segment) for segment in row["segments"]]
+        examples.append({"record": row["record"], "messages": handover_messages(row["record"]),
+                         "summary": "".join(t for t, _ in segments), "segments": segments,
+                         "fields": dict(row["fields"])})
+    return examples
+
+
+def reference_segments(record: str) -> list[tuple[str, str]] | None:
+    """The exact spans of the generator's reference summary of `record`, when the record is one
+    of the stored ones (a generated patient or the course's own record); otherwise None."""
+    table = _handover_table()
+    for row in [*table["records"], *(r for rows in table["splits"].values() for r in rows)]:
+        if row["record"] == record:
+            return [tuple(segment) for segment in row["segments"]]
+    return None
 
 
 def prompt_ids(tokenizer, messages) -> torch.Tensor:
@@ -142,17 +185,13 @@ def summary_labels(tokenizer, record: str, ids) -> tuple[np.ndarray, str]:
     """Labels (1 = memory) for generated token ids, and which rule gave them.
 
     Where the generated text is the start of the reference summary the generator writes for
-    this record (`course_model.handover`), its exact spans label every token ("exact spans");
+    this record (`course_model.handover`, stored for the records of `handover_examples` and
+    the course's own record), its exact spans label every token ("exact spans");
     elsewhere (another model's wording) the strict copy rule of `copy_labels` does.
     """
-    from course_model.handover import parse_record, summary_segments
-
     ids = [int(i) for i in ids]
     text = tokenizer.decode(ids, skip_special_tokens=True)
-    try:
-        segments = summary_segments(parse_record(record))
-    except (ValueError, IndexError, KeyError):
-        segments = None
+    segments = reference_segments(record)
     reference = "".join(t for t, _ in segments) if segments else ""
     if segments and text.strip() and reference.startswith(text):
         ref_ids, labels = span_labels(tokenizer, reference, segments)
