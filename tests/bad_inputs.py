@@ -243,6 +243,70 @@ def _fresh(number):
     return fresh_copy(number)
 
 
+def _saved_model(ctx, name: str, edit: Callable) -> str:
+    """A small random Llama saved to ctx.tmp/name, then damaged by `edit(folder)`."""
+    import shutil
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from checks.core import tiny_tokenizer
+    folder = ctx.tmp / name
+    shutil.rmtree(folder, ignore_errors=True)
+    fast = tiny_tokenizer()
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)
+    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    edit(folder)
+    return str(folder)
+
+
+def _write(relative: str, text: str) -> Callable:
+    def edit(folder):
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
+    return edit
+
+
+def _escaped_auto_map(folder):
+    text = (folder / "config.json").read_text().rstrip().rstrip("}")
+    (folder / "config.json").write_text(text + ', "auto\\u005fmap": {"AutoConfig": "x.Y"}}')
+
+
+def _weights_outside(link: bool) -> Callable:
+    def edit(folder):
+        from safetensors.torch import load_file
+        outside = folder.parent / f"{folder.name}-outside.safetensors"
+        (folder / "model.safetensors").replace(outside)
+        if link:
+            (folder / "model.safetensors").symlink_to(outside)
+        else:
+            (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
+                key: f"../{outside.name}" for key in load_file(outside)}}))
+    return edit
+
+
+def _drop_layer(folder):
+    from safetensors.torch import load_file, save_file
+    weights = load_file(folder / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if not k.startswith("model.layers.1.")},
+              folder / "model.safetensors", metadata={"format": "pt"})
+
+
+def _truncate(folder):
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+
+
+def _missing_device():
+    import torch
+    from utils.models import load_model
+    device = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
+    return load_model("course", device=device, verbose=False)
+
+
 CUSTOM_CODE = {"config.json": json.dumps({
     "model_type": "marker_model",
     "auto_map": {"AutoConfig": "configuration_marker.MarkerConfig"}})}
@@ -251,6 +315,34 @@ CASES = [
     Case("custom-code", "load a model folder that ships its own Python code (`auto_map`)",
          lambda ctx: _load(_folder(ctx, "custom", CUSTOM_CODE)),
          "ModelLoadError", "ships its own Python code"),
+    Case("custom-generate", "load a model folder with a `custom_generate/generate.py`",
+         lambda ctx: _load(_saved_model(ctx, "custom-generate", _write(
+             "custom_generate/generate.py", "raise SystemExit('ran')"))),
+         "ModelLoadError", "custom_generate/ folder"),
+    Case("stray-python-file", "load a model folder with a Python file anywhere inside",
+         lambda ctx: _load(_saved_model(ctx, "stray-py", _write("extra/notes.py", "x = 1"))),
+         "ModelLoadError", "ships its own Python code (extra/notes.py)"),
+    Case("escaped-auto-map", "load a folder whose config.json spells `auto_map` with a JSON escape",
+         lambda ctx: _load(_saved_model(ctx, "escaped", _escaped_auto_map)),
+         "ModelLoadError", "config.json has an auto_map"),
+    Case("index-outside", "load a folder whose weight index points outside it",
+         lambda ctx: _load(_saved_model(ctx, "index-outside", _weights_outside(link=False))),
+         "ModelLoadError", "outside the folder"),
+    Case("link-outside", "load a folder whose weights are a link to a file outside it",
+         lambda ctx: _load(_saved_model(ctx, "link-outside", _weights_outside(link=True))),
+         "ModelLoadError", "leads outside it"),
+    Case("missing-weights", "load a folder whose weights lack a layer",
+         lambda ctx: _load(_saved_model(ctx, "missing-layer", _drop_layer)),
+         "ModelLoadError", "do not match its config.json (missing keys"),
+    Case("truncated-weights", "load a folder whose `model.safetensors` is cut short",
+         lambda ctx: _load(_saved_model(ctx, "truncated", _truncate)),
+         "ModelLoadError", "truncated or damaged"),
+    Case("bad-tokenizer", "load a folder whose `tokenizer.json` is damaged",
+         lambda ctx: _load(_saved_model(ctx, "bad-tokenizer", _write(
+             "tokenizer.json", '{"model": {"type": "nonsense"}}'))),
+         "ModelLoadError", "could not be read"),
+    Case("device-missing", "`load_model(device=\"cuda\")` on a machine without CUDA",
+         lambda ctx: _missing_device(), "ModelLoadError", "asks for a CUDA GPU"),
     Case("empty-folder", "load an empty folder (even one named `my-bert-test`)",
          lambda ctx: _load(_folder(ctx, "my-bert-test", {})),
          "ModelLoadError", "has no config.json, so it is not a saved model"),

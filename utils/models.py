@@ -57,6 +57,9 @@ def pick_device(device: str | None = None) -> torch.device:
             raise ModelLoadError(f"device={device!r} asks for a CUDA GPU, but torch finds none "
                                  "here. Use device='cpu', or leave device out to pick the best one "
                                  "(on Colab: Runtime > Change runtime type > GPU).")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ModelLoadError(f"device={device!r} asks for a CUDA GPU that does not exist: "
+                                 f"this machine has {torch.cuda.device_count()}. Use 'cuda:0'.")
         if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
                                       and torch.backends.mps.is_available()):
             raise ModelLoadError(f"device={device!r} asks for Apple's MPS, which is not available "
