@@ -4,8 +4,8 @@
                                                  # export to assets/models/course-llama, eval, card
     python -m course_model.train --run A --no-export   # one training run only (resumable)
     python -m course_model.train --export-from .cache/course_model/runs/A/ckpt.pt
-    python -m course_model.train --run B --finetune-from assets/models/course-llama --stage 5
-                                                 # the next stage on an exported model (CPU)
+    python -m course_model.train --recipe gpu-fv --run F --finetune-from assets/models/course-llama
+                                 --stage 6       # the next stage on an exported model (CPU)
 
 The stages, their corpora and each recipe's schedule are the table in `course_model.curriculum`
 (`recipe_hp` turns a recipe into the flat settings read here and recorded in hp.json). Stage 1
@@ -175,6 +175,7 @@ def train_parallel(run: str, hp: dict, max_minutes: float = 1e9) -> str:
     if world == 1:
         return train(run, hp, max_minutes)
     import torch.multiprocessing as mp
+    _use_device(hp.get("device", "cpu"))   # a missing GPU is said here, not in each worker
     _tokenizer_from(hp)
     data.prepare()  # build corpora and tokenizer once, before the workers load them
     for attempt in (1, 2):
@@ -198,22 +199,38 @@ def _tokenizer_from(hp: dict) -> None:
         data.TOKENIZER_FROM = REPO / hp["finetune_from"]
 
 
+def _check_finetune(run_state: dict, model_dir, stage: int, resuming: bool) -> None:
+    """Refuse a fine-tune that would train nothing or skip a stage: `stage` must have its own
+    settings, follow the last stage the exported model trained, and not be done already."""
+    if stage not in STAGES or not STAGES[stage].own_settings:
+        raise ValueError(f"stage {stage} cannot be fine-tuned on its own; the stages that can "
+                         f"are {own_stages()}")
+    order = stage_order()
+    before = order[order.index(stage) - 1]
+    if before > 1 and run_state.get(f"stage{before}_start") is None:
+        raise ValueError(f"{model_dir} has not trained stage {before}: fine-tune that first")
+    if run_state.get(f"stage{stage}_start") is not None and not resuming:
+        # resuming from the model's state would find the stage over and train nothing
+        raise ValueError(f"{model_dir} has trained stage {stage} already (from step "
+                         f"{run_state[f'stage{stage}_start']}): fine-tune the next stage, or "
+                         f"start a stage-{stage} variant from a copy of a run's "
+                         f"stage{stage}_start.pt (CONTRIBUTING.md, the course model in detail)")
+
+
 def finetune(run: str, model_dir, stage: int, max_minutes: float = 1e9,
              settings: dict | None = None) -> str:
     """Train stage `stage` (its settings from the shipped recipe, or `settings`) on top of an
-    exported model (weights, tokenizer and run state from its folder; stage 5 on the CPU from
+    exported model (weights, tokenizer and run state from its folder: stage 6 on the CPU from
     the shipped model); returns the checkpoint path. Resumes if the run's checkpoint exists."""
     from pathlib import Path
     from safetensors.torch import load_file
     from course_model import REPO
     model_dir = Path(model_dir).resolve()
     info = json.loads((model_dir / "train_info.json").read_text())
+    _check_finetune(info["run"], model_dir, stage, (WORK_DIR / "runs" / run / "ckpt.pt").exists())
     own = settings or recipe_hp(SHIPPED_RECIPE)[f"stage{stage}"]
     where = (model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO) else model_dir)
     base = dict(info["hp"], **{f"stage{stage}": own}, finetune_from=str(where))
-    if not STAGES[stage].own_settings:
-        raise ValueError(f"stage {stage} trains on the run's shared settings, so it cannot be "
-                         f"fine-tuned alone; the stages that can are {own_stages()}")
     flat = {k: v for k, v in base.items() if not (k.startswith("stage") and isinstance(v, dict))}
     for n in own_stages():   # earlier own-settings stages' lengths, then this one's
         if n <= stage:
@@ -303,12 +320,16 @@ def _all_reduce_grads(params: list, extra: torch.Tensor) -> torch.Tensor:
     return flat[i:]
 
 
+class NoGpuError(RuntimeError):
+    """The settings train on a CUDA GPU and none is visible."""
+
+
 def _use_device(name: str) -> torch.device:
     """The training device; on CUDA, settings that make a rerun give the same weights."""
     if name == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise RuntimeError("this recipe trains on a CUDA GPU and none is visible; on a CPU "
+        raise NoGpuError("this recipe trains on a CUDA GPU and none is visible; on a CPU "
                            "use `make model RECIPE=cpu` (`--recipe cpu`: a smaller model, "
                            "about 75 minutes on 2 cores)")
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -573,7 +594,8 @@ def main():
     ap.add_argument("--export-from", default=None)
     ap.add_argument("--finetune-from", default=None,
                     help="an exported model folder: train the recipe's next stage on it")
-    ap.add_argument("--stage", type=int, default=5, help="with --finetune-from")
+    ap.add_argument("--stage", type=int, default=None,
+                    help="with --finetune-from: the stage to train (one the model has not)")
     ap.add_argument("--out", default=None, help="export folder (default: the shipped one)")
     a = ap.parse_args()
     if a.prepare_only:
@@ -581,8 +603,15 @@ def main():
         return
     out = Path(a.out) if a.out else MODEL_DIR
     if a.finetune_from:
-        ckpt = finetune(a.run, a.finetune_from, a.stage, a.max_minutes,
-                        recipe_hp(a.recipe).get(f"stage{a.stage}"))
+        settings = recipe_hp(a.recipe).get(f"stage{a.stage}")
+        if a.stage is None or settings is None:
+            ap.error(f"--finetune-from trains one stage of the recipe: name it with --stage "
+                     f"(recipe {a.recipe} schedules stages {sorted(RECIPES[a.recipe].stages)}; "
+                     "add --recipe for another)")
+        try:
+            ckpt = finetune(a.run, a.finetune_from, a.stage, a.max_minutes, settings)
+        except ValueError as err:   # a stage done already or one skipped: say so in one line
+            ap.error(str(err))
         if not a.no_export:
             export(Path(ckpt), out)
         return
@@ -595,11 +624,11 @@ def main():
     if a.phases:
         hp["phases"] = json.loads(a.phases)
     hp.update(json.loads(a.hp) if a.hp else {})
-    try:
-        _use_device(hp.get("device", "cpu"))
-    except RuntimeError as err:   # no GPU for the GPU recipe: say so in one line
+    try:   # each stage checks its device before its corpus is built; a run resumed after the
+        # GPU stages (a copy of stage4_start.pt) trains on the CPU alone
+        ckpt = train_recipe(a.run, hp, a.max_minutes)
+    except NoGpuError as err:   # no GPU for the GPU recipe: say so in one line
         ap.error(str(err))
-    ckpt = train_recipe(a.run, hp, a.max_minutes)
     if not a.no_export:
         export(Path(ckpt))
         from course_model import card, evaluate

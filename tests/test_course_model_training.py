@@ -379,3 +379,32 @@ def test_a_schedule_with_a_gap_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(train, "WORK_DIR", tmp_path)
     with pytest.raises(ValueError, match="in order"):
         train.train_recipe("gap", hp)
+
+
+def test_a_run_past_the_gpu_stages_resumes_without_a_gpu(tiny_workdir, monkeypatch):
+    """A stage-4 variant of the GPU recipe (a copy of stage4_start.pt) trains on the CPU alone:
+    the GPU is asked for only by a stage that still has to run."""
+    hp = dict(TINY_HP, phases=[], config=TINY_CONFIG, stage4=TINY_STAGE4)
+    whole = train.train_recipe("on_cpu", hp)
+    (tiny_workdir / "runs" / "variant4").mkdir(parents=True)
+    (tiny_workdir / "runs" / "variant4" / "ckpt.pt").write_bytes(
+        (tiny_workdir / "runs" / "on_cpu" / "stage4_start.pt").read_bytes())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(train.NoGpuError):
+        train.train_recipe("fresh", dict(hp, device="cuda"))
+    again = _weights(train.train_recipe("variant4", dict(hp, device="cuda")))
+    for name, w in _weights(whole).items():
+        assert torch.equal(w, again[name]), name
+
+
+def test_a_fine_tune_that_would_train_nothing_is_refused():
+    shipped = json.loads((train.MODEL_DIR / "train_info.json").read_text())["run"]
+    with pytest.raises(ValueError, match="trained stage 5 already"):
+        train._check_finetune(shipped, "shipped", 5, resuming=False)
+    train._check_finetune(shipped, "shipped", 5, resuming=True)     # a run of its own goes on
+    train._check_finetune(shipped, "shipped", 6, resuming=False)    # the next stage
+    four = {k: v for k, v in shipped.items() if not k.startswith("stage5")}
+    with pytest.raises(ValueError, match="has not trained stage 5"):
+        train._check_finetune(four, "stage-4 model", 6, resuming=False)
+    with pytest.raises(ValueError, match="cannot be fine-tuned"):
+        train._check_finetune(shipped, "shipped", 3, resuming=False)
