@@ -29,7 +29,6 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -330,8 +329,8 @@ def _use_device(name: str) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise NoGpuError("this recipe trains on a CUDA GPU and none is visible; on a CPU "
-                           "use `make model RECIPE=cpu` (`--recipe cpu`: a smaller model, "
-                           "about 75 minutes on 2 cores)")
+                         "use `make model RECIPE=cpu` (`--recipe cpu`: a smaller model, "
+                         "about 75 minutes on 2 cores)")
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     # math attention: the fused kernels' backward passes are not deterministic
