@@ -12,7 +12,7 @@ from pathlib import Path
 from string import Template
 
 from course_model import MODEL_DIR
-from course_model.curriculum import OWN_STAGES, RECIPES, SHIPPED_RECIPE, STAGES
+from course_model.curriculum import RECIPES, SHIPPED_RECIPE, STAGES, own_stages, stage_order
 from course_model.evaluate import THRESHOLDS
 from course_model.families import family
 
@@ -38,12 +38,11 @@ def loss_curve(info: dict, path) -> None:
         ax.plot([r[0] for r in log], sm, lw=1.5, color="C0", label=f"running mean of {k}")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (nats/token)")
-    for name in ("stage2", "stage3", "stage4", "stage5", "stage6"):
-        start = info["run"].get(f"{name}_start")
+    for n in stage_order()[1:]:
+        start = info["run"].get(f"stage{n}_start")
         if start:
             ax.axvline(start, color="grey", ls="--", lw=1)
-            ax.text(start, ax.get_ylim()[1] * 0.95, f" stage {name[-1]}", color="grey",
-                    va="top")
+            ax.text(start, ax.get_ylim()[1] * 0.95, f" stage {n}", color="grey", va="top")
     ax2 = ax.twinx()
     ax2.plot([p[0] for p in probe], [p[1] for p in probe], color="C3", lw=1,
              label="repeat-copy probe")
@@ -63,7 +62,8 @@ def _table(rows) -> str:
 
 
 def _stages_run(run: dict) -> list[int]:
-    return [1] + [n for n in sorted(STAGES) if n > 1 and run.get(f"stage{n}_start") is not None]
+    """The curriculum's stages the run began (stage 1 always)."""
+    return [n for n in stage_order() if n == 1 or run.get(f"stage{n}_start") is not None]
 
 
 def _recipe_lines(name: str) -> tuple[str, str]:
@@ -110,21 +110,23 @@ def _family_rows(stages: list[int]) -> list:
 
 
 def _schedule_rows(run, hp, seq_len) -> list:
-    starts = {n: (0 if n == 1 else run[f"stage{n}_start"]) for n in _stages_run(run)}
-    ends = {n: starts.get(n + 1, run["step"]) for n in starts}
+    ran = _stages_run(run)
+    starts = {n: (0 if n == 1 else run[f"stage{n}_start"]) for n in ran}
+    ends = {n: starts[ran[i + 1]] if i + 1 < len(ran) else run["step"] for i, n in enumerate(ran)}
     procs = hp.get("world", 1)
     rows = []
     for n, start in starts.items():
         if n == 1:
             lr = f"warmup {hp['warmup']} steps to {hp['lr']}, then constant"
-        elif f"stage{n}" in hp:   # a stage with its own settings (4, 5)
+        elif f"stage{n}" in hp:   # a stage with its own settings
             st = hp[f"stage{n}"]
             lr = (f"warmup {st[f'warmup_stage{n}']} steps to {st[f'lr_stage{n}']}, cosine to "
                   f"{st[f'lr_min_stage{n}']} (fresh AdamW moments)")
         else:
             lr = f"cosine {hp[f'lr_stage{n}']} -> {hp['lr_min']}"
-        own = hp.get(f"stage{n}", hp) if n >= 4 else hp
-        device = run.get(f"stage{n}_device", "CPU") if n >= 4 else run.get("device", "CPU")
+        own = hp.get(f"stage{n}", hp) if STAGES[n].own_settings else hp
+        device = (run.get(f"stage{n}_device", "CPU") if STAGES[n].own_settings
+                  else run.get("device", "CPU"))
         rows.append((n, f"{start:,}", f"{ends[n] - start:,}", lr,
                      f"{own['batch']} x {seq_len}", device, own.get("world", procs)))
     return rows
@@ -159,7 +161,7 @@ def card_values(info: dict, ev: dict) -> dict:
     recipe = next((k for k, r in RECIPES.items() if r.config == cfg), SHIPPED_RECIPE)
     recipe_line, other_recipes = _recipe_lines(recipe)
     s2 = run.get("stage2_start")
-    own = [(run[f"stage{n}_start"], hp[f"stage{n}"]["batch"]) for n in OWN_STAGES
+    own = [(run[f"stage{n}_start"], hp[f"stage{n}"]["batch"]) for n in own_stages()
            if run.get(f"stage{n}_start") is not None and f"stage{n}" in hp]
 
     def batch_at(step):
@@ -169,7 +171,8 @@ def card_values(info: dict, ev: dict) -> dict:
     ends = {}  # wall seconds at the last logged step of each stage
     for _step, _loss, wall, stage in run["log"]:
         ends[stage] = wall
-    starts = {n: ends.get(n - 1, 0.0) if n > 1 else 0.0 for n in STAGES}
+    order = stage_order()
+    starts = {n: ends.get(order[i - 1], 0.0) if i else 0.0 for i, n in enumerate(order)}
     ns = ev["context_copy_new_shapes"]["per_shape"]
     cp = ev["course_prompts"]
     history_about, history_rows = _history()

@@ -21,13 +21,26 @@ CORPUS_SEED = 0        # the generator seed of each stage's first corpus
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage's corpus: documents drawn from families ("name@version") with these weights
-    (in this order: the draw depends on it)."""
+    """One stage, declared once: its corpus (documents drawn from families ("name@version") with
+    these weights, in this order: the draw depends on it) and how training runs it. Stages train
+    in the order of their numbers; `course_model.train` and the card read them from `STAGES`.
+
+    `stream` numbers the stage's batch stream: each stream is its own seeded permutation of the
+    stage's rows per epoch, so it fixes which rows a step sees (a replay needs the same number;
+    POLISH_STREAM is taken). A stage with `own_settings` trains with its own device, batch and
+    process count (`hp["stage{n}"]`) and fresh optimizer moments; the others share the run's
+    settings and come first."""
     number: int
     mix: dict[str, float]
     docs: int                     # documents in one corpus
+    stream: int                   # the batch stream (see above)
+    own_settings: bool = False    # its own device, batch, processes (see above)
     spaced_answers: float = 0.0   # share of documents writing every answer as "A:" + " Paris"
     fits_tokenizer: bool = False  # the tokenizer is fitted on these stages' documents
+
+
+# stage 1's rows mixed into the end of stage 2 draw from this stream (kept: replays depend on it)
+POLISH_STREAM = 3
 
 
 _STAGE1_MIX = {"simple_reading@1": 0.25, "repeat@1": 0.25, "facts@1": 0.13, "conflict@1": 0.08,
@@ -55,17 +68,48 @@ _STAGE4_MIX = _newer(_STAGE3_MIX, reading=3, layouts=2)
 # what each lesson needs, on top of 45% of stage 4's mix (so nothing is forgotten)
 _STAGE5_NEW = {"word_task@1": 0.22, "icl@3": 0.15, "describe@1": 0.11, "familiar@1": 0.07}
 
+# stream numbers are those the shipped model was trained with (3 is POLISH_STREAM)
 STAGES = {
-    1: Stage(1, _STAGE1_MIX, 120_000, fits_tokenizer=True),
-    2: Stage(2, _blend({"reading@1": 0.70}, 0.30, _STAGE1_MIX), 220_000, fits_tokenizer=True),
-    3: Stage(3, _STAGE3_MIX, 150_000, spaced_answers=0.4),
-    4: Stage(4, _STAGE4_MIX, 100_000, spaced_answers=0.4),
-    5: Stage(5, _blend(_STAGE5_NEW, 0.45, _STAGE4_MIX), 60_000, spaced_answers=0.4),
+    1: Stage(1, _STAGE1_MIX, 120_000, stream=1, fits_tokenizer=True),
+    2: Stage(2, _blend({"reading@1": 0.70}, 0.30, _STAGE1_MIX), 220_000, stream=2,
+             fits_tokenizer=True),
+    3: Stage(3, _STAGE3_MIX, 150_000, stream=4, spaced_answers=0.4),
+    4: Stage(4, _STAGE4_MIX, 100_000, stream=5, own_settings=True, spaced_answers=0.4),
+    5: Stage(5, _blend(_STAGE5_NEW, 0.45, _STAGE4_MIX), 60_000, stream=6, own_settings=True,
+             spaced_answers=0.4),
 }
 # word tasks whose words belong to several tasks (function vectors), over 55% of stage 5's mix
 STAGES[6] = Stage(6, _blend({"word_task@2": 0.45}, 0.55, _newer(STAGES[5].mix, word_task=2)),
-                  50_000, spaced_answers=0.4)
-OWN_STAGES = (4, 5, 6)   # stages that train with their own settings (device, batch, processes)
+                  50_000, stream=7, own_settings=True, spaced_answers=0.4)
+
+
+def stage_order() -> list[int]:
+    """The stages' numbers in training order, after checking the table: each key is its stage's
+    number, stage 1 exists and shares the run's settings, stream numbers are distinct and not
+    POLISH_STREAM, and no shared-settings stage follows one with its own settings. Read at call
+    time, so a stage added to STAGES is trained and checked like the others."""
+    order = sorted(STAGES)
+    for n in order:
+        if STAGES[n].number != n:
+            raise ValueError(f"STAGES[{n}] holds stage {STAGES[n].number}: give it key "
+                             f"{STAGES[n].number} or number {n}")
+    if not order or order[0] != 1 or STAGES[1].own_settings:
+        raise ValueError("the curriculum starts with stage 1, on the run's own settings (it "
+                         "ends on the induction probe)")
+    streams = [STAGES[n].stream for n in order]
+    if len(set(streams)) < len(streams) or POLISH_STREAM in streams:
+        raise ValueError(f"batch streams {streams} must be distinct and leave out "
+                         f"{POLISH_STREAM} (POLISH_STREAM): give a new stage an unused number")
+    own = [STAGES[n].own_settings for n in order]
+    if own != sorted(own):
+        raise ValueError("a stage on the run's shared settings may not follow a stage with its "
+                         f"own settings (stages {order}, own settings {own})")
+    return order
+
+
+def own_stages() -> list[int]:
+    """Stages that train with their own settings (device, batch, processes), in order."""
+    return [n for n in stage_order() if STAGES[n].own_settings]
 
 
 def generate(stage: int, n: int, seed: int, split: str = "train") -> list[str]:
@@ -156,27 +200,49 @@ RECIPES["gpu-fv"] = Recipe(CONFIG_GPU, {**RECIPES["gpu"].stages, 6: StageRun(
 SHIPPED_RECIPE = "gpu"   # what `make model` replays
 
 
+def recipe_stages(name: str) -> list[int]:
+    """The stages recipe `name` trains, in order: the curriculum's first k stages (training
+    runs them one after another, so a gap would leave the later ones untrained)."""
+    if name not in RECIPES:
+        raise KeyError(f"no recipe {name!r}; the recipes are {sorted(RECIPES)}")
+    order, have = stage_order(), sorted(RECIPES[name].stages)
+    if have != order[:len(have)]:
+        raise ValueError(f"recipe {name} schedules stages {have}, but training runs the "
+                         f"curriculum's stages {order} in order from stage 1: schedule a prefix "
+                         "of them (or add the missing stage to STAGES)")
+    return have
+
+
 def recipe_hp(name: str) -> dict:
     """The recipe as the flat settings `course_model.train` reads and records in hp.json:
-    stage n's length "stage{n}_steps", top "lr_stage{n}", one floor "lr_min" for stages 2-3;
-    stage 4's settings nested under "stage4" (it runs with its own device and batch)."""
-    r = RECIPES[name]
-    s1, s2, s3 = r.stages[1], r.stages[2], r.stages[3]
-    if s2.lr[1] != s3.lr[1]:
-        raise ValueError(f"recipe {name}: stages 2 and 3 share one lr floor")
-    st = r.settings
-    hp = dict(seed=st["seed"], batch=s1.batch, lr=s1.lr[0], lr_stage2=s2.lr[0],
-              lr_min=s2.lr[1], warmup=s1.warmup, weight_decay=st["weight_decay"],
-              stage1_max=s1.steps_max, stage2_steps=s2.steps,
+    stage 1's "lr", "warmup", "batch", "stage1_max"; each later shared-settings stage n's length
+    "stage{n}_steps" and top "lr_stage{n}", with one floor "lr_min"; each own-settings stage's
+    settings nested under "stage{n}" (it runs with its own device and batch)."""
+    r, order = RECIPES[name], recipe_stages(name)
+    shared = [n for n in order if not STAGES[n].own_settings]
+    floors = {r.stages[n].lr[1] for n in shared[1:]}
+    if len(floors) > 1:
+        raise ValueError(f"recipe {name}: stages {shared[1:]} share one lr floor")
+    s1, st = r.stages[1], r.settings
+    hp = dict(seed=st["seed"], batch=s1.batch, lr=s1.lr[0], warmup=s1.warmup,
+              weight_decay=st["weight_decay"], stage1_max=s1.steps_max,
               induction_acc=st["induction_acc"], probe_every=st["probe_every"],
-              ckpt_every=st["ckpt_every"], log_every=st["log_every"], **s1.extra,
-              stage3_steps=s3.steps, lr_stage3=s3.lr[0], world=s1.world, **s2.extra)
+              ckpt_every=st["ckpt_every"], log_every=st["log_every"], world=s1.world)
+    if floors:
+        hp["lr_min"] = floors.pop()
+    for n in shared:
+        sn = r.stages[n]
+        if n > 1:
+            hp.update({f"stage{n}_steps": sn.steps, f"lr_stage{n}": sn.lr[0]})
+        hp.update(sn.extra)
     hp["device"] = s1.device or "cpu"
-    if any(r.stages[n].copies > 1 for n in (1, 2, 3)):
-        hp["corpus_copies"] = {n: r.stages[n].copies for n in (1, 2, 3)}
+    if any(r.stages[n].copies > 1 for n in order):
+        # the shared stages always, an own-settings stage where it reads several corpora
+        hp["corpus_copies"] = {n: r.stages[n].copies for n in order
+                               if n in shared or r.stages[n].copies > 1}
     hp["config"] = r.config
-    for n in OWN_STAGES:
-        if n in r.stages:
+    for n in order:
+        if n not in shared:
             sn = r.stages[n]
             hp[f"stage{n}"] = {f"stage{n}_steps": sn.steps, f"lr_stage{n}": sn.lr[0],
                                f"lr_min_stage{n}": sn.lr[1], f"warmup_stage{n}": sn.warmup,

@@ -4,14 +4,16 @@
                                                  # export to assets/models/course-llama, eval, card
     python -m course_model.train --run A --no-export   # one training run only (resumable)
     python -m course_model.train --export-from .cache/course_model/runs/A/ckpt.pt
-    python -m course_model.train --run B --finetune-from assets/models/course-llama --stage 5
-                                                 # the next stage on an exported model (CPU)
+    python -m course_model.train --recipe gpu-fv --run F --finetune-from assets/models/course-llama
+                                 --stage 6       # the next stage on an exported model (CPU)
 
 The stages, their corpora and each recipe's schedule are the table in `course_model.curriculum`
 (`recipe_hp` turns a recipe into the flat settings read here and recorded in hp.json). Stage 1
 runs until a repeated-token probe shows induction heads (or `stage1_max` steps); stages 2 and 3
-run a cosine each; stages 4 to 6 (`hp["stage4"]` ...) fine-tune with their own
-device, batch and process count (`train_recipe`), or from an exported model (`finetune`).
+run a cosine each; the stages with their own settings (4 to 6: `hp["stage4"]` ...) fine-tune
+with their own device, batch and process count (`train_recipe`), or from an exported model
+(`finetune`). The loop reads the stages from `curriculum.STAGES` when it runs, so a stage
+declared there (with a schedule row in a recipe) is trained.
 `make model` replays `SHIPPED_RECIPE`.
 
 Data parallel on the CPU: `hp["world"]` one-thread processes each take every world-th row of
@@ -27,14 +29,14 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from course_model import MODEL_DIR, WORK_DIR, data
-from course_model.curriculum import CONFIG_CPU, OWN_STAGES, RECIPES, SHIPPED_RECIPE, recipe_hp
+from course_model.curriculum import (CONFIG_CPU, POLISH_STREAM, RECIPES, SHIPPED_RECIPE, STAGES,
+                                     Stage, own_stages, recipe_hp, stage_order)
 
 
 def hp_at(hp: dict, step: int) -> dict:
@@ -82,20 +84,17 @@ def induction_probe(model, vocab: int, n: int = 32, length: int = 30) -> float:
 
 def lr_at(step: int, hp: dict, starts: dict[int, int | None]) -> float:
     """The learning rate at `step`, given each stage's first step (`starts[n]`, None or absent
-    while stage n has not begun)."""
-    if starts.get(2) is None:   # stage 1: warmup then constant
+    while stage n has not begun): that of the latest stage that has begun."""
+    n = max((k for k, start in starts.items() if k > 1 and start is not None), default=1)
+    if n == 1:   # stage 1: warmup then constant
         return hp["lr"] * min(1.0, (step + 1) / hp["warmup"])
-    for n in sorted(OWN_STAGES, reverse=True):   # the latest own-settings stage that started
-        start = starts.get(n)
-        if start is not None:   # a short warmup (new batch size, new device), then cosine
-            i, warm = step - start, hp[f"warmup_stage{n}"]
-            if i < warm:
-                return hp[f"lr_stage{n}"] * (i + 1) / warm
-            return _cosine((i - warm) / (hp[f"stage{n}_steps"] - warm), hp[f"lr_stage{n}"],
-                           hp[f"lr_min_stage{n}"])
-    if starts.get(3) is not None:
-        return _cosine((step - starts[3]) / hp["stage3_steps"], hp["lr_stage3"], hp["lr_min"])
-    return _cosine((step - starts[2]) / hp["stage2_steps"], hp["lr_stage2"], hp["lr_min"])
+    if STAGES[n].own_settings:   # a short warmup (new batch size, new device), then cosine
+        i, warm = step - starts[n], hp[f"warmup_stage{n}"]
+        if i < warm:
+            return hp[f"lr_stage{n}"] * (i + 1) / warm
+        return _cosine((i - warm) / (hp[f"stage{n}_steps"] - warm), hp[f"lr_stage{n}"],
+                       hp[f"lr_min_stage{n}"])
+    return _cosine((step - starts[n]) / hp[f"stage{n}_steps"], hp[f"lr_stage{n}"], hp["lr_min"])
 
 
 def _cosine(t: float, top: float, bottom: float) -> float:
@@ -175,6 +174,7 @@ def train_parallel(run: str, hp: dict, max_minutes: float = 1e9) -> str:
     if world == 1:
         return train(run, hp, max_minutes)
     import torch.multiprocessing as mp
+    _use_device(hp.get("device", "cpu"))   # a missing GPU is said here, not in each worker
     _tokenizer_from(hp)
     data.prepare()  # build corpora and tokenizer once, before the workers load them
     for attempt in (1, 2):
@@ -198,22 +198,42 @@ def _tokenizer_from(hp: dict) -> None:
         data.TOKENIZER_FROM = REPO / hp["finetune_from"]
 
 
+def _check_finetune(run_state: dict, model_dir, stage: int, resuming: bool) -> None:
+    """Refuse a fine-tune that would train nothing or skip a stage: `stage` must have its own
+    settings, follow the last stage the exported model trained, and not be done already."""
+    if stage not in STAGES or not STAGES[stage].own_settings:
+        raise ValueError(f"stage {stage} cannot be fine-tuned on its own; the stages that can "
+                         f"are {own_stages()}")
+    order = stage_order()
+    before = order[order.index(stage) - 1]
+    if before > 1 and run_state.get(f"stage{before}_start") is None:
+        raise ValueError(f"{model_dir} has not trained stage {before}: fine-tune that first")
+    if run_state.get(f"stage{stage}_start") is not None and not resuming:
+        # resuming from the model's state would find the stage over and train nothing
+        raise ValueError(f"{model_dir} has trained stage {stage} already (from step "
+                         f"{run_state[f'stage{stage}_start']}): fine-tune the next stage, or "
+                         f"start a stage-{stage} variant from a copy of a run's "
+                         f"stage{stage}_start.pt (CONTRIBUTING.md, the course model in detail)")
+
+
 def finetune(run: str, model_dir, stage: int, max_minutes: float = 1e9,
              settings: dict | None = None) -> str:
     """Train stage `stage` (its settings from the shipped recipe, or `settings`) on top of an
-    exported model (weights, tokenizer and run state from its folder; stage 5 on the CPU from
+    exported model (weights, tokenizer and run state from its folder: stage 6 on the CPU from
     the shipped model); returns the checkpoint path. Resumes if the run's checkpoint exists."""
     from pathlib import Path
     from safetensors.torch import load_file
     from course_model import REPO
     model_dir = Path(model_dir).resolve()
     info = json.loads((model_dir / "train_info.json").read_text())
+    _check_finetune(info["run"], model_dir, stage, (WORK_DIR / "runs" / run / "ckpt.pt").exists())
     own = settings or recipe_hp(SHIPPED_RECIPE)[f"stage{stage}"]
     where = (model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO) else model_dir)
     base = dict(info["hp"], **{f"stage{stage}": own}, finetune_from=str(where))
     flat = {k: v for k, v in base.items() if not (k.startswith("stage") and isinstance(v, dict))}
-    for n in range(4, stage + 1):   # earlier own-settings stages' lengths, then this one's
-        flat.update(base[f"stage{n}"])
+    for n in own_stages():   # earlier own-settings stages' lengths, then this one's
+        if n <= stage:
+            flat.update(base[f"stage{n}"])
     run_dir = WORK_DIR / "runs" / run
     ckpt = run_dir / "ckpt.pt"
     if not ckpt.exists():
@@ -226,29 +246,51 @@ def finetune(run: str, model_dir, stage: int, max_minutes: float = 1e9,
     return str(ckpt)
 
 
+def hp_stages(hp: dict) -> list[int]:
+    """The stages a run's settings schedule: stage 1, each shared-settings stage n with
+    "stage{n}_steps", each own-settings stage with its nested hp["stage{n}"]; in order."""
+    return [n for n in stage_order()
+            if n == 1 or (hp.get(f"stage{n}") if STAGES[n].own_settings
+                          else hp.get(f"stage{n}_steps"))]
+
+
 def train_recipe(run: str, hp: dict, max_minutes: float = 1e9) -> str:
-    """Stages 1-3 with hp's settings, then each stage with its own settings (hp["stage4"],
-    hp["stage5"]: device, batch and process count), resuming from the last checkpoint; returns
-    the checkpoint path. The run's hp.json ends up holding the recipe itself (nested)."""
-    first = {k: v for k, v in hp.items() if not k[5:].isdigit()}
+    """The shared-settings stages (1-3) with hp's settings, then each stage with its own
+    settings (hp["stage4"], hp["stage5"]: device, batch and process count), resuming from the
+    last checkpoint; returns the checkpoint path. The run's hp.json ends up holding the recipe
+    itself (nested). Raises if a scheduled stage was not reached (the stages run in order)."""
+    own = {f"stage{n}" for n in own_stages()}
+    first = {k: v for k, v in hp.items() if k not in own}
     ckpt = WORK_DIR / "runs" / run / "ckpt.pt"
+
+    def state() -> dict:
+        return torch.load(ckpt, weights_only=False, map_location="cpu")["state"]
 
     def done(n: int, settings: dict) -> bool:
         if not ckpt.exists():
             return False
-        state = torch.load(ckpt, weights_only=False, map_location="cpu")["state"]
-        start = state.get(f"stage{n}_start")
-        return start is not None and state["step"] >= start + settings[f"stage{n}_steps"]
-    settings, last = first, 3
-    for n in OWN_STAGES:
-        if not hp.get(f"stage{n}"):
-            break
+        now = state()
+        start = stage_start(STAGES[n], now)
+        return start is not None and n > 1 and now["step"] >= start + settings[f"stage{n}_steps"]
+    scheduled = hp_stages(hp)
+    order = stage_order()
+    if scheduled != order[:len(scheduled)]:
+        raise ValueError(f"the settings schedule stages {scheduled}, but training runs the "
+                         f"stages {order} in order: schedule every stage before the last one")
+    shared = [n for n in scheduled if not STAGES[n].own_settings]
+    settings, last = first, shared[-1]
+    for n in scheduled[len(shared):]:
         if not done(last, settings):
             train_parallel(run, settings, max_minutes)
             if not done(last, settings):
                 return str(ckpt)   # stopped early: resuming continues this stage
         settings, last = dict(settings, **hp[f"stage{n}"]), n
     train_parallel(run, settings, max_minutes)
+    if done(last, settings):
+        missed = [n for n in scheduled if stage_start(STAGES[n], state()) is None]
+        if missed:
+            raise RuntimeError(f"run {run}: stages {missed} are scheduled but training never "
+                               "began them (stages run in order: is one before them unscheduled?)")
     (ckpt.parent / "hp.json").write_text(json.dumps(hp, indent=1))
     return str(ckpt)
 
@@ -277,14 +319,18 @@ def _all_reduce_grads(params: list, extra: torch.Tensor) -> torch.Tensor:
     return flat[i:]
 
 
+class NoGpuError(RuntimeError):
+    """The settings train on a CUDA GPU and none is visible."""
+
+
 def _use_device(name: str) -> torch.device:
     """The training device; on CUDA, settings that make a rerun give the same weights."""
     if name == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise RuntimeError("this recipe trains on a CUDA GPU and none is visible; on a CPU "
-                           "use `make model RECIPE=cpu` (`--recipe cpu`: a smaller model, "
-                           "about 75 minutes on 2 cores)")
+        raise NoGpuError("this recipe trains on a CUDA GPU and none is visible; on a CPU "
+                         "use `make model RECIPE=cpu` (`--recipe cpu`: a smaller model, "
+                         "about 75 minutes on 2 cores)")
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     # math attention: the fused kernels' backward passes are not deterministic
@@ -299,38 +345,34 @@ def _device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 
 
-@dataclass(frozen=True)
-class TrainStage:
-    """A stage as the loop runs it: its number (the corpus it reads, `hp["stage{n}_steps"]` its
-    length, `state["stage{n}_start"]` its first step) and its batch stream (each stream is its
-    own seeded permutation per epoch, so resuming is exact; stream 3 is stage 1's rows mixed
-    into stage 2). A stage with `own_settings` runs on the device, batch and processes of
-    `hp["stage{n}"]` and starts with fresh optimizer moments."""
-    number: int
-    stream: int
-    own_settings: bool = False
-
-    def start(self, state: dict) -> int | None:
-        return 0 if self.number == 1 else state.get(f"stage{self.number}_start")
-
-    def length(self, hp: dict) -> int | None:   # None: stage 1 ends on the probe
-        return None if self.number == 1 else hp.get(f"stage{self.number}_steps")
+def train_stages() -> list[Stage]:
+    """The curriculum's stages in training order (`curriculum.STAGES`, checked), read when a
+    run starts: the number of each gives the corpus it reads, `hp["stage{n}_steps"]` its length
+    and `state["stage{n}_start"]` its first step; its stream and settings flag are declared
+    there."""
+    return [STAGES[n] for n in stage_order()]
 
 
-TRAIN_STAGES = (TrainStage(1, 1), TrainStage(2, 2), TrainStage(3, 4), TrainStage(4, 5, True),
-                TrainStage(5, 6, True), TrainStage(6, 7, True))
+def stage_start(stage: Stage, state: dict) -> int | None:
+    """The stage's first step, or None while it has not begun."""
+    return 0 if stage.number == 1 else state.get(f"stage{stage.number}_start")
 
 
-def current_stage(state: dict) -> TrainStage:
-    return [s for s in TRAIN_STAGES if s.start(state) is not None][-1]
+def stage_length(stage: Stage, hp: dict) -> int | None:
+    """The stage's steps under hp (None: stage 1 ends on the probe, or hp lacks the stage)."""
+    return None if stage.number == 1 else hp.get(f"stage{stage.number}_steps")
 
 
-def stage_over(stage: TrainStage, state: dict, hp: dict) -> bool:
+def current_stage(state: dict) -> Stage:
+    return [s for s in train_stages() if stage_start(s, state) is not None][-1]
+
+
+def stage_over(stage: Stage, state: dict, hp: dict) -> bool:
     """Stage 1 is over once the induction probe has started stage 2 (`train`); a later stage
     once its steps (in force now: a phase may change them) are done."""
     if stage.number == 1:
         return state["stage2_start"] is not None
-    return state["step"] >= stage.start(state) + stage.length(hp)
+    return state["step"] >= stage_start(stage, state) + stage_length(stage, hp)
 
 
 def _optimizer(model, hp: dict):
@@ -350,19 +392,20 @@ def _warn_late_phases(hp: dict, step: int, stage: int) -> None:
                   "ended: it has no effect", flush=True)
 
 
-def _batch(stage: TrainStage, state: dict, hp: dict, stage_rows, tok, vocab: int) -> np.ndarray:
+def _batch(stage: Stage, state: dict, hp: dict, stage_rows, tok, vocab: int) -> np.ndarray:
     """This step's rows [batch, seq]: the stage's stream, plus stage 1's rows in a late
     stage-2 polish and repeated random-token rows in stage 1."""
     step = state["step"]
     rows = batch_rows(stage_rows(stage.number), hp["seed"], stage.stream,
-                      step - stage.start(state), hp["batch"])
+                      step - stage_start(stage, state), hp["batch"])
     if stage.number == 2:
         polish_from = state["stage2_start"] + hp["stage2_steps"] - hp.get("polish_steps", 0)
         if hp.get("polish_steps") and step >= polish_from:
             hp = dict(hp, stage1_frac=hp["polish_frac"])
         if hp.get("stage1_frac", 0):
             k = int(round(hp["stage1_frac"] * len(rows)))
-            rows = np.concatenate([rows[k:], batch_rows(stage_rows(1), hp["seed"], 3, step, k)])
+            rows = np.concatenate([rows[k:], batch_rows(stage_rows(1), hp["seed"],
+                                                        POLISH_STREAM, step, k)])
     if stage.number == 1 and hp.get("repeat_frac", 0):
         k = int(round(hp["repeat_frac"] * len(rows)))
         rows = np.concatenate([rows[k:], repeat_rows(k, hp["seed"], step, vocab,
@@ -431,7 +474,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
 
     base_hp = hp
 
-    def run_step(stage: TrainStage) -> bool:
+    def run_step(stage: Stage) -> bool:
         """One optimizer step of `stage`; True when the time budget is spent."""
         step = state["step"]
         hp = hp_at(base_hp, step)
@@ -442,7 +485,7 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
                                              tok.pad_token_id)
         x, labels = x.to(device), labels.to(device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, hp, {s.number: s.start(state) for s in TRAIN_STAGES})
+            g["lr"] = lr_at(step, hp, {s.number: stage_start(s, state) for s in stages})
         opt.zero_grad(set_to_none=True)
         over_time = (time.time() - t0) / 60 > max_minutes
         loss = batch_loss(model, x, labels, rank, world)
@@ -473,9 +516,10 @@ def train(run: str, hp: dict, max_minutes: float = 1e9, rank: int = 0, world: in
         return stop
 
     stop = False
-    for stage in TRAIN_STAGES[current_stage(state).number - 1:]:
-        if stage.start(state) is None:   # the stage begins here, if the settings hold it
-            if stop or not stage.length(hp_at(base_hp, state["step"])):
+    stages = train_stages()
+    for stage in stages[stages.index(current_stage(state)):]:
+        if stage_start(stage, state) is None:   # the stage begins here, if the settings hold it
+            if stop or not stage_length(stage, hp_at(base_hp, state["step"])):
                 break
             state[f"stage{stage.number}_start"] = state["step"]
             if stage.own_settings:
@@ -517,13 +561,19 @@ def export(ckpt_path, out_dir=MODEL_DIR) -> None:
     GenerationConfig(bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id,
                      eos_token_id=model.config.eos_token_id, do_sample=False,
                      max_new_tokens=64).save_pretrained(out_dir)
-    ran = {str(s.number) for s in TRAIN_STAGES if s.start(c["state"]) is not None}
-    meta = {k: v for k, v in meta.items() if not k.startswith("stage") or k[5] in ran}
+    ran = {s.number for s in train_stages() if stage_start(s, c["state"]) is not None}
+    meta = {k: v for k, v in meta.items() if _meta_stage(k) in ran | {None}}
     train_info = {"run": c["state"], "hp": hp, "corpus": meta, "config": config,
                   "parameters": sum(p.numel() for p in model.parameters())}
     (WORK_DIR / "train_info.json").write_text(json.dumps(train_info))
     (out_dir / "train_info.json").write_text(json.dumps(train_info))  # card inputs, shipped
     print(f"exported step {c['state']['step']} to {out_dir}", flush=True)
+
+
+def _meta_stage(key: str) -> int | None:
+    """The stage a corpus record belongs to ("stage12_docs" -> 12), None for a run-wide one."""
+    head = key.split("_")[0]
+    return int(head[5:]) if head.startswith("stage") and head[5:].isdigit() else None
 
 
 def main():
@@ -543,7 +593,8 @@ def main():
     ap.add_argument("--export-from", default=None)
     ap.add_argument("--finetune-from", default=None,
                     help="an exported model folder: train the recipe's next stage on it")
-    ap.add_argument("--stage", type=int, default=5, help="with --finetune-from")
+    ap.add_argument("--stage", type=int, default=None,
+                    help="with --finetune-from: the stage to train (one the model has not)")
     ap.add_argument("--out", default=None, help="export folder (default: the shipped one)")
     a = ap.parse_args()
     if a.prepare_only:
@@ -551,8 +602,15 @@ def main():
         return
     out = Path(a.out) if a.out else MODEL_DIR
     if a.finetune_from:
-        ckpt = finetune(a.run, a.finetune_from, a.stage, a.max_minutes,
-                        recipe_hp(a.recipe).get(f"stage{a.stage}"))
+        settings = recipe_hp(a.recipe).get(f"stage{a.stage}")
+        if a.stage is None or settings is None:
+            ap.error(f"--finetune-from trains one stage of the recipe: name it with --stage "
+                     f"(recipe {a.recipe} schedules stages {sorted(RECIPES[a.recipe].stages)}; "
+                     "add --recipe for another)")
+        try:
+            ckpt = finetune(a.run, a.finetune_from, a.stage, a.max_minutes, settings)
+        except ValueError as err:   # a stage done already or one skipped: say so in one line
+            ap.error(str(err))
         if not a.no_export:
             export(Path(ckpt), out)
         return
@@ -565,11 +623,11 @@ def main():
     if a.phases:
         hp["phases"] = json.loads(a.phases)
     hp.update(json.loads(a.hp) if a.hp else {})
-    try:
-        _use_device(hp.get("device", "cpu"))
-    except RuntimeError as err:   # no GPU for the GPU recipe: say so in one line
+    try:   # each stage checks its device before its corpus is built; a run resumed after the
+        # GPU stages (a copy of stage4_start.pt) trains on the CPU alone
+        ckpt = train_recipe(a.run, hp, a.max_minutes)
+    except NoGpuError as err:   # no GPU for the GPU recipe: say so in one line
         ap.error(str(err))
-    ckpt = train_recipe(a.run, hp, a.max_minutes)
     if not a.no_export:
         export(Path(ckpt))
         from course_model import card, evaluate

@@ -270,3 +270,141 @@ def test_a_training_worker_stops_when_its_parent_is_killed():
     while _alive(pid) and time.time() < deadline:
         time.sleep(0.2)
     assert not _alive(pid)
+
+
+# ------------------------------------------------------------ stages declared once, all trained
+TINY_CONFIG = dict(curriculum.CONFIG_CPU, hidden_size=32, intermediate_size=48, head_dim=4)
+
+
+def _two_steps_a_stage(name: str) -> dict:
+    """Recipe `name`'s settings with every stage it schedules cut to two steps of two rows on a
+    tiny CPU model in one process (stage 1 ends at the first probe, step 2)."""
+    hp = dict(curriculum.recipe_hp(name), config=TINY_CONFIG, device="cpu", world=1, batch=2,
+              stage1_max=2, probe_every=2, ckpt_every=2, log_every=1, warmup=1, phases=[])
+    hp.pop("corpus_copies", None)   # extra corpora: minutes of generation, nothing to do with order
+    for n in curriculum.stage_order():
+        if curriculum.STAGES[n].own_settings and f"stage{n}" in hp:
+            hp[f"stage{n}"] = dict(hp[f"stage{n}"], **{f"stage{n}_steps": 2, f"warmup_stage{n}": 1},
+                                   batch=2, world=1, device="cpu", ckpt_every=2)
+        elif f"stage{n}_steps" in hp:
+            hp[f"stage{n}_steps"] = 2
+    return hp
+
+
+def _train_and_watch(run: str, hp: dict, monkeypatch) -> tuple[dict, list]:
+    """train_recipe's final state and the (stream, index) of every batch it drew."""
+    calls = []
+    real = train.batch_rows
+
+    def spy(arr, seed, stream, i, batch):
+        calls.append((stream, i))
+        return real(arr, seed, stream, i, batch)
+    monkeypatch.setattr(train, "batch_rows", spy)
+    state = torch.load(train.train_recipe(run, hp), weights_only=False)["state"]
+    return state, calls
+
+
+def _assert_every_stage_trained(state: dict, calls: list, stages: list[int]) -> None:
+    """Each stage began right after the one before, ran its two logged steps and drew them from
+    its own batch stream."""
+    for k, n in enumerate(stages):
+        assert train.stage_start(curriculum.STAGES[n], state) == 2 * k, n
+        assert [row[3] for row in state["log"]].count(n) == 2, n
+        stream = curriculum.STAGES[n].stream
+        assert [i for s, i in calls if s == stream] == [0, 1], n
+    assert state["step"] == 2 * len(stages)
+
+
+@pytest.mark.parametrize("name", sorted(curriculum.RECIPES))
+def test_training_reaches_every_stage_of_the_recipe(name, tiny_workdir, monkeypatch):
+    stages = sorted(curriculum.RECIPES[name].stages)
+    assert train.hp_stages(curriculum.recipe_hp(name)) == stages
+    state, calls = _train_and_watch(f"every_{name}", _two_steps_a_stage(name), monkeypatch)
+    _assert_every_stage_trained(state, calls, stages)
+
+
+def test_a_stage_added_to_the_table_is_trained(tiny_workdir, monkeypatch):
+    """A stage declared in STAGES alone (plus its schedule row in a recipe) is trained by the
+    loop, on its own stream, and listed by the card."""
+    from course_model import card
+    n = max(curriculum.STAGES) + 1
+    stream = max(s.stream for s in curriculum.STAGES.values()) + 1
+    monkeypatch.setitem(curriculum.STAGES, n, curriculum.Stage(
+        n, {"repeat@2": 0.5, "facts@2": 0.5}, 300, stream=stream, own_settings=True))
+    monkeypatch.setitem(data.N_DOCS, n, 300)   # the fixture's corpus size (it read STAGES before)
+    last = curriculum.RECIPES["gpu-fv"]
+    monkeypatch.setitem(curriculum.RECIPES, "longer", curriculum.Recipe(
+        last.config, {**last.stages, n: curriculum.StageRun(2, (1e-3, 1e-4), warmup=1, batch=2,
+                                                           device="cpu", world=1)},
+        last.settings))
+    hp = _two_steps_a_stage("longer")
+    assert f"stage{n}" in hp and n in curriculum.own_stages()
+    state, calls = _train_and_watch("longer", hp, monkeypatch)
+    _assert_every_stage_trained(state, calls, curriculum.stage_order())
+    assert card._stages_run(state)[-1] == n
+    rows = card._schedule_rows(state, hp, curriculum.SEQ_LEN)
+    assert rows[-1][:3] == (n, f"{2 * (n - 1):,}", "2")
+
+
+def test_shipped_batch_streams_are_kept():
+    """The streams fix which rows each step sees: a replay of the shipped run needs these."""
+    assert {n: s.stream for n, s in curriculum.STAGES.items()} == {1: 1, 2: 2, 3: 4, 4: 5, 5: 6,
+                                                                   6: 7}
+    assert curriculum.POLISH_STREAM == 3
+    assert curriculum.own_stages() == [4, 5, 6]
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(stream=2), "distinct"),                         # stage 2's stream
+    (dict(stream=curriculum.POLISH_STREAM), "POLISH_STREAM"),
+    (dict(own_settings=False), "may not follow"),         # shared settings after stage 6
+])
+def test_a_badly_declared_stage_is_refused(change, message, monkeypatch):
+    base = dict(number=7, mix={"facts@2": 1.0}, docs=10, stream=8, own_settings=True)
+    monkeypatch.setitem(curriculum.STAGES, 7, curriculum.Stage(**dict(base, **change)))
+    with pytest.raises(ValueError, match=message):
+        curriculum.stage_order()
+
+
+def test_a_schedule_with_a_gap_is_refused(monkeypatch, tmp_path):
+    """A recipe (or hp) that skips a stage would leave the later ones untrained: refused."""
+    gpu = curriculum.RECIPES["gpu"]
+    stages = {n: r for n, r in gpu.stages.items() if n != 4}
+    monkeypatch.setitem(curriculum.RECIPES, "gap", curriculum.Recipe(gpu.config, stages,
+                                                                     gpu.settings))
+    with pytest.raises(ValueError, match="prefix"):
+        curriculum.recipe_hp("gap")
+    hp = curriculum.recipe_hp("gpu")
+    del hp["stage4"]
+    monkeypatch.setattr(train, "WORK_DIR", tmp_path)
+    with pytest.raises(ValueError, match="in order"):
+        train.train_recipe("gap", hp)
+
+
+def test_a_run_past_the_gpu_stages_resumes_without_a_gpu(tiny_workdir, monkeypatch):
+    """A stage-4 variant of the GPU recipe (a copy of stage4_start.pt) trains on the CPU alone:
+    the GPU is asked for only by a stage that still has to run."""
+    hp = dict(TINY_HP, phases=[], config=TINY_CONFIG, stage4=TINY_STAGE4)
+    whole = train.train_recipe("on_cpu", hp)
+    (tiny_workdir / "runs" / "variant4").mkdir(parents=True)
+    (tiny_workdir / "runs" / "variant4" / "ckpt.pt").write_bytes(
+        (tiny_workdir / "runs" / "on_cpu" / "stage4_start.pt").read_bytes())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(train.NoGpuError):
+        train.train_recipe("fresh", dict(hp, device="cuda"))
+    again = _weights(train.train_recipe("variant4", dict(hp, device="cuda")))
+    for name, w in _weights(whole).items():
+        assert torch.equal(w, again[name]), name
+
+
+def test_a_fine_tune_that_would_train_nothing_is_refused():
+    shipped = json.loads((train.MODEL_DIR / "train_info.json").read_text())["run"]
+    with pytest.raises(ValueError, match="trained stage 5 already"):
+        train._check_finetune(shipped, "shipped", 5, resuming=False)
+    train._check_finetune(shipped, "shipped", 5, resuming=True)     # a run of its own goes on
+    train._check_finetune(shipped, "shipped", 6, resuming=False)    # the next stage
+    four = {k: v for k, v in shipped.items() if not k.startswith("stage5")}
+    with pytest.raises(ValueError, match="has not trained stage 5"):
+        train._check_finetune(four, "stage-4 model", 6, resuming=False)
+    with pytest.raises(ValueError, match="cannot be fine-tuned"):
+        train._check_finetune(shipped, "shipped", 3, resuming=False)
