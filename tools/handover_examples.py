@@ -41,7 +41,12 @@ def build(n: int = SEEDS_PER_SPLIT) -> dict:
 
 
 def text(data: dict) -> str:
-    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    """The file's text: one stored record a line, so that a changed patient is a one-line diff."""
+    def rows(items):
+        return ",\n".join("  " + json.dumps(item, ensure_ascii=False) for item in items)
+
+    splits = ",\n".join(f' "{split}": [\n{rows(items)}]' for split, items in data["splits"].items())
+    return ('{"splits": {\n' + splits + '},\n"records": [\n' + rows(data["records"]) + "]}\n")
 
 
 def main(argv=None) -> int:
