@@ -199,3 +199,211 @@ def test_conservation_verdict_reads_ratios_and_tables():
     assert conservation_verdict(torch.tensor([1.0, 0.995]), "CP-LRP")[0]
     holds, figure = conservation_verdict([0.3, 0.5], "AttnLRP")
     assert not holds and "from 0.30 to 0.50 on 2 prompts" in figure
+
+
+# ---------------------------------------------------------------- misdiagnoses and padded cases
+def test_a_wrong_single_number_is_shown_not_diagnosed():
+    """One number has no pattern: every wrong scalar used to read "normalisation?"."""
+    from checks.core import describe_difference
+
+    for wrong, right in ((2.0, 1.0), (0.3, -0.7), (5.0, 0.5)):
+        said = describe_difference(torch.tensor(wrong), torch.tensor(right))
+        assert f"is {wrong:.4g} instead of {right:.4g}" in said, said
+        assert "normalisation" not in said and "wrong sign" not in said, said
+    said = describe_difference(torch.tensor(-1.5), torch.tensor(1.5))
+    assert "the opposite sign" in said and "subtract" not in said, said
+    # a vector with a single non-zero entry has no pattern either
+    said = describe_difference(torch.tensor([0.0, 4.0, 0.0]), torch.tensor([0.0, 1.0, 0.0]))
+    assert "normalisation" not in said and "largest difference" in said, said
+
+
+def test_a_wrong_head_patch_value_is_not_called_a_normalisation(capsys):
+    from checks import check_patch_head_output
+    from solutions import activation_patching as ap
+
+    def doubled(model, pair, clean_z, layer, head, metric):
+        return 2 * ap.patch_head_output(model, pair, clean_z, layer, head, metric)
+
+    def shifted(model, pair, clean_z, layer, head, metric):
+        return ap.patch_head_output(model, pair, clean_z, layer, head, metric) + 0.25
+
+    for fn in (doubled, shifted):
+        used, out = _out(capsys, check_patch_head_output, fn)
+        assert used is ap.patch_head_output and "instead of" in out, out
+        assert "normalisation" not in out, out
+
+
+def test_absolute_values_in_the_patching_metric_are_named(capsys):
+    from checks import check_normalised_logit_diff
+    from solutions.activation_patching import normalised_logit_diff
+
+    def abs_difference(logits, a, f, clean, corrupted):
+        return ((logits[..., a] - logits[..., f]).abs() - corrupted) / (clean - corrupted)
+
+    def abs_difference_in_steps(logits, a, f, clean, corrupted):
+        diff = torch.abs(logits[..., a].float() - logits[..., f].float())
+        return (diff - corrupted) / (clean - corrupted)
+
+    def abs_span(logits, a, f, clean, corrupted):
+        return (logits[..., a] - logits[..., f] - corrupted) / abs(clean - corrupted)
+
+    def abs_span_as_tensor(logits, a, f, clean, corrupted):
+        span = torch.tensor(clean - corrupted).abs()
+        return (logits[..., a] - logits[..., f] - corrupted) / span
+
+    def abs_result(logits, a, f, clean, corrupted):
+        return ((logits[..., a] - logits[..., f] - corrupted) / (clean - corrupted)).abs()
+
+    def abs_result_as_function(logits, a, f, clean, corrupted):
+        return torch.abs(normalised_logit_diff(logits, a, f, clean, corrupted))
+
+    _named(capsys, check_normalised_logit_diff, normalised_logit_diff, {
+        "absolute value of the logit difference": abs_difference,
+        "absolute value of the logit difference; keep": abs_difference_in_steps,
+        "absolute value of (clean_diff - corrupted_diff)": abs_span,
+        "divide by the signed span": abs_span_as_tensor,
+        "absolute value of the result": abs_result,
+        "absolute value of the result;": abs_result_as_function,
+    })
+    for fn in (abs_difference, abs_span):   # the sign diagnosis misread these before
+        _, out = _out(capsys, check_normalised_logit_diff, fn)
+        assert "wrong sign" not in out and "wrong way" not in out, out
+
+
+def test_absolute_values_in_the_curve_normalisation_are_named(capsys):
+    from checks import check_normalise_curve
+    from solutions.faithfulness import normalise_curve
+
+    def guarded(rescale):
+        def fn(curve, full, empty, min_span=1e-6):
+            if abs(full - empty) < min_span:
+                raise ValueError("Removing every token barely moves the logit: pick another prompt.")
+            return rescale(curve, full, empty)
+        return fn
+
+    _named(capsys, check_normalise_curve, normalise_curve, {
+        "absolute value of the span": guarded(lambda c, f, e: (c - e) / abs(f - e)),
+        "divide by the signed span": guarded(lambda c, f, e: (c - e) / torch.tensor(f - e).abs()),
+        "absolute distance from empty_value": guarded(lambda c, f, e: (c - e).abs() / (f - e)),
+        "absolute distance": guarded(lambda c, f, e: torch.abs(c.clone() - e) / (f - e)),
+    })
+
+
+def test_patching_pad_positions_is_named(capsys):
+    """The head-patch and attribution-patching checks have a case with a pad in the clean
+    prompt: patching or summing over every position (pads included) is named."""
+    from checks import check_attribution_patching, check_patch_head_output
+    from checks.patching import _attribution_variant, _head_variant
+    from solutions import activation_patching as ap
+    from utils.hooks import o_proj_pre_hooks
+    from utils.models import model_shape
+
+    def head_patch_everywhere(model, pair, clean_z, layer, head, metric):
+        n_heads, head_dim = model_shape(model)[1:]
+
+        def hook(module, args):
+            z = args[0].clone().unflatten(-1, (n_heads, head_dim))
+            z[:, :, head] = clean_z[layer, :, head]          # every position, pads too
+            return (z.flatten(-2),)
+        with torch.no_grad(), o_proj_pre_hooks(model, {layer: hook}):
+            return metric(model(**pair.corrupted_inputs()).logits[:, -1])[0]
+
+    def attribution_over_all_positions(model, pair, cache, metric):
+        n_layers, n_heads, head_dim = model_shape(model)
+        z, probes = {}, {}
+
+        def keep(layer):
+            def hook(module, args):
+                z[layer] = args[0].detach()
+                probes[layer] = torch.zeros_like(args[0], requires_grad=True)
+                return (args[0] + probes[layer],)
+            return hook
+        with torch.enable_grad(), o_proj_pre_hooks(model, {l: keep(l) for l in range(n_layers)}):
+            score = metric(model(**pair.corrupted_inputs()).logits[:, -1]).sum()
+            grads = torch.autograd.grad(score, [probes[l] for l in range(n_layers)])
+        return torch.stack([
+            ((cache["z"][l] - z[l][0].unflatten(-1, (n_heads, head_dim)))      # every position
+             * g[0].unflatten(-1, (n_heads, head_dim))).sum((0, 2)) for l, g in enumerate(grads)])
+
+    _named(capsys, check_patch_head_output, ap.patch_head_output, {
+        "pads included": _head_variant(with_pads=True),
+        "patch pair.valid_positions only": head_patch_everywhere,
+    })
+    _named(capsys, check_attribution_patching, ap.attribution_patching, {
+        "pads included": _attribution_variant(with_pads=True),
+        "sum over pair.valid_positions only": attribution_over_all_positions,
+    })
+
+
+def test_hooks_that_write_into_their_args_in_place_are_caught(capsys):
+    """Editing the tensor a pre-hook receives gives the same logits (so no output comparison
+    sees it); the transplant (03 Exercise 1b), head-patch and residual-patch checks catch it."""
+    from contextlib import contextmanager
+
+    from checks import check_patch_head_output, check_patch_residual_stream, check_transplant_heads
+    from solutions import activation_patching as ap
+    from solutions import function_vectors as fv
+    from utils.hooks import decoder_layers, o_proj_pre_hooks, split_heads
+
+    def transplant_in_place(returns_args):
+        @contextmanager
+        def cm(model, heads, vectors, scale=1.0):
+            n = model.config.num_attention_heads
+
+            def hook_for(layer):
+                def hook(module, args):
+                    per_head = split_heads(args[0], n)          # a view of the model's tensor
+                    for (l, h), v in zip(heads, vectors):
+                        if l == layer:
+                            per_head[:, -1, h] = scale * v
+                    return args if returns_args else None
+                return hook
+            with o_proj_pre_hooks(model, {l: hook_for(l) for l, _ in heads}):
+                yield
+        return cm
+
+    def head_patch_in_place(flat):
+        def patch(model, pair, clean_z, layer, head, metric):
+            n, d = model.config.num_attention_heads, model.config.hidden_size // model.config.num_attention_heads
+            where = pair.valid_positions
+
+            def hook(module, args):
+                if flat:
+                    args[0][:, where, head * d:(head + 1) * d] = clean_z[layer, where, head]
+                else:
+                    split_heads(args[0], n)[:, where, head] = clean_z[layer, where, head]
+                    return args
+            with torch.no_grad(), o_proj_pre_hooks(model, {layer: hook}):
+                return metric(model(**pair.corrupted_inputs()).logits[:, -1])[0]
+        return patch
+
+    def residual_in_place(add):
+        def patch(model, pair, clean_resid, metric):
+            n = model.config.num_hidden_layers
+            result = torch.full((n, pair.seq_len), float("nan"))
+            for layer in range(n):
+                for pos in pair.valid_positions.tolist():
+                    def hook(module, args, layer=layer, pos=pos):
+                        hidden = args[0]
+                        if add:
+                            hidden[:, pos] += clean_resid[layer, pos] - hidden[:, pos]
+                        else:
+                            hidden[:, pos] = clean_resid[layer, pos]
+                    handle = decoder_layers(model)[layer].register_forward_pre_hook(hook)
+                    try:
+                        with torch.no_grad():
+                            result[layer, pos] = metric(model(**pair.corrupted_inputs()).logits[:, -1])[0]
+                    finally:
+                        handle.remove()
+            return result
+        return patch
+
+    _named(capsys, check_transplant_heads, fv.transplant_heads, {
+        "in place": transplant_in_place(returns_args=True),
+        "`args[0]` of layer": transplant_in_place(returns_args=False)})
+    _named(capsys, check_patch_head_output, ap.patch_head_output, {
+        "z = args[0].clone()": head_patch_in_place(flat=True),
+        "in place": head_patch_in_place(flat=False)})
+    _named(capsys, check_patch_residual_stream, ap.patch_residual_stream, {
+        "hidden = args[0].clone()": residual_in_place(add=False),
+        "of decoder layer": residual_in_place(add=True)})
