@@ -121,8 +121,11 @@ def tiny_pair(model, seed: int, seq_len: int = 6, differ=(1, 3), pad_at=None) ->
 def _residual_cases():
     model = tiny_llama(seed=3)
     cases = []
-    for seed, pad_at in ((0, None), (2, 4)):
+    # a pad in the clean prompt, then one in the corrupted prompt (the swapped pair), where
+    # running the corrupted ids without their mask and positions gives other numbers
+    for seed, pad_at, swap in ((0, None, False), (2, 4, False), (4, 3, True)):
         pair = tiny_pair(model, seed, pad_at=pad_at)
+        pair = pair.swapped() if swap else pair
         clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
         resid = cache_activations(model, pair.clean_inputs())["resid"]
 
