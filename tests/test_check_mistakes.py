@@ -407,3 +407,203 @@ def test_hooks_that_write_into_their_args_in_place_are_caught(capsys):
     _named(capsys, check_patch_residual_stream, ap.patch_residual_stream, {
         "hidden = args[0].clone()": residual_in_place(add=False),
         "of decoder layer": residual_in_place(add=True)})
+
+
+# ---------------------------------------------------------------- second wrong answers
+# Hand-written as a learner would write them (registering hooks directly, other indexing), so
+# that each named mistake of these checks meets a second wrong answer beside the check's own
+# variant (tests/test_named_mistakes.py feeds those).
+
+def _o_proj(model, layer):
+    return model.model.layers[layer].self_attn.o_proj
+
+
+def _learner_head_patch(where="valid", whole_layer=False, after=False, clean=False, returns=True):
+    def patch(model, pair, clean_z, layer, head, metric):
+        n = model.config.num_attention_heads
+        d = model.config.hidden_size // n
+        positions = {"valid": pair.valid_positions, "last": [pair.seq_len - 1]}[where]
+        cols = slice(None) if whole_layer else slice(head * d, (head + 1) * d)
+        value = clean_z[layer].flatten(-2)                     # [seq, n * d]
+
+        def pre(module, args):
+            x = args[0].clone()
+            for p in positions:
+                x[0, int(p), cols] = value[int(p), cols]
+            if returns:
+                return (x,)
+
+        def post(module, args, output):
+            y = output.clone()
+            for p in positions:
+                y[0, int(p), cols] = value[int(p), cols]
+            return y
+        module = _o_proj(model, layer)
+        handle = module.register_forward_hook(post) if after else module.register_forward_pre_hook(pre)
+        try:
+            with torch.no_grad():
+                out = model(**(pair.clean_inputs() if clean else pair.corrupted_inputs()))
+        finally:
+            handle.remove()
+        return metric(out.logits[:, -1])[0]
+    return patch
+
+
+def _learner_attribution(leaf="probe", clean=False, flip=False, where="valid"):
+    def attribution(model, pair, cache, metric):
+        from utils.patching import cache_activations
+        n_layers, n = model.config.num_hidden_layers, model.config.num_attention_heads
+        d = model.config.hidden_size // n
+        seen, leaves, handles = {}, {}, []
+
+        def hook_for(layer):
+            def hook(module, args):
+                seen[layer] = args[0].detach()
+                if leaf == "detached":
+                    leaves[layer] = args[0].detach().clone().requires_grad_(True)
+                    return (leaves[layer],)
+                leaves[layer] = torch.zeros_like(args[0]).requires_grad_(True)
+                return (args[0] + leaves[layer],)
+            return hook
+        for layer in range(n_layers):
+            handles.append(_o_proj(model, layer).register_forward_pre_hook(hook_for(layer)))
+        try:
+            with torch.enable_grad():
+                run = pair.clean_inputs() if clean else pair.corrupted_inputs()
+                metric(model(**run).logits[:, -1]).sum().backward()
+        finally:
+            for h in handles:
+                h.remove()
+        other = cache_activations(model, pair.corrupted_inputs())["z"] if clean else None
+        positions = {"valid": pair.valid_positions, "last": torch.tensor([pair.seq_len - 1])}[where]
+        rows = []
+        for layer in range(n_layers):
+            z = other[layer] if clean else seen[layer][0].view(-1, n, d)
+            delta = cache["z"][layer] - z
+            if flip:
+                delta = z - cache["z"][layer]
+            grad = leaves[layer].grad[0].view(-1, n, d)
+            rows.append((delta * grad)[positions].sum(0).sum(-1))
+        return torch.stack(rows)
+    return attribution
+
+
+def test_patching_checks_name_second_wrong_answers(capsys):
+    from checks import check_attribution_patching, check_normalised_logit_diff, check_patch_head_output
+    from solutions import activation_patching as ap
+
+    def first_row(logits, a, f, clean, corrupted):
+        rows = logits.reshape(-1, logits.shape[-1])
+        score = (rows[0, a] - rows[0, f] - corrupted) / (clean - corrupted)
+        return score * torch.ones(logits.shape[:-1])
+
+    _named(capsys, check_normalised_logit_diff, ap.normalised_logit_diff,
+           {"scores only the first row": first_row})
+    _named(capsys, check_patch_head_output, ap.patch_head_output, {
+        "every head of the layer": _learner_head_patch(whole_layer=True),
+        "already mixed": _learner_head_patch(after=True),
+        "runs the clean prompt": _learner_head_patch(clean=True),
+        "last position only": _learner_head_patch(where="last"),
+        "does not return it": _learner_head_patch(returns=False),
+    })
+    _named(capsys, check_attribution_patching, ap.attribution_patching, {
+        "detached copy": _learner_attribution(leaf="detached"),
+        "taken in the clean run": _learner_attribution(clean=True),
+        "wrong way": _learner_attribution(flip=True),
+        "last position only": _learner_attribution(where="last"),
+    })
+
+
+def test_residual_check_names_second_wrong_answers(capsys):
+    from checks import check_patch_residual_stream
+    from solutions import activation_patching as ap
+
+    def learner(upto=False, keep_hooks=False, plain=False):
+        def patch(model, pair, clean_resid, metric):
+            n = model.config.num_hidden_layers
+            result = torch.full((n, pair.seq_len), float("nan"))
+            kept = []
+            try:
+                for layer in range(n):
+                    for pos in pair.valid_positions.tolist():
+                        def hook(module, args, layer=layer, pos=pos):
+                            h = args[0].clone()
+                            if upto:
+                                h[0, :pos + 1] = clean_resid[layer, :pos + 1]
+                            else:
+                                h[0, pos] = clean_resid[layer, pos]
+                            return (h,) + args[1:]
+                        handle = model.model.layers[layer].register_forward_pre_hook(hook)
+                        run = {"input_ids": pair.corrupted_ids} if plain else pair.corrupted_inputs()
+                        with torch.no_grad():
+                            result[layer, pos] = metric(model(**run).logits[:, -1])[0]
+                        (kept.append if keep_hooks else lambda h: h.remove())(handle)
+            finally:
+                for handle in kept:
+                    handle.remove()
+            return result
+        return patch
+
+    _named(capsys, check_patch_residual_stream, ap.patch_residual_stream, {
+        "up to `position`": learner(upto=True),
+        "never removed": learner(keep_hooks=True),
+        "corrupted ids alone": learner(plain=True),
+    })
+
+
+def test_curve_and_transplant_checks_name_second_wrong_answers(capsys):
+    from contextlib import contextmanager
+
+    from checks import check_normalise_curve, check_transplant_heads
+    from solutions import function_vectors as fv
+    from solutions.faithfulness import normalise_curve
+
+    def refusing(rescale):
+        def fn(curve, full, empty, min_span=1e-6):
+            if abs(full - empty) < min_span:
+                raise ValueError("Removing every token barely moves the logit: pick another prompt.")
+            return rescale(curve.clone(), full, empty)
+        return fn
+
+    _named(capsys, check_normalise_curve, normalise_curve, {
+        "divides by full_value": refusing(lambda c, f, e: c.sub(e).div(f)),
+        "upside down": refusing(lambda c, f, e: (f - c) / (f - e)),
+        "own minimum and maximum": refusing(
+            lambda c, f, e: (c - c.amin(-1, keepdim=True)) / (c.amax(-1, keepdim=True) - c.amin(-1, keepdim=True))),
+    })
+
+    def transplant(write):
+        @contextmanager
+        def cm(model, heads, vectors, scale=1.0):
+            n = model.config.num_attention_heads
+            handles = []
+
+            def hook_for(layer):
+                def hook(module, args):
+                    x = args[0].clone().view(*args[0].shape[:-1], n, -1)
+                    for (l, h), v in zip(heads, vectors):
+                        if l == layer:
+                            write(x, h, v, scale)
+                    return (x.flatten(-2),)
+                return hook
+            for layer in {l for l, _ in heads}:
+                handles.append(_o_proj(model, layer).register_forward_pre_hook(hook_for(layer)))
+            try:
+                yield
+            finally:
+                for handle in handles:
+                    handle.remove()
+        return cm
+
+    def every_position(x, h, v, scale):
+        x[0, :, h] = v * scale
+
+    def unscaled(x, h, v, scale):
+        x[0, -1, h] = v
+
+    def added(x, h, v, scale):
+        x[0, -1, h] = x[0, -1, h] + scale * v
+
+    _named(capsys, check_transplant_heads, fv.transplant_heads, {
+        "every position": transplant(every_position), "ignores `scale`": transplant(unscaled),
+        "adds the vector": transplant(added)})
