@@ -607,3 +607,30 @@ def test_curve_and_transplant_checks_name_second_wrong_answers(capsys):
     _named(capsys, check_transplant_heads, fv.transplant_heads, {
         "every position": transplant(every_position), "ignores `scale`": transplant(unscaled),
         "adds the vector": transplant(added)})
+
+
+def test_deletion_curve_check_names_second_wrong_answers(capsys):
+    from checks import check_deletion_curve
+    from solutions.faithfulness import deletion_curve
+
+    def rows_for(input_ids, order, baseline_id):
+        rows = [input_ids[0].clone()]
+        for k in range(1, len(order) + 1):
+            row = input_ids[0].clone()
+            row[order[:k]] = baseline_id
+            rows.append(row)
+        return torch.stack(rows)
+
+    def left_to_right(model, input_ids, target_id, order, baseline_id, batch_size=32):
+        rows = rows_for(input_ids, torch.as_tensor(order).sort().values, baseline_id)
+        with torch.no_grad():
+            return model(rows).logits[:, -1, target_id]
+
+    def top_token(model, input_ids, target_id, order, baseline_id, batch_size=32):
+        rows = rows_for(input_ids, torch.as_tensor(order), baseline_id)
+        with torch.no_grad():
+            logits = model(rows).logits[:, -1]
+        return logits[:, int(logits[0].argmax())]
+
+    _named(capsys, check_deletion_curve, deletion_curve, {
+        "from left to right": left_to_right, "instead of `target_id`": top_token})
