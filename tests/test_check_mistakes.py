@@ -634,3 +634,29 @@ def test_deletion_curve_check_names_second_wrong_answers(capsys):
 
     _named(capsys, check_deletion_curve, deletion_curve, {
         "from left to right": left_to_right, "instead of `target_id`": top_token})
+
+
+def test_conservation_ratios_check_names_second_wrong_answers(capsys):
+    from checks import check_conservation_ratios
+
+    def written(score="logit", target="top", total="signed", inverted=False):
+        def ratios(model, tokenizer, prompts, relevance_fn):
+            out = []
+            for prompt in prompts:
+                ids = tokenizer(prompt, return_tensors="pt").input_ids
+                with torch.no_grad():
+                    logits = model(ids).logits[0, -1]
+                token = int(logits.argmax()) if target == "top" else int(ids[0, -1])
+                relevance = relevance_fn(model, ids, token)
+                summed = relevance.abs().sum() if total == "abs" else relevance.sum()
+                value = logits.softmax(-1)[token] if score == "probability" else logits[token]
+                out.append(float(value / summed) if inverted else float(summed / value))
+            return torch.tensor(out)
+        return ratios
+
+    _named(capsys, check_conservation_ratios, ia.conservation_ratios, {
+        "divides the logit by the relevance sum": written(inverted=True),
+        "divides by the probability": written(score="probability"),
+        "explains the prompt's last token": written(target="last"),
+        "sums absolute relevance": written(total="abs"),
+    })
