@@ -660,3 +660,50 @@ def test_conservation_ratios_check_names_second_wrong_answers(capsys):
         "explains the prompt's last token": written(target="last"),
         "sums absolute relevance": written(total="abs"),
     })
+
+
+def _attention_and_grads(model, input_ids, score):
+    """A learner's own route to the weights and their gradients: autograd.grad, no retain_grad."""
+    embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
+    out = model(inputs_embeds=embeds, use_cache=False, output_attentions=True)
+    grads = torch.autograd.grad(score(out.logits[0, -1]), list(out.attentions))
+    return torch.cat([w.detach() for w in out.attentions]), torch.cat(grads)   # [L, H, q, k]
+
+
+def _head_learner(combine, pick="target", use_foil=True, probability=False):
+    def fn(model, input_ids, target_id, foil_id=None):
+        def score(logits):
+            token = int(logits.argmax()) if pick == "top" else target_id
+            value = logits.softmax(-1) if probability else logits
+            out = value[token]
+            if use_foil and foil_id is not None:
+                out = out - value[foil_id]
+            return out
+        weights, grads = _attention_and_grads(model, input_ids, score)
+        return combine(weights, grads)
+    return fn
+
+
+def test_head_checks_name_second_wrong_answers(capsys):
+    import operator
+
+    from checks import check_attention_relevance, check_head_relevance
+
+    product = operator.mul
+    _named(capsys, check_attention_relevance, ah.attention_relevance, {
+        "the attention weights alone": _head_learner(lambda w, g: w.clone()),
+        "the gradient alone": _head_learner(lambda w, g: g.clone()),
+        "absolute values": _head_learner(lambda w, g: torch.abs(w * g)),
+        "most likely token": _head_learner(product, pick="top"),
+        "the probability (softmax)": _head_learner(product, probability=True),
+        "`foil_id` is ignored": _head_learner(product, use_foil=False),
+    })
+    _named(capsys, check_head_relevance, ah.head_relevance, {
+        "summed without their gradient": _head_learner(lambda w, g: w.sum(-1).sum(-1)),
+        "gradient summed without": _head_learner(lambda w, g: g.sum(-1).sum(-1)),
+        "absolute values summed": _head_learner(lambda w, g: (w * g).abs().sum(-1).sum(-1)),
+        "only the last query row": _head_learner(lambda w, g: (w * g)[:, :, -1].sum(-1)),
+        "the mean instead of the sum": _head_learner(lambda w, g: (w * g).flatten(2).mean(-1)),
+        "wrong axes": _head_learner(lambda w, g: (w * g).sum(2).sum(1)),
+        "most likely token": _head_learner(lambda w, g: (w * g).flatten(2).sum(-1), pick="top"),
+    })
