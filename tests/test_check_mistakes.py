@@ -707,3 +707,45 @@ def test_head_checks_name_second_wrong_answers(capsys):
         "wrong axes": _head_learner(lambda w, g: (w * g).sum(2).sum(1)),
         "most likely token": _head_learner(lambda w, g: (w * g).flatten(2).sum(-1), pick="top"),
     })
+
+
+def test_attribution_checks_name_second_wrong_answers(capsys):
+    from utils.lrp import attnlrp
+
+    def ixg(position=-1, pick="target", log_prob=False, times_input=True):
+        def fn(model, input_ids, target_id, foil_id=None):
+            embeds = model.get_input_embeddings()(input_ids).detach().requires_grad_(True)
+            logits = model(inputs_embeds=embeds, use_cache=False).logits[0, position]
+            scores = logits.log_softmax(-1) if log_prob else logits
+            token = int(logits.argmax()) if pick == "top" else target_id
+            value = scores[token] - (scores[foil_id] if foil_id is not None else 0)
+            (grad,) = torch.autograd.grad(value, embeds)
+            return ((embeds * grad) if times_input else grad)[0].sum(-1).detach()
+        return fn
+
+    def under_lrp(fn):
+        def wrapped(model, input_ids, target_id, foil_id=None):
+            with attnlrp(model):
+                return fn(model, input_ids, target_id, foil_id)
+        return wrapped
+
+    def occlusion_raw(model, input_ids, target_id, baseline_id, batch_size=32):
+        with torch.no_grad():
+            clean = model(input_ids).logits[0, -1, target_id]
+            rows = input_ids.repeat(input_ids.shape[1], 1)
+            rows.fill_diagonal_(baseline_id)
+            return clean - model(rows).logits[:, -1, target_id]      # never divided
+
+    def last_row_abs(model, input_ids, target_id, foil_id=None):
+        maps = ah.attention_relevance(model, input_ids, target_id, foil_id)
+        return maps[:, :, -1, :].abs().sum(-1)
+
+    _named(capsys, check_input_x_gradient, ia.input_x_gradient, {
+        "most likely token": ixg(pick="top"), "log-probability": ixg(log_prob=True),
+        "first position": ixg(position=0)})
+    _named(capsys, check_lrp_relevance, ia.lrp_relevance, {
+        "most likely token": under_lrp(ixg(pick="top")),
+        "LRP gradient alone": under_lrp(ixg(times_input=False))})
+    _named(capsys, check_occlusion, ia.occlusion, {"not normalised": occlusion_raw})
+    _named(capsys, check_last_row_head_relevance, ah.last_row_head_relevance,
+           {"absolute values": last_row_abs})
