@@ -749,3 +749,65 @@ def test_attribution_checks_name_second_wrong_answers(capsys):
     _named(capsys, check_occlusion, ia.occlusion, {"not normalised": occlusion_raw})
     _named(capsys, check_last_row_head_relevance, ah.last_row_head_relevance,
            {"absolute values": last_row_abs})
+
+
+def test_conflict_checks_name_second_wrong_answers(capsys):
+    import numpy as np
+
+    from checks import check_conflict_head_relevance, check_leave_one_out_accuracy
+    from solutions import knowledge_conflicts as kc
+    from utils.conflicts import contrastive_scores, monitor_dataset, split_heads_by_source
+    from utils.lrp import attnlrp
+    from utils.monitor import fit_monitor
+    from utils.tokens import first_divergent_tokens
+
+    def conflict(at_prompt=False, swap=False, lrp=True, space=" "):
+        def fn(model, tokenizer, sample, top_k=10):
+            if at_prompt:
+                ids = tokenizer(sample.prompt, return_tensors="pt").input_ids
+                first = lambda answer: tokenizer(sample.prompt + space + answer).input_ids[ids.shape[1]]  # noqa: E731
+                param, context = first(sample.parametric), first(sample.contextual)
+            else:
+                ids, param, context = first_divergent_tokens(tokenizer, sample.prompt,
+                                                             space + sample.parametric,
+                                                             space + sample.contextual)
+            with torch.no_grad():
+                top = model(ids).logits[0, -1].topk(top_k).indices.tolist()
+            if param not in top or context not in top:
+                return None
+            if lrp:
+                with attnlrp(model):
+                    rows = [ah.head_relevance(model, ids, t) for t in (param, context)]
+            else:
+                rows = [ah.head_relevance(model, ids, t) for t in (param, context)]
+            return torch.stack(rows[::-1] if swap else rows)
+        return fn
+
+    _named(capsys, check_conflict_head_relevance, kc.conflict_head_relevance, {
+        "where they differ": conflict(at_prompt=True), "rows are swapped": conflict(swap=True),
+        "without AttnLRP": conflict(lrp=False), "leading space": conflict(space="")})
+
+    def loo(heads_from="train", monitor_from="train", first_label=1, stride=2):
+        def fn(relevance, k):
+            n = len(relevance)
+            predictions = np.zeros(2 * n, dtype=int)
+            for i in range(n):
+                keep = [j for j in range(n) if j != i]
+                pick = relevance if heads_from == "all" else relevance[keep]
+                fit = relevance if monitor_from == "all" else relevance[keep]
+                param_heads, context_heads = split_heads_by_source(contrastive_scores(pick), k)
+                heads = param_heads + context_heads
+                monitor = fit_monitor(*monitor_dataset(fit, heads))
+                predictions[stride * i:stride * i + 2] = monitor.predict(
+                    monitor_dataset(relevance[i:i + 1], heads)[0])
+            labels = np.array([first_label, 1 - first_label] * n)
+            return float(np.mean(predictions == labels)), predictions
+        return fn
+
+    _named(capsys, check_leave_one_out_accuracy, kc.leave_one_out_accuracy, {
+        "heads are chosen on all samples": loo(heads_from="all"),
+        "monitor is fitted on all samples": loo(monitor_from="all"),
+        "nothing is held out": loo(heads_from="all", monitor_from="all"),
+        "labels are in the wrong order": loo(first_label=0),
+        "overwrite each other": loo(stride=1),
+    })
