@@ -811,3 +811,119 @@ def test_conflict_checks_name_second_wrong_answers(capsys):
         "labels are in the wrong order": loo(first_label=0),
         "overwrite each other": loo(stride=1),
     })
+
+
+# Notebook 03's checks (other than the transplant above): learner-written wrong answers that
+# take each o_proj input with their own hook, indexing and reduction.
+def _o_proj_inputs(model, ids):
+    """Every layer's o_proj input and output [seq, n_heads, head_dim] for one prompt."""
+    n = model.config.num_attention_heads
+    ins, outs, handles = {}, {}, []
+    for layer in range(model.config.num_hidden_layers):
+        def hook(module, args, output, layer=layer):
+            ins[layer] = args[0][0].reshape(args[0].shape[1], n, -1)
+            outs[layer] = output[0].reshape(output.shape[1], n, -1)
+        handles.append(_o_proj(model, layer).register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(ids)
+    finally:
+        for h in handles:
+            h.remove()
+    return ins, outs
+
+
+def test_function_vector_checks_name_second_wrong_answers(capsys):
+    from checks import (check_function_vector, check_head_outputs_at_last, check_indirect_effects,
+                        check_mean_head_outputs, check_substring_head_scores)
+    from solutions import function_vectors as fv
+    from utils.lrp import attnlrp
+    from utils.tokens import answer_token_id
+
+    def capture(take):
+        def fn(model, input_ids, heads):
+            ins, outs = _o_proj_inputs(model, input_ids)
+            return torch.stack([take(ins[l], outs[l], h) for l, h in heads])
+        return fn
+
+    _named(capsys, check_head_outputs_at_last, fv.head_outputs_at_last, {
+        "first position": capture(lambda x, o, h: x[0, h]),
+        "wrong way round": capture(lambda x, o, h: x[-1].flatten().view(-1, x.shape[1]).T[h]),
+        "output of o_proj": capture(lambda x, o, h: o[-1, h]),
+    })
+
+    def means(take, reduce="mean"):
+        def fn(model, tokenizer, prompts):
+            rows = []
+            for prompt in prompts:
+                ins, outs = _o_proj_inputs(model, tokenizer(prompt, return_tensors="pt").input_ids)
+                rows.append(torch.stack([take(ins[l], outs[l]) for l in sorted(ins)]))
+            stacked = torch.stack(rows)
+            return stacked.sum(0) if reduce == "sum" else stacked.mean(0)
+        return fn
+
+    _named(capsys, check_mean_head_outputs, fv.mean_head_outputs, {
+        "every position of the prompt": means(lambda x, o: x.mean(0)),
+        "sums over the prompts": means(lambda x, o: x[-1], reduce="sum"),
+        "output of o_proj": means(lambda x, o: o[-1]),
+        "first position": means(lambda x, o: x[0]),
+    })
+
+    def effects(logit=False, drop=False, total=False):
+        def fn(model, tokenizer, prompts, answers, mean_outputs):
+            L, H = mean_outputs.shape[:2]
+            out = torch.zeros(L, H)
+            for prompt, answer in zip(prompts, answers):
+                ids = tokenizer(prompt, return_tensors="pt").input_ids
+                target = answer_token_id(tokenizer, prompt, answer)
+                score = (lambda z: z[target]) if logit else (lambda z: z.softmax(-1)[target])
+                with torch.no_grad():
+                    base = score(model(ids).logits[0, -1])
+                    for l in range(L):
+                        for h in range(H):
+                            with fv.transplant_heads(model, [(l, h)], mean_outputs[l, h].unsqueeze(0)):
+                                moved = score(model(ids).logits[0, -1])
+                            out[l, h] += float(base - moved) if drop else float(moved - base)
+            return out if total else out / len(prompts)
+        return fn
+
+    _named(capsys, check_indirect_effects, fv.indirect_effects, {
+        "rise of the answer's logit": effects(logit=True), "reports the drop": effects(drop=True),
+        "sums over the prompts": effects(total=True)})
+
+    def vector(pick, scale=1.0):
+        def fn(model, mean_outputs, heads):
+            d = mean_outputs.shape[-1]
+            return scale * sum(pick(_o_proj(model, l).weight.detach(), mean_outputs, l, h, d)
+                               for l, h in heads)
+        return fn
+
+    _named(capsys, check_function_vector, fv.function_vector, {
+        "rows of o_proj": vector(lambda w, m, l, h, d: w[h * d:(h + 1) * d, :].t() @ m[l, h]),
+        "raw outputs": vector(lambda w, m, l, h, d: m[l, h].clone()),
+        "averages over the heads": lambda model, m, heads: vector(
+            lambda w, mm, l, h, d: w[:, h * d:(h + 1) * d] @ mm[l, h])(model, m, heads) / len(heads),
+        "whole layer": vector(lambda w, m, l, h, d: w @ m[l].reshape(-1)),
+    })
+
+    def scores(rows="last", positive="clamp", lrp=True):
+        def fn(model, tokenizer, prompt, substring, target_id=None):
+            positions = fv.substring_token_positions(tokenizer, prompt, substring)
+            ids = tokenizer(prompt, return_tensors="pt").input_ids
+            if target_id is None:
+                with torch.no_grad():
+                    target_id = int(model(ids).logits[0, -1].argmax())
+            if lrp:
+                with attnlrp(model):
+                    maps = ah.attention_relevance(model, ids, target_id)
+            else:
+                maps = ah.attention_relevance(model, ids, target_id)
+            keys = maps[..., positions]                              # [L, H, q, k]
+            picked = keys[:, :, -1] if rows == "last" else keys.sum(2)
+            picked = {"clamp": torch.relu, "abs": torch.abs, "none": lambda t: t}[positive](picked)
+            return picked.sum(-1)
+        return fn
+
+    _named(capsys, check_substring_head_scores, fv.substring_head_scores, {
+        "every query row": scores(rows="all"), "negative relevance is kept": scores(positive="none"),
+        "absolute values": scores(positive="abs"), "without AttnLRP": scores(lrp=False)})
