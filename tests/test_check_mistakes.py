@@ -415,7 +415,8 @@ def test_hooks_that_write_into_their_args_in_place_are_caught(capsys):
 # variant (tests/test_named_mistakes.py feeds those).
 
 def _o_proj(model, layer):
-    return model.model.layers[layer].self_attn.o_proj
+    from utils.hooks import attention_projection
+    return attention_projection(model, layer, "o_proj")
 
 
 def _learner_head_patch(where="valid", whole_layer=False, after=False, clean=False, returns=True):
@@ -517,6 +518,7 @@ def test_patching_checks_name_second_wrong_answers(capsys):
 def test_residual_check_names_second_wrong_answers(capsys):
     from checks import check_patch_residual_stream
     from solutions import activation_patching as ap
+    from utils.hooks import decoder_layers
 
     def learner(upto=False, keep_hooks=False, plain=False):
         def patch(model, pair, clean_resid, metric):
@@ -533,7 +535,7 @@ def test_residual_check_names_second_wrong_answers(capsys):
                             else:
                                 h[0, pos] = clean_resid[layer, pos]
                             return (h,) + args[1:]
-                        handle = model.model.layers[layer].register_forward_pre_hook(hook)
+                        handle = decoder_layers(model)[layer].register_forward_pre_hook(hook)
                         run = {"input_ids": pair.corrupted_ids} if plain else pair.corrupted_inputs()
                         with torch.no_grad():
                             result[layer, pos] = metric(model(**run).logits[:, -1])[0]
