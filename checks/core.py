@@ -108,10 +108,19 @@ def describe_difference(actual, expected: torch.Tensor, mistakes: dict[str, torc
     if not torch.isfinite(actual.float()[~wanted]).all():
         return "contains NaN or inf values where numbers are expected (a division by zero?)."
     actual, expected = actual.float().nan_to_num(), expected.float().nan_to_num()   # NaN agree
-    if _close(actual, -expected, rtol, atol):
-        return "has the wrong sign everywhere: subtract the other way round."
+    if expected.numel() == 1:
+        # one number has no pattern: any wrong value is a multiple of the right one, so a
+        # sign or scale diagnosis would be a guess. Say what came out instead.
+        a, e = float(actual.flatten()[0]), float(expected.flatten()[0])
+        flipped = " (the right size, the opposite sign)" if _close(actual, -expected, rtol, atol) else ""
+        return f"is {a:.4g} instead of {e:.4g}{flipped}."
     a, e = actual.float().flatten(), expected.float().flatten()
-    if e.norm() > 0 and a.norm() > 0:
+    # a sign or scale guess needs at least two entries that are not zero to have a pattern
+    patterned = int((e.abs() > atol).sum()) >= 2
+    if patterned and _close(actual, -expected, rtol, atol):
+        return ("has the wrong sign everywhere: a difference taken the other way round, or a "
+                "sign dropped or added on the way.")
+    if patterned and a.norm() > 0:
         scale = float(a @ e / (e @ e))
         if _close(actual.float(), scale * expected.float(), rtol, max(atol, 1e-4 * abs(scale))):
             return (f"has the right pattern but {scale:.3g} times the expected values: "

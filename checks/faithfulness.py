@@ -103,6 +103,12 @@ def check_normalise_curve(fn):
     def own_ends(curve, full, empty, min_span=1e-6):
         return (curve - curve[..., -1:]) / (curve[..., :1] - curve[..., -1:])
 
+    def by_absolute_span(curve, full, empty, min_span=1e-6):
+        return (curve - empty) / abs(full - empty)
+
+    def absolute_distance(curve, full, empty, min_span=1e-6):
+        return (curve - empty).abs() / (full - empty)
+
     def own_range(curve, full, empty, min_span=1e-6):
         low = curve.min(-1, keepdim=True).values
         return (curve - low) / (curve.max(-1, keepdim=True).values - low)
@@ -117,6 +123,11 @@ def check_normalise_curve(fn):
         "removed 0 (subtract empty_value, not the curve from full_value)": upside_down,
         "it rescales by the curve's own minimum and maximum; the reference values are the full "
         "and the empty input's logits (a curve may overshoot 1 or dip below 0)": own_range,
+        "it divides by the absolute value of the span; divide by the signed span "
+        "full_value - empty_value, so that the original input scores 1 even when removing "
+        "the tokens raised the logit": by_absolute_span,
+        "it takes the absolute distance from empty_value; keep its sign (a curve may dip below "
+        "the empty input's logit)": absolute_distance,
     }
 
     def learner(curve, full, empty, min_span=1e-6):

@@ -6,6 +6,7 @@ from typing import Callable
 import torch
 
 from checks.core import CHECK_TEXTS, random_ids, run_check, tiny_llama, tiny_tokenizer
+from checks.hook_inputs import edited_module_input, in_place_message
 from checks.references import reference
 from utils.hooks import o_proj_pre_hooks, out_projections, projection_hooks, split_heads
 from utils.lrp import attnlrp
@@ -143,6 +144,18 @@ def write_added(per_head, h, v, scale):
     per_head[:, -1, h] += scale * v
 
 
+def _transplant_writes_in_place(cm) -> str | None:
+    """A transplant must edit a copy of o_proj's input, never the tensor the hook receives."""
+    model, input_ids = tiny_llama(seed=4), random_ids(21, 6)
+    modules = {f"layer {layer}'s o_proj": module for layer, module in enumerate(out_projections(model))}
+
+    def run():
+        with cm(model, [(1, 2), (0, 1)], torch.ones(2, 8), 2.0), torch.no_grad():
+            model(input_ids)
+    edited = edited_module_input(modules, run)
+    return in_place_message(edited, "x = args[0].clone()") if edited else None
+
+
 def check_transplant_heads(cm):
     """Exercise 1b: the learner's transplant context manager against the reference."""
     mistakes = {
@@ -154,7 +167,7 @@ def check_transplant_heads(cm):
     }
     return run_check("transplant_heads", _logits_under(cm),
                      _logits_under(reference("transplant_heads")), _transplant_cases(), mistakes,
-                     extra=lambda _: _transplant_cleans_up(cm),
+                     extra=lambda _: _transplant_cleans_up(cm) or _transplant_writes_in_place(cm),
                      returns=(cm, reference("transplant_heads")))
 
 

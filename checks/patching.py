@@ -2,8 +2,9 @@
 import torch
 
 from checks.core import random_ids, run_check, tiny_llama
+from checks.hook_inputs import edited_module_input, in_place_message
 from checks.references import reference
-from utils.hooks import decoder_layers, final_norm
+from utils.hooks import decoder_layers, final_norm, out_projections
 from utils.patching import (AlignedPair, cache_activations, clean_and_corrupted_logprob,
                             normalised_logprob)
 
@@ -16,8 +17,10 @@ __all__ = ["check_normalised_logit_diff", "check_patch_residual_stream", "check_
 def _metric_cases():
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 64, generator=gen) * 3
-    return [((logits, 5, 9, 4.0, -2.5), {}), ((logits[:1], 17, 3, 1.5, -6.0), {}),
-            ((logits[2], 3, 40, -1.0, 2.0), {})]
+    # case 1: the logit differences of the rows have both signs (so abs() of them is seen);
+    # case 4: clean below corrupted, a negative span (so dividing by its absolute value is seen)
+    return [((logits, 9, 17, 4.0, -2.5), {}), ((logits, 5, 9, 4.0, -2.5), {}),
+            ((logits[:1], 17, 3, 1.5, -6.0), {}), ((logits[2], 3, 40, -1.0, 2.0), {})]
 
 
 def _leaves_logits_alone(fn) -> str | None:
@@ -53,6 +56,18 @@ def check_normalised_logit_diff(fn):
     def unnormalised(logits, answer_id, foil_id, clean, corrupted):
         return logits.float()[..., answer_id] - logits.float()[..., foil_id]
 
+    def absolute_difference(logits, answer_id, foil_id, clean, corrupted):
+        diff = (logits.float()[..., answer_id] - logits.float()[..., foil_id]).abs()
+        return (diff - corrupted) / (clean - corrupted)
+
+    def absolute_span(logits, answer_id, foil_id, clean, corrupted):
+        diff = logits.float()[..., answer_id] - logits.float()[..., foil_id]
+        return (diff - corrupted) / abs(clean - corrupted)
+
+    def absolute_result(logits, answer_id, foil_id, clean, corrupted):
+        diff = logits.float()[..., answer_id] - logits.float()[..., foil_id]
+        return ((diff - corrupted) / (clean - corrupted)).abs()
+
     def first_row_only(logits, answer_id, foil_id, clean, corrupted):
         diff = logits.float()[0, answer_id] - logits.float()[0, foil_id] if logits.dim() > 1 else \
             logits.float()[answer_id] - logits.float()[foil_id]
@@ -72,6 +87,13 @@ def check_normalised_logit_diff(fn):
         "the logit difference is not normalised by (clean_diff - corrupted_diff)": unnormalised,
         "it scores only the first row: index the last dimension with [..., answer_id] so every "
         "row of a batch gets its score": first_row_only,
+        "it takes the absolute value of the logit difference; keep its sign (a run that prefers "
+        "the foil has a negative difference)": absolute_difference,
+        "it divides by the absolute value of (clean_diff - corrupted_diff); divide by the "
+        "signed span, so that the corrupted run scores 0 and the clean run 1 whichever is "
+        "larger": absolute_span,
+        "it takes the absolute value of the result; a patch can push the run past the corrupted "
+        "one (below 0), keep the sign": absolute_result,
     }
     return run_check("normalised_logit_diff", fn, reference("normalised_logit_diff"),
                      _metric_cases(), mistakes, extra=_leaves_logits_alone)
@@ -99,8 +121,11 @@ def tiny_pair(model, seed: int, seq_len: int = 6, differ=(1, 3), pad_at=None) ->
 def _residual_cases():
     model = tiny_llama(seed=3)
     cases = []
-    for seed, pad_at in ((0, None), (2, 4)):
+    # a pad in the clean prompt, then one in the corrupted prompt (the swapped pair), where
+    # running the corrupted ids without their mask and positions gives other numbers
+    for seed, pad_at, swap in ((0, None, False), (2, 4, False), (4, 3, True)):
         pair = tiny_pair(model, seed, pad_at=pad_at)
+        pair = pair.swapped() if swap else pair
         clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
         resid = cache_activations(model, pair.clean_inputs())["resid"]
 
@@ -192,7 +217,16 @@ def check_patch_residual_stream(fn):
     }
     # Pads leave NaN in the result; the comparison treats NaN in the same places as equal.
     return run_check("patch_residual_stream", fn, reference("patch_residual_stream"),
-                     _residual_cases(), mistakes, rtol=1e-3, atol=1e-4)
+                     _residual_cases(), mistakes, rtol=1e-3, atol=1e-4,
+                     extra=_residual_writes_in_place)
+
+
+def _residual_writes_in_place(fn) -> str | None:
+    """The patch must edit a copy of the layer's input, never the residual stream it receives."""
+    (model, pair, resid, metric), _ = _residual_cases()[0]
+    modules = {f"decoder layer {i}": layer for i, layer in enumerate(decoder_layers(model))}
+    edited = edited_module_input(modules, lambda: fn(model, pair, resid, metric))
+    return in_place_message(edited, "hidden = args[0].clone()") if edited else None
 
 
 # ---------------------------------------------------------------- spearman
@@ -229,8 +263,9 @@ def check_spearman(fn):
 
 
 # ---------------------------------------------------------------- attribution_patching
-def _attribution_variant(detached=False, clean_run=False, reversed_delta=False, last_only=False):
-    """A typical wrong attribution patching."""
+def _attribution_variant(detached=False, clean_run=False, reversed_delta=False, last_only=False,
+                         with_pads=False):
+    """A typical wrong attribution patching (with_pads: it sums over every position, pads too)."""
     from utils.hooks import o_proj_pre_hooks
     from utils.models import model_shape
 
@@ -252,7 +287,8 @@ def _attribution_variant(detached=False, clean_run=False, reversed_delta=False, 
         with torch.enable_grad(), o_proj_pre_hooks(model, {l: keep(l) for l in range(n_layers)}):
             score = metric(model(**inputs).logits[:, -1]).sum()
             grads = torch.autograd.grad(score, [leaves[l] for l in range(n_layers)])
-        where = torch.tensor([pair.seq_len - 1]) if last_only else pair.valid_positions
+        where = (torch.tensor([pair.seq_len - 1]) if last_only else
+                 torch.arange(pair.seq_len) if with_pads else pair.valid_positions)
         result = torch.zeros(n_layers, n_heads)
         for layer, grad in enumerate(grads):
             z = outputs[layer][0].unflatten(-1, (n_heads, head_dim))
@@ -270,12 +306,12 @@ def _attribution_cases():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     cases = []
-    for seed in (0, 1):
+    for seed, pad_at in ((0, None), (1, None), (2, 5)):   # the third: a pad in the clean prompt
         torch.manual_seed(seed)
         config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                              num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
         model = LlamaForCausalLM(config).eval().requires_grad_(False)
-        pair = tiny_pair(model, seed=seed, seq_len=7, differ=(2, 4))
+        pair = tiny_pair(model, seed=seed, seq_len=7, differ=(2, 4), pad_at=pad_at)
         clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
         cache = cache_activations(model, pair.clean_inputs())
 
@@ -297,6 +333,8 @@ def check_attribution_patching(fn):
             _attribution_variant(reversed_delta=True),
         "it sums over the last position only; a head's output is patched at every valid "
         "position (pair.valid_positions)": _attribution_variant(last_only=True),
+        "it sums over every position, pads included; a pad holds no token, so sum over "
+        "pair.valid_positions only": _attribution_variant(with_pads=True),
     }
     return run_check("attribution_patching", fn, reference("attribution_patching"),
                      _attribution_cases(), mistakes, rtol=1e-3, atol=1e-5)
@@ -304,14 +342,15 @@ def check_attribution_patching(fn):
 
 # ---------------------------------------------------------------- patch_head_output
 def _head_variant(whole_layer=False, after_mixing=False, clean_run=False, last_only=False,
-                  returns=True):
-    """A typical wrong single-head patch."""
+                  returns=True, with_pads=False):
+    """A typical wrong single-head patch (with_pads: it patches every position, pads too)."""
     from utils.hooks import o_proj_pre_hooks, projection_hooks
     from utils.models import model_shape
 
     def patch(model, pair, clean_z, layer, head, metric):
         n_heads, head_dim = model_shape(model)[1:]
-        positions = torch.tensor([pair.seq_len - 1]) if last_only else pair.valid_positions
+        positions = (torch.tensor([pair.seq_len - 1]) if last_only else
+                     torch.arange(pair.seq_len) if with_pads else pair.valid_positions)
 
         def pre(module, args):
             z = args[0].clone().unflatten(-1, (n_heads, head_dim))
@@ -340,13 +379,17 @@ def _head_cases():
     config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
     model = LlamaForCausalLM(config).eval().requires_grad_(False)
-    pair = tiny_pair(model, seed=5, seq_len=7, differ=(2, 4))
-    clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
-    z = cache_activations(model, pair.clean_inputs())["z"]
+    cases = []
+    # the last two cases have a pad in the clean prompt: a patch there must leave it alone
+    for pad_at, heads in ((None, ((0, 1), (1, 2), (0, 3))), (3, ((0, 2), (1, 1)))):
+        pair = tiny_pair(model, seed=5, seq_len=7, differ=(2, 4), pad_at=pad_at)
+        clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+        z = cache_activations(model, pair.clean_inputs())["z"]
 
-    def metric(logits):
-        return normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)
-    return [((model, pair, z, layer, head, metric), {}) for layer, head in ((0, 1), (1, 2), (0, 3))]
+        def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
+            return normalised_logprob(logits, pair.answer_id, c, k)
+        cases += [((model, pair, z, layer, head, metric), {}) for layer, head in heads]
+    return cases
 
 
 def _hooks_removed(fn) -> str | None:
@@ -362,6 +405,14 @@ def _hooks_removed(fn) -> str | None:
     return None
 
 
+def _head_patch_writes_in_place(fn) -> str | None:
+    """The patch must edit a copy of o_proj's input, never the tensor the hook receives."""
+    (model, pair, z, layer, head, metric), _ = _head_cases()[0]
+    modules = {f"layer {i}'s o_proj": module for i, module in enumerate(out_projections(model))}
+    edited = edited_module_input(modules, lambda: fn(model, pair, z, layer, head, metric))
+    return in_place_message(edited, "z = args[0].clone()") if edited else None
+
+
 def check_patch_head_output(fn):
     """Exercise 3: one head's output, every valid position, through a pre-hook on o_proj."""
     mistakes = {
@@ -373,8 +424,11 @@ def check_patch_head_output(fn):
             _head_variant(clean_run=True),
         "it patches the last position only; a head's output is patched at every valid "
         "position (pair.valid_positions)": _head_variant(last_only=True),
+        "it patches every position, pads included: where the clean prompt has a pad there is "
+        "no clean token to copy; patch pair.valid_positions only": _head_variant(with_pads=True),
         "the patch has no effect, the run scores like the corrupted one: the hook edits a copy "
         "but does not return it (return (z.flatten(-2), *args[1:]))": _head_variant(returns=False),
     }
     return run_check("patch_head_output", fn, reference("patch_head_output"), _head_cases(),
-                     mistakes, extra=_hooks_removed, rtol=1e-4, atol=1e-5)
+                     mistakes, extra=lambda f: _hooks_removed(f) or _head_patch_writes_in_place(f),
+                     rtol=1e-4, atol=1e-5)

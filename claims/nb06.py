@@ -1,7 +1,8 @@
 """Notebook 06's claims: what the deletion and insertion tests say on the loaded model.
 
 Decided on notebook 06's prompts with its methods (occlusion left out: no claim rests on it),
-through the same `faithfulness_curves`, `summary`, `compare` and `random_spread` its cells call.
+through the same `faithfulness_curves`, `summary`, `compare_methods` and `random_spread` its
+cells call, with its two deletion baselines (`deletion_baseline_id`).
 """
 from __future__ import annotations
 
@@ -13,17 +14,17 @@ def _prompts():
 
     # notebook 06's PROMPTS
     return ([DUST_PROMPT, TRANSLATION_PROMPT, OPPOSITE_PROMPT]
-            + [c.prompt for c in COUNTERFACTUALS[::3]] + READING_PROMPTS)
+            + [c.prompt for c in COUNTERFACTUALS] + READING_PROMPTS)
 
 
 def _between(ctx: Context, second: bool = False):
-    """method -> [prompts] area between curves, and all curves, for the first baseline (all
-        prompts, as in Part 2) or the second (the 8 shortest prompts, as in Part 3)."""
+    """method -> [prompts] area between curves, and all curves, for the first baseline (Part 2)
+    or the second (Part 3), on every prompt either can score."""
     def compute():
-        from solutions.faithfulness import deletion_curve, normalise_curve
+        from solutions.faithfulness import normalise_curve
         from solutions.input_attribution import input_x_gradient
-        from utils.attribution import baseline_token_id
-        from utils.faithfulness import explain_prompts, faithfulness_curves, summary
+        from utils.faithfulness import (deletion_baseline_id, explain_prompts, faithfulness_curves,
+                                        summary)
         from utils.lrp import attnlrp
 
         def lrp(model, ids, target):
@@ -34,19 +35,16 @@ def _between(ctx: Context, second: bool = False):
                    "|Input x Gradient|": lambda m, ids, t: input_x_gradient(m, ids, t).abs(),
                    "LRP": lrp}
         tok = ctx.tokenizer
-        first_id = baseline_token_id(tok)
-        second_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        first_id = deletion_baseline_id(ctx.model, tok, _prompts())
+        second_id = deletion_baseline_id(ctx.model, tok, _prompts(), exclude={first_id})
         items = ctx.memo("nb06.items", lambda: explain_prompts(ctx.model, tok, _prompts(), methods,
                                                                 first_id, seed=0))
-        if second:   # notebook 06's Part 3: the 8 shortest prompts
-            items = sorted(items, key=lambda item: item["ids"].shape[1])[:8]
         all_curves = []
         for item in items:
             try:
                 all_curves.append(faithfulness_curves(
                     ctx.model, item["ids"], item["target_id"], item["relevances"], item["positions"],
-                    second_id if second else first_id, deletion_curve=deletion_curve,
-                    normalise_curve=normalise_curve))
+                    second_id if second else first_id, normalise_curve=normalise_curve))
             except ValueError:       # the prediction does not move: skipped, as in the notebook
                 continue
         if len(all_curves) < 2:
@@ -57,13 +55,13 @@ def _between(ctx: Context, second: bool = False):
 
 def _ahead(a, b, both=False):
     def decide(ctx: Context) -> Verdict:
-        from utils.faithfulness import compare, comparison_line
+        from utils.faithfulness import compare_methods, comparison_lines
 
         lines, holds = [], True
         for second in ((False, True) if both else (False,)):
             between, _ = _between(ctx, second)
-            holds &= compare(between, a, b)[0] == "clearly ahead"
-            lines.append(("second baseline: " if second else "") + comparison_line(between, a, b))
+            holds &= compare_methods(between, [(a, b)])[0]["verdict"] == "ahead"
+            lines.append(("second baseline: " if second else "") + comparison_lines(between, [(a, b)])[0])
         return Verdict(holds, "; ".join(lines))
     return decide
 
@@ -72,16 +70,17 @@ def _random_floor(ctx: Context) -> Verdict:
     from utils.faithfulness import random_spread
 
     mean, spread, single = random_spread(_between(ctx)[1])
+    n_orders = len(_between(ctx)[1][0]["random"]["orders"])
     return Verdict(abs(mean) < 0.05 and single > 0.1,
-                   f"mean of 20 orders {mean:+.3f}; one order lies {single:.3f} from zero on "
+                   f"mean of {n_orders} orders {mean:+.3f}; one order lies {single:.3f} from zero on "
                    f"average (standard deviation {spread:.3f})")
 
 
 CLAIMS = [
-    Claim("06", "random-floor", "The mean of 20 random orders is near zero (|area between| < 0.05) "
+    Claim("06", "random-floor", "The mean of 10 random orders is near zero (|area between| < 0.05) "
           "while a single order typically lies more than 0.1 from zero", _random_floor),
-    Claim("06", "lrp-beats-random", "LRP is clearly ahead of the random floor, with either "
+    Claim("06", "lrp-beats-random", "LRP is ahead of the random floor (paired test), with either "
           "baseline", _ahead("LRP", "random", both=True)),
-    Claim("06", "lrp-beats-ixg", "LRP is clearly ahead of Input x Gradient, with either baseline",
+    Claim("06", "lrp-beats-ixg", "LRP is ahead of Input x Gradient (paired test), with either baseline",
           _ahead("LRP", "Input x Gradient", both=True)),
 ]

@@ -45,10 +45,10 @@ def test_batching_does_not_change_the_curve(model):
 
 def test_normalised_curves_run_from_one_to_zero(model):
     ids = random_ids(3, 8)
-    relevances = {"a": torch.randn(8), "b": torch.arange(8.0)}
+    relevances = {"a": torch.randn(8), "b": torch.arange(8.0), "random": torch.zeros(8)}
     curves = faithfulness.faithfulness_curves(model, ids, 9, relevances, torch.arange(1, 8), 0,
-                                              min_span=1e-6, deletion_curve=ref.deletion_curve,
-                                              normalise_curve=ref.normalise_curve)
+                                              min_span=1e-6, normalise_curve=ref.normalise_curve)
+    assert list(curves) == ["a", "b", "random"]
     for c in curves.values():
         assert c["deletion"][0] == pytest.approx(1.0) and c["deletion"][-1] == pytest.approx(0.0, abs=1e-5)
         assert c["insertion"][0] == pytest.approx(0.0, abs=1e-5) and c["insertion"][-1] == pytest.approx(1.0)
@@ -102,37 +102,100 @@ def test_check_names_typical_mistakes(capsys):
         assert out.startswith("✗") and words in out, out
 
 
-def test_random_orders_sample_the_full_curves(model):
-    ids = random_ids(4, 9)
-    orders = torch.stack([torch.randperm(8, generator=torch.Generator().manual_seed(s)) + 1
-                          for s in range(3)])
-    got = faithfulness.random_order_curves(model, ids, 9, orders, 0, n_points=5, min_span=1e-6,
-                                           normalise_curve=ref.normalise_curve)
-    full = []
-    for order in orders:
-        d = ref.deletion_curve(model, ids, 9, order, 0)
-        i = faithfulness.insertion_curve(model, ids, 9, order, 0)
-        ks = torch.linspace(0, 8, 5).round().long()
+def test_score_steps_include_both_ends_once():
+    assert faithfulness.score_steps(20, 11).tolist() == list(range(0, 21, 2))
+    assert faithfulness.score_steps(4, 11).tolist() == [0, 1, 2, 3, 4]      # every step
+    steps = faithfulness.score_steps(27, 11)
+    assert steps[0] == 0 and steps[-1] == 27 and len(steps) == 11 and bool((steps.diff() > 0).all())
+    with pytest.raises(ValueError, match="at least 2"):
+        faithfulness.score_steps(10, 1)
+    with pytest.raises(ValueError, match="at least one candidate"):
+        faithfulness.score_steps(0)
+
+
+def test_every_order_is_scored_at_the_same_steps(model):
+    """A method's order and each random order are read at the same steps, and those points
+    are exactly the full curves' entries there (no order is scored more coarsely)."""
+    ids, target, baseline = random_ids(4, 13), 9, 0
+    positions = torch.arange(1, 13)
+    relevance = torch.randn(13, generator=torch.Generator().manual_seed(1))
+    curves = faithfulness.faithfulness_curves(model, ids, target, {"a": relevance, "random": None},
+                                              positions, baseline, min_span=1e-6, n_random=4,
+                                              n_points=5, normalise_curve=ref.normalise_curve)
+    steps = faithfulness.score_steps(12, 5)
+    assert torch.equal(curves["a"]["steps"], steps) and torch.equal(curves["random"]["steps"], steps)
+    assert curves["a"]["deletion"].shape == curves["random"]["deletion"].shape == (len(steps),)
+
+    def full(order):
+        d = ref.deletion_curve(model, ids, target, order, baseline)
+        i = faithfulness.insertion_curve(model, ids, target, order, baseline)
         norm = lambda c: ref.normalise_curve(c, float(d[0]), float(d[-1]), 1e-6)  # noqa: E731
-        full.append((norm(d)[ks], norm(i)[ks]))
-    assert torch.allclose(got["deletion"], torch.stack([f[0] for f in full]).mean(0), atol=1e-4)
-    assert torch.allclose(got["insertion"], torch.stack([f[1] for f in full]).mean(0), atol=1e-4)
-    assert got["orders"].shape == (3,)
-    curves = faithfulness.faithfulness_curves(model, ids, 9, {"random": torch.zeros(9)},
-                                              torch.arange(1, 9), 0, min_span=1e-6, n_random=20,
-                                              deletion_curve=ref.deletion_curve,
-                                              normalise_curve=ref.normalise_curve)
-    assert curves["random"]["orders"].shape == (20,)
+        return norm(d)[steps], norm(i)[steps]
+
+    d, i = full(faithfulness.relevance_order(relevance, positions))
+    assert torch.allclose(curves["a"]["deletion"], d, atol=1e-4)
+    assert torch.allclose(curves["a"]["insertion"], i, atol=1e-4)
+    # the random orders: the same seeded permutations, drawn after the methods' orders
+    gen = torch.Generator().manual_seed(0)
+    randoms = [full(positions[torch.randperm(12, generator=gen)]) for _ in range(4)]
+    assert torch.allclose(curves["random"]["deletion"], torch.stack([r[0] for r in randoms]).mean(0), atol=1e-4)
+    assert torch.allclose(curves["random"]["insertion"], torch.stack([r[1] for r in randoms]).mean(0), atol=1e-4)
+    between = torch.tensor([faithfulness.area_under_curve(r[1]) - faithfulness.area_under_curve(r[0])
+                            for r in randoms])
+    assert torch.allclose(curves["random"]["orders"], between, atol=1e-4)
     mean, spread, single = faithfulness.random_spread([curves])
     assert spread >= 0 and single >= abs(mean) - 1e-9
 
 
-def test_paired_comparison_verdicts():
-    between = {"a": torch.tensor([0.5, 0.6, 0.7, 0.55]), "b": torch.tensor([0.1, 0.2, 0.1, 0.15]),
-               "c": torch.tensor([0.5, 0.6, 0.7, 0.56])}
-    assert faithfulness.compare(between, "a", "b")[0] == "clearly ahead"
-    assert faithfulness.compare(between, "b", "a")[0] == "clearly behind"
-    assert "not clearly different" in faithfulness.comparison_line(between, "a", "c")
+def test_paired_comparisons_are_holm_corrected_and_state_n():
+    gen = torch.Generator().manual_seed(0)
+    noise = 0.05 * torch.randn(3, 20, generator=gen, dtype=torch.float64)
+    base = torch.linspace(0.1, 0.9, 20, dtype=torch.float64)
+    between = {"a": base + 0.2 + noise[0], "b": base + noise[1], "c": base + 0.2 + noise[2]}
+    pairs = [("a", "b"), ("b", "a"), ("a", "c")]
+    results = faithfulness.compare_methods(between, pairs)
+    assert [r["verdict"] for r in results] == ["ahead", "behind", "not clearly different"]
+    for r in results:
+        assert r["n"] == 20 and r["p_holm"] >= r["p"] - 1e-12 and 0 <= r["p"] <= 1
+    assert results[0]["wins"] == 20 and results[0]["difference"].mean == pytest.approx(0.2, abs=0.05)
+    # the correction bites: one comparison alone is significant, the same among many is not
+    weak = {"x": base + 0.02 + 0.04 * noise[0], "y": base.clone()}
+    alone = faithfulness.compare_methods(weak, [("x", "y")])[0]
+    crowd = faithfulness.compare_methods({**weak, **between}, [("x", "y")] + pairs * 20)[0]
+    assert alone["p_holm"] == pytest.approx(alone["p"]) and crowd["p_holm"] > alone["p"]
+    line = faithfulness.comparison_lines(between, pairs)[0]
+    assert "n = 20" in line and "Holm over 3" in line and "p = " in line and line.endswith("ahead")
+
+
+def test_deletion_baseline_is_absent_from_the_prompts(course_model):
+    """The space token of occlusion occurs in the course prompts (before every number): the
+    deletion baseline must be a token that no prompt holds where tokens are removed."""
+    from utils.attribution import baseline_token_id
+    from utils.prompts import COUNTERFACTUALS, DUST_PROMPT, READING_PROMPTS
+    from utils.tokens import encode
+
+    model, tokenizer = course_model
+    prompts = [DUST_PROMPT] + [c.prompt for c in COUNTERFACTUALS] + READING_PROMPTS
+    space = baseline_token_id(tokenizer)
+
+    def holding(token, prompts=prompts):
+        """The prompts that hold `token` at a position the test removes."""
+        return [p for p in prompts if token in encode(tokenizer, p, model)[
+            0, faithfulness.candidate_positions(tokenizer, encode(tokenizer, p, model))].tolist()]
+
+    assert holding(space), "the course prompts no longer hold a lone space: revisit this test"
+    first = faithfulness.deletion_baseline_id(model, tokenizer, prompts)
+    second = faithfulness.deletion_baseline_id(model, tokenizer, prompts, exclude={first})
+    assert first != space and second not in (first, space)
+    assert not holding(first) and not holding(second)
+    # prompts without a lone space (the capitals) keep the space
+    capitals = [c.prompt for c in COUNTERFACTUALS[:3]]
+    assert not holding(space, capitals)
+    assert faithfulness.deletion_baseline_id(model, tokenizer, capitals) == space
+    with pytest.raises(ValueError, match="pass a token id"):
+        faithfulness.deletion_baseline_id(model, tokenizer, prompts,
+                                          exclude={space, tokenizer.pad_token_id,
+                                                   tokenizer.unk_token_id, tokenizer.eos_token_id})
 
 
 def test_deletion_check_catches_a_curve_that_changes_input_ids(capsys):

@@ -1,7 +1,9 @@
 """Around faithfulness (notebook 06): insertion curves, orders, the areas of normalised curves,
 the relevance of every method on many prompts, summaries and figures.
 
-A curve is [n + 1]: the target logit at the last position with 0 .. n tokens removed or put back.
+A curve is [n + 1]: the target logit at the last position with 0 .. n tokens removed or put back;
+scored over many prompts, every order of a prompt (each method's and each random one) is read
+at the same steps, [s] of them (`score_steps`), so that no order is scored more finely than another.
 """
 import torch
 
@@ -36,9 +38,6 @@ def insertion_curve(model, input_ids, target_id, order, baseline_id, batch_size=
 def relevance_order(relevance, positions):
     """`positions` ([n] ints) sorted by relevance [seq], most relevant first (ties: by position)."""
     relevance = check_finite(relevance, "relevance")
-    if relevance.dim() != 1:
-        raise ValueError(f"relevance must be [seq], one value per token, got shape "
-                         f"{tuple(relevance.shape)}.")
     positions = check_positions(positions, relevance.shape[0])
     scores = relevance.float().cpu()[positions]
     # stable sort of the negated scores: equal relevance keeps the left-to-right order
@@ -53,71 +52,34 @@ def area_under_curve(curve):
     return float(((curve[1:] + curve[:-1]) / 2).mean())
 
 
-def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions, baseline_id,
-                        batch_size=32, min_span=0.5, *, deletion_curve, normalise_curve,
-                        n_random=20, seed=0, random_points=5):
-    """Normalised deletion and insertion curves of every method on one prompt.
-
-    relevances: method -> relevance [seq]; positions: the candidate positions (e.g. all but BOS).
-    Returns {method: {"deletion": [n+1], "insertion": [n+1]}}, 1 = original logit,
-    0 = every candidate replaced by the baseline. Raises ValueError when that removal moves
-    the logit by less than `min_span` (the scale would divide by almost nothing).
-    A method named "random" is not read from `relevances`: its curves are the mean over
-    `n_random` seeded random orders (one order is a noisy floor), sampled at `random_points`
-    fractions (see `random_order_curves`), and its entry also holds "orders": [n_random], the
-    area between the curves of each order, for the spread.
-    deletion_curve: notebook 06's answer, with the signature of `insertion_curve`;
-    normalise_curve: its answer (curve, full_value, empty_value, min_span) -> rescaled curve.
-    """
-    check_input_ids(model, input_ids)
-    seq_len = input_ids.shape[1]
-    positions = check_positions(positions, seq_len)
-    for method, relevance in relevances.items():
-        relevance = check_finite(relevance, f"relevances[{method!r}]")
-        if method != "random" and tuple(relevance.shape) != (seq_len,):
-            raise ValueError(f"relevances[{method!r}] has shape {tuple(relevance.shape)} but the "
-                             f"prompt has {seq_len} tokens: give one value per token of this "
-                             "prompt ([seq]).")
-    curves = {}
-
-    def normalised(order):
-        deletion = deletion_curve(model, input_ids, target_id, order, baseline_id, batch_size)
-        insertion = insertion_curve(model, input_ids, target_id, order, baseline_id, batch_size)
-        full, empty = float(deletion[0]), float(deletion[-1])
-        return {"deletion": normalise_curve(deletion, full, empty, min_span),
-                "insertion": normalise_curve(insertion, full, empty, min_span)}
-
-    gen = torch.Generator().manual_seed(seed)
-    for method, relevance in relevances.items():
-        if method != "random":
-            curves[method] = normalised(relevance_order(relevance, positions))
-            continue
-        orders = torch.stack([positions[torch.randperm(len(positions), generator=gen)]
-                              for _ in range(n_random)])
-        curves[method] = random_order_curves(model, input_ids, target_id, orders, baseline_id,
-                                             random_points, min_span, batch_size=4 * batch_size,
-                                             normalise_curve=normalise_curve)
-    return curves
+def score_steps(n: int, n_points: int = 11) -> torch.Tensor:
+    """The numbers of removed tokens k at which every order of a prompt is scored: `n_points`
+    evenly spaced fractions of the n candidates, rounded to whole tokens, each once ([m] ints,
+    0 and n included). With n_points > n every step is scored."""
+    if n < 1:
+        raise ValueError("A prompt needs at least one candidate token to remove.")
+    if n_points < 2:
+        raise ValueError(f"n_points must be at least 2 (the two ends), got {n_points}.")
+    return torch.linspace(0, n, min(n_points, n + 1)).round().long().unique()
 
 
-def random_order_curves(model, input_ids, target_id, orders, baseline_id, n_points=5,
-                        min_span=0.5, batch_size=128, *, normalise_curve):
-    """Mean normalised deletion and insertion curves of many random orders [n_orders, n],
-    each sampled at `n_points` evenly spaced fractions of the tokens (rounded to whole tokens):
-    a floor estimated from many orders at the cost of a few full curves.
+def order_logits(model, input_ids, target_id, orders, baseline_id, steps, batch_size=128):
+    """Raw target logits of the deletion and insertion curves of many orders at the same steps.
 
-    Returns {"deletion": [n_points], "insertion": [n_points], "orders": [n_orders]} where
-    "orders" is each order's area between its insertion and deletion curves.
-    normalise_curve: notebook 06's answer, as in `faithfulness_curves`.
+    orders: [m, n] positions (each a permutation of the same n candidates); steps: [s] numbers
+    of tokens k (from `score_steps`). Deletion at k: the first k of the order replaced by
+    `baseline_id`; insertion at k: all but the first k replaced. Returns (deletion, insertion),
+    each [m, s]. The two ends are the same for every order and run once.
     """
     orders = torch.as_tensor(orders, device=input_ids.device).long()
     n_orders, n = orders.shape
-    ks = torch.linspace(0, n, n_points).round().long().tolist()[1:-1]   # inner points
+    steps = [int(k) for k in steps]
+    inner = [k for k in steps if 0 < k < n]
     empty_ids = input_ids[0].clone()
     empty_ids[orders[0]] = baseline_id
-    rows = [input_ids[0], empty_ids]      # the two ends are the same for every order
+    rows = [input_ids[0], empty_ids]
     for order in orders:                  # the first k of the order removed / put back
-        for k in ks:
+        for k in inner:
             deleted = input_ids[0].clone()
             deleted[order[:k]] = baseline_id
             inserted = input_ids[0].clone()
@@ -125,14 +87,66 @@ def random_order_curves(model, input_ids, target_id, orders, baseline_id, n_poin
             rows += [deleted, inserted]
     logits = last_token_logits(model, torch.stack(rows), target_id, batch_size)
     full, empty = float(logits[0]), float(logits[1])
-    inner = logits[2:].reshape(n_orders, len(ks), 2)
-    ends = lambda first, last: (torch.full((n_orders, 1), first), torch.full((n_orders, 1), last))  # noqa: E731
-    start, stop = ends(full, empty)
-    deletion = normalise_curve(torch.cat([start, inner[..., 0], stop], 1), full, empty, min_span)
-    insertion = normalise_curve(torch.cat([stop, inner[..., 1], start], 1), full, empty, min_span)
-    between = torch.tensor([area_under_curve(i) - area_under_curve(d)
-                            for d, i in zip(deletion, insertion)])
-    return {"deletion": deletion.mean(0), "insertion": insertion.mean(0), "orders": between}
+    middle = logits[2:].reshape(n_orders, len(inner), 2)
+    deletion = torch.empty(n_orders, len(steps))
+    insertion = torch.empty(n_orders, len(steps))
+    for j, k in enumerate(steps):
+        if k == 0:
+            deletion[:, j], insertion[:, j] = full, empty
+        elif k == n:
+            deletion[:, j], insertion[:, j] = empty, full
+        else:
+            deletion[:, j] = middle[:, inner.index(k), 0]
+            insertion[:, j] = middle[:, inner.index(k), 1]
+    return deletion, insertion
+
+
+def faithfulness_curves(model, input_ids, target_id, relevances: dict, positions, baseline_id,
+                        batch_size=128, min_span=0.5, *, normalise_curve, n_random=10, seed=0,
+                        n_points=11):
+    """Normalised deletion and insertion curves of every method on one prompt, every order
+    (each method's and each random one) scored at the same steps (`score_steps(n, n_points)`).
+
+    relevances: method -> relevance [seq]; positions: the candidate positions (e.g. all but BOS).
+    Returns {method: {"deletion": [s], "insertion": [s], "steps": [s]}}, 1 = original logit,
+    0 = every candidate replaced by the baseline. Raises ValueError when that removal moves
+    the logit by less than `min_span` (the scale would divide by almost nothing).
+    A method named "random" is not read from `relevances`: its curves are the mean over
+    `n_random` seeded random orders (one order is a noisy floor), and its entry also holds
+    "orders": [n_random], the area between the curves of each order, for the spread.
+    normalise_curve: notebook 06's answer (curve, full_value, empty_value, min_span) -> rescaled.
+    """
+    check_input_ids(model, input_ids)
+    seq_len = input_ids.shape[1]
+    positions = check_positions(positions, seq_len)
+    for method, relevance in relevances.items():
+        if method == "random":
+            continue
+        relevance = check_finite(relevance, f"relevances[{method!r}]")
+        if tuple(relevance.shape) != (seq_len,):
+            raise ValueError(f"relevances[{method!r}] has shape {tuple(relevance.shape)} but the "
+                             f"prompt has {seq_len} tokens: give one value per token of this "
+                             "prompt ([seq]).")
+    steps = score_steps(len(positions), n_points)
+    named = [m for m in relevances if m != "random"]
+    orders = [relevance_order(relevances[m], positions) for m in named]
+    if "random" in relevances:
+        gen = torch.Generator().manual_seed(seed)
+        orders += [positions[torch.randperm(len(positions), generator=gen)] for _ in range(n_random)]
+    deletion, insertion = order_logits(model, input_ids, target_id, torch.stack(orders),
+                                       baseline_id, steps, batch_size)
+    full, empty = float(deletion[0, 0]), float(deletion[0, -1])
+    deletion = normalise_curve(deletion, full, empty, min_span)
+    insertion = normalise_curve(insertion, full, empty, min_span)
+    curves = {m: {"deletion": deletion[i], "insertion": insertion[i], "steps": steps}
+              for i, m in enumerate(named)}
+    if "random" in relevances:
+        rd, ri = deletion[len(named):], insertion[len(named):]
+        between = torch.tensor([area_under_curve(i) - area_under_curve(d) for d, i in zip(rd, ri)])
+        curves["random"] = {"deletion": rd.mean(0), "insertion": ri.mean(0), "steps": steps,
+                            "orders": between}
+    # keep the methods' order of `relevances`
+    return {m: curves[m] for m in relevances}
 
 
 def random_spread(all_curves: list[dict]) -> tuple[float, float, float]:
@@ -145,22 +159,78 @@ def random_spread(all_curves: list[dict]) -> tuple[float, float, float]:
             float(torch.stack([o.abs().mean() for o in orders]).mean()))
 
 
-def compare(between: dict, a: str, b: str) -> tuple[str, int, float, float]:
-    """Paired comparison of methods a and b over prompts: (verdict, prompts where a is ahead,
-    mean difference, its standard error). The verdict needs a mean difference beyond two
-    standard errors: "clearly ahead", "clearly behind", else "not clearly different"."""
-    diff = between[a] - between[b]
-    sem = float(diff.std() / len(diff) ** 0.5) if len(diff) > 1 else float("nan")
-    mean = float(diff.mean())
-    verdict = ("clearly ahead" if mean > 2 * sem else
-               "clearly behind" if mean < -2 * sem else "not clearly different")
-    return verdict, int((diff > 0).sum()), mean, sem
+def compare_methods(between: dict, pairs, alpha: float = 0.05) -> list[dict]:
+    """Paired comparisons of methods over the same prompts, corrected for their number.
+
+    between: method -> [prompts] area between curves; pairs: [(a, b), ...]. Each pair gets a
+    two-sided sign-flip test of the mean of a - b (utils.stats.paired_test), and the p-values
+    of all pairs are Holm-adjusted together. Returns one dict per pair: a, b, n, wins (prompts
+    where a is ahead), difference (an Interval), p, p_holm and verdict ("ahead", "behind" or
+    "not clearly different" at `alpha` after the correction).
+    """
+    from utils.stats import holm, paired_test
+
+    results = []
+    for a, b in pairs:
+        x, y = between[a].double().numpy(), between[b].double().numpy()
+        greater, less = paired_test(x, y, "greater"), paired_test(x, y, "less")
+        results.append(dict(a=a, b=b, n=greater.n, wins=int((x > y).sum()),
+                            difference=greater.difference,
+                            p=min(1.0, 2 * min(greater.p_value, less.p_value)),
+                            exact=greater.exact, n_perm=greater.n_perm))
+    for result, adjusted in zip(results, holm([r["p"] for r in results])):
+        result["p_holm"] = float(adjusted)
+        mean = result["difference"].mean
+        result["verdict"] = ("not clearly different" if adjusted > alpha else
+                             "ahead" if mean > 0 else "behind")
+    return results
 
 
-def comparison_line(between: dict, a: str, b: str) -> str:
-    verdict, wins, mean, sem = compare(between, a, b)
-    return (f"{a} vs {b}: ahead on {wins} of {len(between[a])} prompts, mean difference "
-            f"{mean:+.3f} ± {sem:.3f} -> {verdict}")
+def comparison_lines(between: dict, pairs, alpha: float = 0.05) -> list[str]:
+    """One printed line per pair of `compare_methods`, with n, both p-values and the verdict."""
+    from utils.stats import format_p
+
+    results = compare_methods(between, pairs, alpha)
+    lines = []
+    for r in results:
+        how = "exact" if r["exact"] else f"{r['n_perm']} sign flips"
+        lines.append(f"{r['a']} vs {r['b']}: ahead on {r['wins']} of {r['n']} prompts, mean "
+                     f"difference {r['difference'].mean:+.3f} (95 % interval "
+                     f"[{r['difference'].low:+.3f}, {r['difference'].high:+.3f}]), "
+                     f"p = {format_p(r['p'])} (paired, two-sided, {how}), Holm over "
+                     f"{len(results)}: {format_p(r['p_holm'])}, n = {r['n']} -> {r['verdict']}")
+    return lines
+
+
+def candidate_positions(tokenizer, ids) -> torch.Tensor:
+    """The positions of ids [1, seq] that a deletion test may remove: all but a leading BOS
+    (it is not part of the text, and models rest attention on it). [n] ints on the CPU."""
+    first = 1 if tokenizer.bos_token_id is not None and int(ids[0, 0]) == tokenizer.bos_token_id else 0
+    return torch.arange(first, ids.shape[1])
+
+
+def deletion_baseline_id(model, tokenizer, prompts, exclude=()) -> int:
+    """The token that replaces deleted ones: the first of a lone space (the course's occlusion
+    token), the pad, the unknown and the end-of-text token that no prompt holds at a position
+    the test removes. A baseline equal to the token it replaces changes nothing, so such a
+    deletion step would be free. `exclude`: ids not to choose (e.g. a first baseline).
+    Raises ValueError when every candidate occurs in the prompts.
+    """
+    from utils.attribution import baseline_token_id
+    from utils.tokens import encode
+
+    candidates = [baseline_token_id(tokenizer), tokenizer.pad_token_id, tokenizer.unk_token_id,
+                  tokenizer.eos_token_id]
+    present = set()
+    for prompt in prompts:
+        ids = encode(tokenizer, prompt, model)
+        present.update(ids[0, candidate_positions(tokenizer, ids)].tolist())
+    for token in candidates:
+        if token is not None and token not in present and token not in set(exclude):
+            return int(token)
+    raise ValueError("Every candidate baseline token (space, pad, unk, end of text) occurs in "
+                     "the prompts where tokens are removed, or was excluded: pass a token id "
+                     "that the prompts do not contain as baseline_id.")
 
 
 def explain_prompts(model, tokenizer, prompts, methods: dict, baseline_id, seed=0):
@@ -177,9 +247,7 @@ def explain_prompts(model, tokenizer, prompts, methods: dict, baseline_id, seed=
         ids = encode(tokenizer, prompt, model)
         with torch.no_grad():
             target_id = int(model(ids).logits[0, -1].argmax())
-        # the BOS token is kept: it is not part of the text, and models rest attention on it
-        first = 1 if tokenizer.bos_token_id is not None and int(ids[0, 0]) == tokenizer.bos_token_id else 0
-        positions = torch.arange(first, ids.shape[1])
+        positions = candidate_positions(tokenizer, ids)   # never the BOS token
         relevances = {name: fn(model, ids, target_id).float().cpu() for name, fn in methods.items()}
         relevances["random"] = torch.rand(ids.shape[1], generator=gen)
         items.append(dict(prompt=prompt, ids=ids, target_id=target_id, positions=positions,
