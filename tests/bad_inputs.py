@@ -180,14 +180,14 @@ def _monitor_text(p, tokens=("a", "b", "c")):
 
 def _curves(ctx, relevance=None, positions=None):
     import torch
-    from solutions.faithfulness import deletion_curve, normalise_curve
+    from solutions.faithfulness import normalise_curve
     from utils.faithfulness import faithfulness_curves
     ids = _ids(ctx, "The capital of France is")
     seq = ids.shape[1]
     relevance = torch.arange(seq, dtype=torch.float) if relevance is None else relevance
     positions = list(range(1, seq)) if positions is None else positions
     return faithfulness_curves(ctx.model, ids, 3, {"lrp": relevance}, positions, 4,
-                               deletion_curve=deletion_curve, normalise_curve=normalise_curve)
+                               normalise_curve=normalise_curve)
 
 
 def _relevance_too_long(ctx):
