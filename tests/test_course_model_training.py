@@ -137,6 +137,20 @@ def test_gpu_recipe_without_cuda_says_what_to_do(monkeypatch):
     assert curriculum.recipe_hp(curriculum.SHIPPED_RECIPE)["device"] == "cuda"   # what is shipped
 
 
+def test_the_command_line_says_in_one_line_that_a_gpu_is_missing(monkeypatch, tmp_path, capsys):
+    """`python -m course_model.train` without a GPU: a usage error naming the CPU recipe, before
+    any corpus is built."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(train, "WORK_DIR", tmp_path)
+    monkeypatch.setattr(data, "WORK_DIR", tmp_path)
+    monkeypatch.setattr("sys.argv", ["train", "--run", "nogpu", "--no-export"])
+    with pytest.raises(SystemExit) as stop:
+        train.main()
+    assert stop.value.code == 2
+    assert "--recipe cpu" in capsys.readouterr().err
+    assert not list(tmp_path.glob("stage*"))   # no corpus built
+
+
 def test_corpus_copies_add_new_documents_deterministically(tiny_workdir):
     one = data.load_stage(3)
     two = data.load_stage(3, copies=2)
@@ -384,14 +398,15 @@ def test_a_schedule_with_a_gap_is_refused(monkeypatch, tmp_path):
 def test_a_run_past_the_gpu_stages_resumes_without_a_gpu(tiny_workdir, monkeypatch):
     """A stage-4 variant of the GPU recipe (a copy of stage4_start.pt) trains on the CPU alone:
     the GPU is asked for only by a stage that still has to run."""
-    hp = dict(TINY_HP, phases=[], config=TINY_CONFIG, stage4=TINY_STAGE4)
+    hp = dict(TINY_HP, phases=[], config=TINY_CONFIG, world=1, stage4=TINY_STAGE4)
     whole = train.train_recipe("on_cpu", hp)
     (tiny_workdir / "runs" / "variant4").mkdir(parents=True)
     (tiny_workdir / "runs" / "variant4" / "ckpt.pt").write_bytes(
         (tiny_workdir / "runs" / "on_cpu" / "stage4_start.pt").read_bytes())
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(train.NoGpuError):
-        train.train_recipe("fresh", dict(hp, device="cuda"))
+    for world in (1, 2):   # in this process, or before starting the workers
+        with pytest.raises(train.NoGpuError):
+            train.train_recipe(f"fresh{world}", dict(hp, device="cuda", world=world))
     again = _weights(train.train_recipe("variant4", dict(hp, device="cuda")))
     for name, w in _weights(whole).items():
         assert torch.equal(w, again[name]), name
