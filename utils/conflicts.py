@@ -271,3 +271,133 @@ def ablation_verdicts(table) -> dict[str, tuple[bool, str]]:
         verdicts[key] = (holds, f"{rate} {base[rate]:.2f} -> {after:.2f} with the {key} heads "
                                 f"mean-ablated; {control:.2f} with as many random heads")
     return verdicts
+
+
+# ---------------------------------------------------------------------------------------------
+# Held-out ablation: heads chosen on one half of the samples, ablated on the other half
+
+def ablated_logit_diffs(model, tokenizer, samples, head_sets, mean_outputs,
+                        rows_per_batch: int = 240) -> np.ndarray:
+    """Logit difference contextual - parametric of every sample, with each head set mean-ablated.
+
+    head_sets: list of [(layer, head)] (an empty list ablates nothing); mean_outputs:
+    [L, H, head_dim] from `mean_head_outputs_over`. All samples of several head sets run as one
+    left-padded batch; each row carries its own head mask. Returns [n_sets, n_samples].
+    """
+    from utils.hooks import o_proj_pre_hooks
+    from utils.logits import left_padded
+
+    n_layers, n_heads, head_dim = model_shape(model)
+    prompts, answer_ids = [], []
+    for sample in samples:
+        ids, param_id, context_id = first_divergent_tokens(
+            tokenizer, sample.prompt, " " + sample.parametric, " " + sample.contextual)
+        prompts.append(ids[0].tolist())
+        answer_ids.append((param_id, context_id))
+    masks = torch.zeros(len(head_sets), n_layers, n_heads, dtype=torch.bool)
+    for i, heads in enumerate(head_sets):
+        for layer, head in heads:
+            if not (0 <= layer < n_layers and 0 <= head < n_heads):
+                raise ValueError(f"Head L{layer}H{head} does not exist: the model has "
+                                 f"{n_layers} layers of {n_heads} heads.")
+            masks[i, layer, head] = True
+    device = input_device(model)
+    ids, attention, positions = (t.to(device) for t in left_padded(tokenizer, prompts))
+    n = len(samples)
+    sets_per_batch = max(1, rows_per_batch // n)
+    param = torch.tensor([p for p, _ in answer_ids])
+    context = torch.tensor([c for _, c in answer_ids])
+    result = []
+    for start in range(0, len(head_sets), sets_per_batch):
+        row_mask = masks[start:start + sets_per_batch].repeat_interleave(n, dim=0).to(device)
+
+        def ablate(layer, row_mask=row_mask):
+            def hook(module, args):
+                x = args[0].unflatten(-1, (n_heads, head_dim))          # [rows, seq, H, D]
+                mean = mean_outputs[layer].to(x)                          # [H, D]
+                x = torch.where(row_mask[:, None, layer, :, None], mean, x)   # a new tensor
+                return (x.flatten(-2),) + tuple(args[1:])
+            return hook
+
+        rows = row_mask.shape[0] // n
+        layers = [layer for layer in range(n_layers) if row_mask[:, layer].any()]
+        with torch.no_grad(), o_proj_pre_hooks(model, {layer: ablate(layer) for layer in layers}):
+            logits = model(input_ids=ids.repeat(rows, 1), attention_mask=attention.repeat(rows, 1),
+                           position_ids=positions.repeat(rows, 1),
+                           logits_to_keep=1).logits[:, -1].float().cpu()
+        logits = logits.reshape(rows, n, -1)
+        result.append(logits[:, torch.arange(n), context] - logits[:, torch.arange(n), param])
+    return torch.cat(result).numpy()
+
+
+def held_out_ablation(model, tokenizer, samples, relevance, kept, k: int, n_random: int = 100,
+                      seed: int = 0) -> dict:
+    """Mean ablation with the heads chosen apart from the samples they are scored on.
+
+    The samples are split in two halves (seeded). For each half, the k memory and k in-context
+    heads are chosen from the contrastive scores of the *other* half's kept samples (rows of
+    relevance [n_kept, 2, L, H], in the order of `kept`), then ablated on this half. Every
+    sample is thus scored with heads chosen without it. The control: n_random sets of k heads
+    drawn uniformly (the same sets for every sample).
+    Returns dict of logit differences contextual - parametric: "nothing ablated" [n],
+    "in-context heads" [n], "memory heads" [n], "random heads" [n_random, n], and "heads": the
+    (memory, in-context) heads chosen for each half.
+    """
+    n_layers, n_heads, _ = model_shape(model)
+    if len(samples) < 4:
+        raise ValueError(f"Held-out ablation needs at least 4 samples (two per half), got "
+                         f"{len(samples)}.")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(samples))
+    halves = [sorted(order[: len(samples) // 2].tolist()), sorted(order[len(samples) // 2:].tolist())]
+    kept_ids = [id(s) for s in kept]
+    means = mean_head_outputs_over(model, tokenizer, samples)
+    random_sets = [[divmod(int(i), n_heads) for i in rng.choice(n_layers * n_heads, k, replace=False)]
+                   for _ in range(n_random)]
+    out = {"nothing ablated": np.zeros(len(samples)), "in-context heads": np.zeros(len(samples)),
+           "memory heads": np.zeros(len(samples)),
+           "random heads": np.zeros((n_random, len(samples))), "heads": []}
+    for test, other in (halves, halves[::-1]):
+        train_rows = [kept_ids.index(id(samples[i])) for i in other if id(samples[i]) in kept_ids]
+        if not train_rows:
+            raise ValueError("No kept sample in one half to choose heads on: keep more samples "
+                             "(raise top_k in conflict_relevances).")
+        memory, context = split_heads_by_source(contrastive_scores(relevance[train_rows]), k)
+        out["heads"].append((memory, context))
+        diffs = ablated_logit_diffs(model, tokenizer, [samples[i] for i in test],
+                                    [[], context, memory] + random_sets, means)
+        out["nothing ablated"][test] = diffs[0]
+        out["in-context heads"][test] = diffs[1]
+        out["memory heads"][test] = diffs[2]
+        out["random heads"][:, test] = diffs[3:]
+    return out
+
+
+def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
+    """From `held_out_ablation`: do the in-context heads carry the context's answers, the memory
+    heads the memorised ones, beyond random heads? Each: (holds, sentence with n, the rates, the
+    random sets' spread, the share of random sets beaten and its p-value).
+
+    In-context heads: the context-answer rate (share of samples whose contextual logit wins)
+    must fall below the baseline and below at least 95 % of the random sets (p < 0.05, one-sided,
+    p = (1 + random sets at least as low) / (1 + sets)). Memory heads: the same for the
+    memory-answer rate.
+    """
+    n = len(result["nothing ablated"])
+    verdicts = {}
+    for key, column, wins in (("in-context", "in-context heads", lambda d: d > 0),
+                              ("memory", "memory heads", lambda d: d < 0)):
+        base = float(wins(result["nothing ablated"]).mean())
+        after = float(wins(result[column]).mean())
+        control = wins(result["random heads"]).mean(axis=1)               # [n_random]
+        beaten = float((control > after).mean())
+        p = (1 + int((control <= after).sum())) / (1 + len(control))
+        holds = after < base and p < 0.05
+        rate = "context-answer rate" if key == "in-context" else "memory-answer rate"
+        lo, hi = np.percentile(control, [5, 95])
+        verdicts[key] = (holds, f"{rate} {base:.2f} -> {after:.2f} on n = {n} samples, heads "
+                                f"chosen on the other half; {len(control)} random sets of as many "
+                                f"heads: median {np.median(control):.2f} (90 % of them "
+                                f"{lo:.2f}-{hi:.2f}); the chosen heads go lower than {beaten:.0%} "
+                                f"of them, p = {p:.2f}")
+    return verdicts
