@@ -375,29 +375,26 @@ def held_out_ablation(model, tokenizer, samples, relevance, kept, k: int, n_rand
 
 def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
     """From `held_out_ablation`: do the in-context heads carry the context's answers, the memory
-    heads the memorised ones, beyond random heads? Each: (holds, sentence with n, the rates, the
-    random sets' spread, the share of random sets beaten and its p-value).
+    heads the memorised ones, beyond random heads? Each: (holds, sentence with n, the rates and
+    the random sets' spread, the share of random sets beaten and p, via `utils.stats`).
 
     In-context heads: the context-answer rate (share of samples whose contextual logit wins)
-    must fall below the baseline and below at least 95 % of the random sets (p < 0.05, one-sided,
-    p = (1 + random sets at least as low) / (1 + sets)). Memory heads: the same for the
-    memory-answer rate.
+    must fall below the rate with nothing ablated and below the random sets' with p < 0.05
+    (one-sided, p = (1 + random sets at least as low) / (1 + sets)). Memory heads: the same for
+    the memory-answer rate.
     """
+    from utils.stats import against_draws, sentence
+
     n = len(result["nothing ablated"])
     verdicts = {}
     for key, column, wins in (("in-context", "in-context heads", lambda d: d > 0),
                               ("memory", "memory heads", lambda d: d < 0)):
+        rate = "context-answer rate" if key == "in-context" else "memory-answer rate"
         base = float(wins(result["nothing ablated"]).mean())
         after = float(wins(result[column]).mean())
-        control = wins(result["random heads"]).mean(axis=1)               # [n_random]
-        beaten = float((control > after).mean())
-        p = (1 + int((control <= after).sum())) / (1 + len(control))
-        holds = after < base and p < 0.05
-        rate = "context-answer rate" if key == "in-context" else "memory-answer rate"
-        lo, hi = np.percentile(control, [5, 95])
-        verdicts[key] = (holds, f"{rate} {base:.2f} -> {after:.2f} on n = {n} samples, heads "
-                                f"chosen on the other half; {len(control)} random sets of as many "
-                                f"heads: median {np.median(control):.2f} (90 % of them "
-                                f"{lo:.2f}-{hi:.2f}); the chosen heads go lower than {beaten:.0%} "
-                                f"of them, p = {p:.2f}")
+        control = against_draws(after, wins(result["random heads"]).mean(axis=1), "less")
+        holds = after < base and control.p_value < 0.05
+        verdicts[key] = (holds, f"{rate} {base:.2f} with nothing ablated; "
+                         + sentence(after, control, label=f"with the {key} heads ablated",
+                                    control_label="random sets of as many heads", n=n))
     return verdicts
