@@ -398,3 +398,30 @@ def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
                          + sentence(after, control, label=f"with the {key} heads ablated",
                                     control_label="random sets of as many heads", n=n))
     return verdicts
+
+
+def plot_ablation_against_random(result: dict):
+    """Two panels: the context-answer and the memory-answer rate of each random head set
+    (histogram), with the chosen heads' rate and the rate with nothing ablated marked."""
+    from matplotlib.figure import Figure
+
+    from utils.colours import CONTEXT, MEMORY, NEUTRAL
+
+    fig = Figure(figsize=(9, 3.4))
+    n = len(result["nothing ablated"])
+    for ax, (rate, column, wins, colour) in zip(fig.subplots(1, 2), (
+            ("context-answer rate", "in-context heads", lambda d: d > 0, CONTEXT),
+            ("memory-answer rate", "memory heads", lambda d: d < 0, MEMORY))):
+        draws = wins(result["random heads"]).mean(axis=1)
+        bins = np.arange(n + 2) / n - 0.5 / n                 # one bin per possible rate
+        ax.hist(draws, bins=bins, color=NEUTRAL, label=f"{len(draws)} random head sets")
+        ax.axvline(float(wins(result[column]).mean()), color=colour, linewidth=2.5,
+                   label=f"{column} (chosen on the other half)")
+        ax.axvline(float(wins(result["nothing ablated"]).mean()), color="black", linestyle="--",
+                   label="nothing ablated")
+        ax.set_xlabel(f"{rate} over {n} samples")
+        ax.set_ylabel("random head sets")
+        ax.set_title(f"Ablating the {column} vs random heads")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
