@@ -198,12 +198,13 @@ def monitor_verdict(result: dict, target: float = TARGET_BALANCED_ACCURACY) -> t
 
 def near_chance_verdict(result: dict, bound: float = 0.65) -> tuple[bool, str]:
     """(holds, sentence): is a monitor no better than chance - balanced accuracy and ROC AUC both
-    below `bound`? The sentence says which way it fails: an ROC AUC below 0.5 - (bound - 0.5)
-    ranks the tokens the wrong way round (memory tokens get the lower scores), which is not
-    "near chance" but worse than it."""
+    below `bound`? The sentence says which way: an ROC AUC below `below` ranks the tokens the
+    wrong way round (memory tokens get the lower scores), which is worse than chance, not near
+    it; between `below` and `bound` it is near chance."""
+    below = 0.45
     auc = result.get("ROC AUC", float("nan"))
     holds = result["balanced accuracy"] < bound and not auc >= bound
-    if auc < 1 - bound:
+    if auc < below:
         reading = "ROC AUC below chance: it ranks the tokens the wrong way round"
     elif holds:
         reading = "near chance"
