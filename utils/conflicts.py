@@ -340,8 +340,8 @@ def held_out_ablation(model, tokenizer, samples, relevance, kept, k: int, n_rand
     sample is thus scored with heads chosen without it. The control: n_random sets of k heads
     drawn uniformly (the same sets for every sample).
     Returns dict of logit differences contextual - parametric: "nothing ablated" [n],
-    "in-context heads" [n], "memory heads" [n], "random heads" [n_random, n], and "heads": the
-    (memory, in-context) heads chosen for each half.
+    "in-context heads" [n], "memory heads" [n], "random heads" [n_random, n], "heads": the
+    (memory, in-context) heads used on each half, "halves": the sample indices of each half.
     """
     n_layers, n_heads, _ = model_shape(model)
     if len(samples) < 4:
@@ -356,7 +356,7 @@ def held_out_ablation(model, tokenizer, samples, relevance, kept, k: int, n_rand
                    for _ in range(n_random)]
     out = {"nothing ablated": np.zeros(len(samples)), "in-context heads": np.zeros(len(samples)),
            "memory heads": np.zeros(len(samples)),
-           "random heads": np.zeros((n_random, len(samples))), "heads": []}
+           "random heads": np.zeros((n_random, len(samples))), "heads": [], "halves": halves}
     for test, other in (halves, halves[::-1]):
         train_rows = [kept_ids.index(id(samples[i])) for i in other if id(samples[i]) in kept_ids]
         if not train_rows:

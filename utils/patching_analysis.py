@@ -313,7 +313,8 @@ def held_out_carriers(model, items, sweep: dict, k: int = 3, n_random: int = 100
     and patched together on the other half (and the reverse): every item is scored with heads
     chosen without it. Control: n_random layer-matched sets (one random head from the layer of
     each chosen head), patched together on the same items.
-    Returns dict: "chosen" [n] (metric per item), "random" [n_random, n], "heads" per half.
+    Returns dict: "chosen" [n] (metric per item), "random" [n_random, n], "heads" used on each
+    half, "halves" (the item indices of each half).
     """
     n = len(items)
     if n < 4:
@@ -323,7 +324,7 @@ def held_out_carriers(model, items, sweep: dict, k: int = 3, n_random: int = 100
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     halves = [sorted(order[: n // 2].tolist()), sorted(order[n // 2:].tolist())]
-    out = {"chosen": np.zeros(n), "random": np.zeros((n_random, n)), "heads": []}
+    out = {"chosen": np.zeros(n), "random": np.zeros((n_random, n)), "heads": [], "halves": halves}
     for test, other in (halves, halves[::-1]):
         heads = top_heads(sweep["effect"][other].mean(0), k)
         out["heads"].append(heads)
