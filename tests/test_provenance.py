@@ -211,3 +211,13 @@ def test_balanced_correctness_averages_to_balanced_accuracy_and_the_margin_verdi
     assert holds and "n = 400 tokens" in sentence
     per_token["set"]["monitor (head relevance)"] = balanced_correct(weak, truth)
     assert not adds_over_baselines(per_token)["set"][0]
+
+
+def test_held_out_ablation_deals_kept_samples_to_both_halves():
+    tok, model, samples = _ablation_setup()
+    kept = [samples[0], samples[3]]
+    relevance = torch.randn(2, 2, 2, 4, generator=torch.Generator().manual_seed(1))
+    result = conflicts.held_out_ablation(model, tok, samples, relevance, kept, 1, n_random=5)
+    assert all(any(samples[i] in kept for i in half) for half in result["halves"])
+    with pytest.raises(ValueError, match="at least 2 kept"):
+        conflicts.held_out_ablation(model, tok, samples, relevance[:1], kept[:1], 1)

@@ -334,7 +334,7 @@ def held_out_ablation(model, tokenizer, samples, relevance, kept, k: int, n_rand
                       seed: int = 0) -> dict:
     """Mean ablation with the heads chosen apart from the samples they are scored on.
 
-    The samples are split in two halves (seeded). For each half, the k memory and k in-context
+    The samples are split in two halves (seeded; kept samples dealt evenly). For each half, the k memory and k in-context
     heads are chosen from the contrastive scores of the *other* half's kept samples (rows of
     relevance [n_kept, 2, L, H], in the order of `kept`), then ablated on this half. Every
     sample is thus scored with heads chosen without it. The control: n_random sets of k heads
@@ -347,10 +347,17 @@ def held_out_ablation(model, tokenizer, samples, relevance, kept, k: int, n_rand
     if len(samples) < 4:
         raise ValueError(f"Held-out ablation needs at least 4 samples (two per half), got "
                          f"{len(samples)}.")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(samples))
-    halves = [sorted(order[: len(samples) // 2].tolist()), sorted(order[len(samples) // 2:].tolist())]
     kept_ids = [id(s) for s in kept]
+    if len(kept_ids) < 2:
+        raise ValueError(f"Held-out ablation needs at least 2 kept samples (one to choose heads on "
+                         f"for each half), got {len(kept_ids)}: raise top_k in conflict_relevances.")
+    rng = np.random.default_rng(seed)
+    # kept and skipped samples are dealt to the halves separately, so that each half has kept
+    # samples to choose the other half's heads on
+    dealt = [i for group in ([i for i, s in enumerate(samples) if id(s) in kept_ids],
+                             [i for i, s in enumerate(samples) if id(s) not in kept_ids])
+             for i in rng.permutation(group).tolist()]
+    halves = [sorted(dealt[0::2]), sorted(dealt[1::2])]
     means = mean_head_outputs_over(model, tokenizer, samples)
     random_sets = [[divmod(int(i), n_heads) for i in rng.choice(n_layers * n_heads, k, replace=False)]
                    for _ in range(n_random)]
@@ -359,9 +366,6 @@ def held_out_ablation(model, tokenizer, samples, relevance, kept, k: int, n_rand
            "random heads": np.zeros((n_random, len(samples))), "heads": [], "halves": halves}
     for test, other in (halves, halves[::-1]):
         train_rows = [kept_ids.index(id(samples[i])) for i in other if id(samples[i]) in kept_ids]
-        if not train_rows:
-            raise ValueError("No kept sample in one half to choose heads on: keep more samples "
-                             "(raise top_k in conflict_relevances).")
         memory, context = split_heads_by_source(contrastive_scores(relevance[train_rows]), k)
         out["heads"].append((memory, context))
         diffs = ablated_logit_diffs(model, tokenizer, [samples[i] for i in test],
