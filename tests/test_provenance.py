@@ -115,25 +115,34 @@ def test_batched_ablation_equals_one_sample_at_a_time_and_removes_its_hooks():
         conflicts.ablated_logit_diffs(model, tok, samples, [[(9, 0)]], means)
 
 
-def test_held_out_ablation_chooses_each_half_s_heads_on_the_other_half():
+def test_ablation_against_random_scores_the_given_heads_and_draws():
     tok, model, samples = _ablation_setup()
-    relevance = torch.randn(len(samples), 2, 2, 4, generator=torch.Generator().manual_seed(0))
-    result = conflicts.held_out_ablation(model, tok, samples, relevance, samples, 1, n_random=20)
-    first, second = result["halves"]
-    assert sorted(first + second) == list(range(len(samples)))
+    result = conflicts.ablation_against_random(model, tok, samples, [(0, 0), (1, 1)],
+                                               [(1, 2), (0, 3)], n_random=20)
     assert result["random heads"].shape == (20, len(samples))
-    # changing the relevance of the half the heads are scored on leaves those heads unchanged
-    changed = relevance.clone()
-    changed[first] = -100 * changed[first]
-    again = conflicts.held_out_ablation(model, tok, samples, changed, samples, 1, n_random=20)
-    assert again["heads"][0] == result["heads"][0]
-    assert np.allclose(again["random heads"], result["random heads"])
+    means = conflicts.mean_head_outputs_over(model, tok, samples)
+    direct = conflicts.ablated_logit_diffs(model, tok, samples, [[(1, 2), (0, 3)]], means)[0]
+    assert np.allclose(result["in-context heads"], direct, atol=1e-5)
+    again = conflicts.ablation_against_random(model, tok, samples, [(0, 0), (1, 1)],
+                                              [(1, 2), (0, 3)], n_random=20)
+    assert np.array_equal(again["random heads"], result["random heads"])     # seeded
     verdicts = conflicts.held_out_ablation_verdicts(result)
     assert set(verdicts) == {"in-context", "memory"}
     for holds, sentence in verdicts.values():
         assert isinstance(holds, bool) and "p = " in sentence and "n = 5" in sentence
-    with pytest.raises(ValueError, match="at least 4"):
-        conflicts.held_out_ablation(model, tok, samples[:3], relevance[:3], samples[:3], 1)
+    with pytest.raises(ValueError, match="as many memory heads"):
+        conflicts.ablation_against_random(model, tok, samples, [(0, 0)], [(1, 2), (0, 3)])
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        conflicts.ablation_against_random(model, tok, samples[:1], [(0, 0)], [(1, 2)])
+
+
+def test_held_out_conflicts_are_apart_from_the_choosing_ones():
+    from utils.prompts import HELD_OUT_COUNTERFACTUALS
+
+    assert len(HELD_OUT_COUNTERFACTUALS) >= 20
+    chosen_on = {s.prompt for s in COUNTERFACTUALS}
+    assert not chosen_on & {s.prompt for s in HELD_OUT_COUNTERFACTUALS}
+    assert all(s.parametric != s.contextual for s in HELD_OUT_COUNTERFACTUALS)
 
 
 def test_ablation_verdict_needs_more_than_random_heads():
@@ -211,13 +220,3 @@ def test_balanced_correctness_averages_to_balanced_accuracy_and_the_margin_verdi
     assert holds and "n = 400 tokens" in sentence
     per_token["set"]["monitor (head relevance)"] = balanced_correct(weak, truth)
     assert not adds_over_baselines(per_token)["set"][0]
-
-
-def test_held_out_ablation_deals_kept_samples_to_both_halves():
-    tok, model, samples = _ablation_setup()
-    kept = [samples[0], samples[3]]
-    relevance = torch.randn(2, 2, 2, 4, generator=torch.Generator().manual_seed(1))
-    result = conflicts.held_out_ablation(model, tok, samples, relevance, kept, 1, n_random=5)
-    assert all(any(samples[i] in kept for i in half) for half in result["halves"])
-    with pytest.raises(ValueError, match="at least 2 kept"):
-        conflicts.held_out_ablation(model, tok, samples, relevance[:1], kept[:1], 1)

@@ -274,7 +274,7 @@ def ablation_verdicts(table) -> dict[str, tuple[bool, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Held-out ablation: heads chosen on one half of the samples, ablated on the other half
+# Held-out ablation: heads chosen on some conflicts, ablated on others, beside random heads
 
 def ablated_logit_diffs(model, tokenizer, samples, head_sets, mean_outputs,
                         rows_per_batch: int = 240) -> np.ndarray:
@@ -330,55 +330,36 @@ def ablated_logit_diffs(model, tokenizer, samples, head_sets, mean_outputs,
     return torch.cat(result).numpy()
 
 
-def held_out_ablation(model, tokenizer, samples, relevance, kept, k: int, n_random: int = 100,
-                      seed: int = 0) -> dict:
-    """Mean ablation with the heads chosen apart from the samples they are scored on.
-
-    The samples are split in two halves (seeded; kept samples dealt evenly). For each half, the k memory and k in-context
-    heads are chosen from the contrastive scores of the *other* half's kept samples (rows of
-    relevance [n_kept, 2, L, H], in the order of `kept`), then ablated on this half. Every
-    sample is thus scored with heads chosen without it. The control: n_random sets of k heads
+def ablation_against_random(model, tokenizer, samples, memory_heads, context_heads,
+                            n_random: int = 100, seed: int = 0) -> dict:
+    """Mean ablation of the chosen heads on `samples`, beside n_random sets of as many heads
     drawn uniformly (the same sets for every sample).
+
+    Pass samples the heads were *not* chosen on (notebook 04: heads from COUNTERFACTUALS,
+    ablated on HELD_OUT_COUNTERFACTUALS), so that the score does not reward fitting the
+    choosing samples' quirks. The mean outputs come from the samples' prompts (no labels).
     Returns dict of logit differences contextual - parametric: "nothing ablated" [n],
-    "in-context heads" [n], "memory heads" [n], "random heads" [n_random, n], "heads": the
-    (memory, in-context) heads used on each half, "halves": the sample indices of each half.
+    "in-context heads" [n], "memory heads" [n], "random heads" [n_random, n].
     """
     n_layers, n_heads, _ = model_shape(model)
-    if len(samples) < 4:
-        raise ValueError(f"Held-out ablation needs at least 4 samples (two per half), got "
-                         f"{len(samples)}.")
-    kept_ids = [id(s) for s in kept]
-    if len(kept_ids) < 2:
-        raise ValueError(f"Held-out ablation needs at least 2 kept samples (one to choose heads on "
-                         f"for each half), got {len(kept_ids)}: raise top_k in conflict_relevances.")
+    if len(samples) < 2:
+        raise ValueError(f"The ablation needs at least 2 samples to give a rate, got {len(samples)}.")
+    if len(memory_heads) != len(context_heads):
+        raise ValueError(f"Give as many memory heads as in-context heads (one random control "
+                         f"for both), got {len(memory_heads)} and {len(context_heads)}.")
     rng = np.random.default_rng(seed)
-    # kept and skipped samples are dealt to the halves separately, so that each half has kept
-    # samples to choose the other half's heads on
-    dealt = [i for group in ([i for i, s in enumerate(samples) if id(s) in kept_ids],
-                             [i for i, s in enumerate(samples) if id(s) not in kept_ids])
-             for i in rng.permutation(group).tolist()]
-    halves = [sorted(dealt[0::2]), sorted(dealt[1::2])]
-    means = mean_head_outputs_over(model, tokenizer, samples)
+    k = len(context_heads)
     random_sets = [[divmod(int(i), n_heads) for i in rng.choice(n_layers * n_heads, k, replace=False)]
                    for _ in range(n_random)]
-    out = {"nothing ablated": np.zeros(len(samples)), "in-context heads": np.zeros(len(samples)),
-           "memory heads": np.zeros(len(samples)),
-           "random heads": np.zeros((n_random, len(samples))), "heads": [], "halves": halves}
-    for test, other in (halves, halves[::-1]):
-        train_rows = [kept_ids.index(id(samples[i])) for i in other if id(samples[i]) in kept_ids]
-        memory, context = split_heads_by_source(contrastive_scores(relevance[train_rows]), k)
-        out["heads"].append((memory, context))
-        diffs = ablated_logit_diffs(model, tokenizer, [samples[i] for i in test],
-                                    [[], context, memory] + random_sets, means)
-        out["nothing ablated"][test] = diffs[0]
-        out["in-context heads"][test] = diffs[1]
-        out["memory heads"][test] = diffs[2]
-        out["random heads"][:, test] = diffs[3:]
-    return out
+    means = mean_head_outputs_over(model, tokenizer, samples)
+    diffs = ablated_logit_diffs(model, tokenizer, samples,
+                                [[], list(context_heads), list(memory_heads)] + random_sets, means)
+    return {"nothing ablated": diffs[0], "in-context heads": diffs[1], "memory heads": diffs[2],
+            "random heads": diffs[3:]}
 
 
 def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
-    """From `held_out_ablation`: do the in-context heads carry the context's answers, the memory
+    """From `ablation_against_random` on samples the heads were not chosen on: do the in-context heads carry the context's answers, the memory
     heads the memorised ones, beyond random heads? Each: (holds, sentence with n, the rates and
     the random sets' spread, the share of random sets beaten and p, via `utils.stats`).
 
@@ -420,7 +401,7 @@ def plot_ablation_against_random(result: dict):
         bins = np.arange(n + 2) / n - 0.5 / n                 # one bin per possible rate
         ax.hist(draws, bins=bins, color=NEUTRAL, label=f"{len(draws)} random head sets")
         ax.axvline(float(wins(result[column]).mean()), color=colour, linewidth=2.5,
-                   label=f"{column} (chosen on the other half)")
+                   label=f"{column} (chosen on other samples)")
         ax.axvline(float(wins(result["nothing ablated"]).mean()), color="black", linestyle="--",
                    label="nothing ablated")
         ax.set_xlabel(f"{rate} over {n} samples")
