@@ -210,7 +210,7 @@ def near_chance_verdict(result: dict, bound: float = 0.65) -> tuple[bool, str]:
         reading = "near chance"
     else:
         reading = "better than chance"
-    return holds, (f"{reading}: balanced accuracy {result['balanced accuracy']:.2f}, ROC AUC "
+    return holds, (f"{reading}; balanced accuracy {result['balanced accuracy']:.2f}, ROC AUC "
                    f"{auc:.2f} (chance: 0.50 for both), accuracy {result['accuracy']:.2f} vs "
                    f"majority baseline {result['majority baseline']:.2f} on {result['tokens']} tokens")
 
