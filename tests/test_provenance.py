@@ -115,25 +115,26 @@ def test_batched_ablation_equals_one_sample_at_a_time_and_removes_its_hooks():
         conflicts.ablated_logit_diffs(model, tok, samples, [[(9, 0)]], means)
 
 
-def test_ablation_against_random_scores_the_given_heads_and_draws():
+def test_ablation_against_random_scores_the_given_heads_and_layer_matched_draws():
     tok, model, samples = _ablation_setup()
-    result = conflicts.ablation_against_random(model, tok, samples, [(0, 0), (1, 1)],
-                                               [(1, 2), (0, 3)], n_random=20)
-    assert result["random heads"].shape == (20, len(samples))
+    memory, context = [(0, 0), (1, 1)], [(1, 2), (1, 3)]
+    result = conflicts.ablation_against_random(model, tok, samples, memory, context, n_random=20)
+    assert result["random in-context"].shape == result["random memory"].shape == (20, len(samples))
     means = conflicts.mean_head_outputs_over(model, tok, samples)
-    direct = conflicts.ablated_logit_diffs(model, tok, samples, [[(1, 2), (0, 3)]], means)[0]
+    direct = conflicts.ablated_logit_diffs(model, tok, samples, [context], means)[0]
     assert np.allclose(result["in-context heads"], direct, atol=1e-5)
-    again = conflicts.ablation_against_random(model, tok, samples, [(0, 0), (1, 1)],
-                                              [(1, 2), (0, 3)], n_random=20)
-    assert np.array_equal(again["random heads"], result["random heads"])     # seeded
+    again = conflicts.ablation_against_random(model, tok, samples, memory, context, n_random=20)
+    assert np.array_equal(again["random memory"], result["random memory"])     # seeded
+    sets = conflicts.layer_matched_sets(context, 4, 50, np.random.default_rng(0))
+    assert all(sorted(l for l, _ in s) == [1, 1] and len(set(s)) == 2 for s in sets)
     verdicts = conflicts.held_out_ablation_verdicts(result)
     assert set(verdicts) == {"in-context", "memory"}
     for holds, sentence in verdicts.values():
         assert isinstance(holds, bool) and "p = " in sentence and "n = 5" in sentence
-    with pytest.raises(ValueError, match="as many memory heads"):
-        conflicts.ablation_against_random(model, tok, samples, [(0, 0)], [(1, 2), (0, 3)])
+    with pytest.raises(ValueError, match="at least one memory head"):
+        conflicts.ablation_against_random(model, tok, samples, [], context)
     with pytest.raises(ValueError, match="at least 2 samples"):
-        conflicts.ablation_against_random(model, tok, samples[:1], [(0, 0)], [(1, 2)])
+        conflicts.ablation_against_random(model, tok, samples[:1], memory, context)
 
 
 def test_held_out_conflicts_are_apart_from_the_choosing_ones():
@@ -150,10 +151,11 @@ def test_ablation_verdict_needs_more_than_random_heads():
     base = np.array([1.0] * 10 + [-1.0] * 10)          # half the samples answer from the context
     result = {"nothing ablated": base, "memory heads": base.copy(),
               "in-context heads": -np.ones(n),          # every context answer gone
-              "random heads": np.tile(base, (100, 1))}  # random heads change nothing
+              "random in-context": np.tile(base, (100, 1)),   # random heads change nothing
+              "random memory": np.tile(base, (100, 1))}
     verdicts = conflicts.held_out_ablation_verdicts(result)
     assert verdicts["in-context"][0] and not verdicts["memory"][0]
-    result["random heads"] = -np.ones((100, n))          # random heads do as much: no verdict
+    result["random in-context"] = -np.ones((100, n))     # random heads do as much: no verdict
     assert not conflicts.held_out_ablation_verdicts(result)["in-context"][0]
 
 

@@ -330,32 +330,46 @@ def ablated_logit_diffs(model, tokenizer, samples, head_sets, mean_outputs,
     return torch.cat(result).numpy()
 
 
+def layer_matched_sets(heads, n_heads: int, n_sets: int, rng) -> list[list[tuple[int, int]]]:
+    """n_sets random sets of heads, each with one head from the layer of every head in `heads`
+    (distinct within a set): the control when where a head sits matters as much as which it is."""
+    sets = []
+    for _ in range(n_sets):
+        drawn: list[tuple[int, int]] = []
+        for layer, _ in heads:
+            free = [h for h in range(n_heads) if (int(layer), h) not in drawn]
+            drawn.append((int(layer), int(rng.choice(free))))
+        sets.append(drawn)
+    return sets
+
+
 def ablation_against_random(model, tokenizer, samples, memory_heads, context_heads,
                             n_random: int = 100, seed: int = 0) -> dict:
-    """Mean ablation of the chosen heads on `samples`, beside n_random sets of as many heads
-    drawn uniformly (the same sets for every sample).
+    """Mean ablation of the chosen heads on `samples`, beside n_random layer-matched random sets
+    for each side (a random head from the layer of each chosen head; the same sets for every
+    sample).
 
     Pass samples the heads were *not* chosen on (notebook 04: heads from COUNTERFACTUALS,
     ablated on HELD_OUT_COUNTERFACTUALS), so that the score does not reward fitting the
     choosing samples' quirks. The mean outputs come from the samples' prompts (no labels).
     Returns dict of logit differences contextual - parametric: "nothing ablated" [n],
-    "in-context heads" [n], "memory heads" [n], "random heads" [n_random, n].
+    "in-context heads" [n], "memory heads" [n], "random in-context" and "random memory"
+    [n_random, n] (the layer-matched controls of each side).
     """
-    n_layers, n_heads, _ = model_shape(model)
+    _, n_heads, _ = model_shape(model)
     if len(samples) < 2:
         raise ValueError(f"The ablation needs at least 2 samples to give a rate, got {len(samples)}.")
-    if len(memory_heads) != len(context_heads):
-        raise ValueError(f"Give as many memory heads as in-context heads (one random control "
-                         f"for both), got {len(memory_heads)} and {len(context_heads)}.")
+    if not memory_heads or not context_heads:
+        raise ValueError("Give at least one memory head and one in-context head to ablate.")
     rng = np.random.default_rng(seed)
-    k = len(context_heads)
-    random_sets = [[divmod(int(i), n_heads) for i in rng.choice(n_layers * n_heads, k, replace=False)]
-                   for _ in range(n_random)]
+    random_context = layer_matched_sets(context_heads, n_heads, n_random, rng)
+    random_memory = layer_matched_sets(memory_heads, n_heads, n_random, rng)
     means = mean_head_outputs_over(model, tokenizer, samples)
     diffs = ablated_logit_diffs(model, tokenizer, samples,
-                                [[], list(context_heads), list(memory_heads)] + random_sets, means)
+                                [[], list(context_heads), list(memory_heads)]
+                                + random_context + random_memory, means)
     return {"nothing ablated": diffs[0], "in-context heads": diffs[1], "memory heads": diffs[2],
-            "random heads": diffs[3:]}
+            "random in-context": diffs[3:3 + n_random], "random memory": diffs[3 + n_random:]}
 
 
 def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
@@ -364,7 +378,7 @@ def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
     the random sets' spread, the share of random sets beaten and p, via `utils.stats`).
 
     In-context heads: the context-answer rate (share of samples whose contextual logit wins)
-    must fall below the rate with nothing ablated and below the random sets' with p < 0.05
+    must fall below the rate with nothing ablated and below its layer-matched random sets' with p < 0.05
     (one-sided, p = (1 + random sets at least as low) / (1 + sets)). Memory heads: the same for
     the memory-answer rate.
     """
@@ -377,29 +391,29 @@ def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
         rate = "context-answer rate" if key == "in-context" else "memory-answer rate"
         base = float(wins(result["nothing ablated"]).mean())
         after = float(wins(result[column]).mean())
-        control = against_draws(after, wins(result["random heads"]).mean(axis=1), "less")
+        control = against_draws(after, wins(result[f"random {key}"]).mean(axis=1), "less")
         holds = after < base and control.p_value < 0.05
         verdicts[key] = (holds, f"{rate} {base:.2f} with nothing ablated; "
                          + sentence(after, control, label=f"with the {key} heads ablated",
-                                    control_label="random sets of as many heads", n=n))
+                                    control_label="layer-matched random heads", n=n))
     return verdicts
 
 
 def plot_ablation_against_random(result: dict):
-    """Two panels: the context-answer and the memory-answer rate of each random head set
-    (histogram), with the chosen heads' rate and the rate with nothing ablated marked."""
+    """Two panels: the context-answer and the memory-answer rate of each layer-matched random
+    head set (histogram), with the chosen heads' rate and the rate with nothing ablated marked."""
     from matplotlib.figure import Figure
 
     from utils.colours import CONTEXT, MEMORY, NEUTRAL
 
     fig = Figure(figsize=(9, 3.4))
     n = len(result["nothing ablated"])
-    for ax, (rate, column, wins, colour) in zip(fig.subplots(1, 2), (
-            ("context-answer rate", "in-context heads", lambda d: d > 0, CONTEXT),
-            ("memory-answer rate", "memory heads", lambda d: d < 0, MEMORY))):
-        draws = wins(result["random heads"]).mean(axis=1)
+    for ax, (rate, column, control, wins, colour) in zip(fig.subplots(1, 2), (
+            ("context-answer rate", "in-context heads", "random in-context", lambda d: d > 0, CONTEXT),
+            ("memory-answer rate", "memory heads", "random memory", lambda d: d < 0, MEMORY))):
+        draws = wins(result[control]).mean(axis=1)
         bins = np.arange(n + 2) / n - 0.5 / n                 # one bin per possible rate
-        ax.hist(draws, bins=bins, color=NEUTRAL, label=f"{len(draws)} random head sets")
+        ax.hist(draws, bins=bins, color=NEUTRAL, label=f"{len(draws)} layer-matched random sets")
         ax.axvline(float(wins(result[column]).mean()), color=colour, linewidth=2.5,
                    label=f"{column} (chosen on other samples)")
         ax.axvline(float(wins(result["nothing ablated"]).mean()), color="black", linestyle="--",
