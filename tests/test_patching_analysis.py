@@ -65,3 +65,74 @@ def test_usable_and_verdicts():
     scores = torch.tensor([[0.9, 0.1], [0.5, 0.0]])
     assert noising_verdict(scores, scores, k=2)[0]
     assert not together_verdict(0.5, scores, [(0, 0)])[0]
+
+
+def test_last_position_patches_equal_full_runs_also_with_pads():
+    from utils.patching_analysis import patch_last_position
+
+    model = gqa_llama(seed=3)
+    for pair in (tiny_pair(model, seed=3, seq_len=8, differ=(2, 5)),
+                 tiny_pair(model, seed=4, seq_len=8, differ=(2, 5), pad_at=3).swapped()):
+        foil = (pair.answer_id + 1) % model.config.vocab_size   # raw difference: no tiny gap
+        metric = lambda logits, foil=foil, pair=pair: logit_diff(logits, pair.answer_id, foil)  # noqa: E731
+        cache = cache_activations(model, pair.clean_inputs())
+        sets = [[(0, 1)], [(1, 0), (1, 3)], [(0, 0), (1, 2), (1, 1)]]
+        fast = patch_last_position(model, pair, cache, sets, metric)
+        slow = [heads_together(model, pair, cache, s, metric, positions=[pair.seq_len - 1]) for s in sets]
+        assert torch.allclose(fast, torch.tensor(slow), atol=1e-4), (fast, slow)
+    ids = torch.tensor([[3, 4, 5]])
+    with torch.no_grad():
+        before = model(ids).logits
+        patch_last_position(model, pair, cache, sets, metric)
+        assert torch.equal(model(ids).logits, before)
+
+
+def test_generated_prompts_have_their_own_demonstrations_and_swapped_labels():
+    from utils.patching_analysis import REVIEW_POOL, SENTIMENT_LABELS, generated_sentiment_prompts
+    from utils.prompts import LABEL_SWAP, SENTIMENT_DEMOS, SENTIMENT_TESTS
+
+    prompts = generated_sentiment_prompts(12, seed=1)
+    assert generated_sentiment_prompts(12, seed=1) == prompts            # seeded
+    assert [p["label"] for p in prompts[:4]] == list(SENTIMENT_LABELS)
+    demo_sets = set()
+    course = {t for t, _ in SENTIMENT_DEMOS} | {t for t, _ in SENTIMENT_TESTS}
+    for p in prompts:
+        clean, corrupted = p["clean"].split("\n"), p["corrupted"].split("\n")
+        assert len(clean) == 7 and clean[-1] == corrupted[-1] == f"Review: {p['review']} Sentiment:"
+        texts = [line.split(" Sentiment: ")[0][len("Review: "):] for line in clean[:-1]]
+        assert p["review"] not in texts and len(set(texts)) == 6 and not course & set(texts)
+        for c_line, x_line in zip(clean[:-1], corrupted[:-1]):
+            label = c_line.rsplit(" ", 1)[1]
+            assert x_line.rsplit(" ", 1)[1] == LABEL_SWAP[label]
+            assert c_line.split(" Sentiment: ")[0][len("Review: "):] in REVIEW_POOL[label]
+        assert set(SENTIMENT_LABELS) <= {line.rsplit(" ", 1)[1] for line in clean[:-1]}
+        demo_sets.add(tuple(texts))
+    assert len(demo_sets) == len(prompts)
+    import pytest
+    with pytest.raises(ValueError, match="n >= 1"):
+        generated_sentiment_prompts(0)
+
+
+def test_carriers_are_chosen_on_the_other_half_and_agreement_reads_sign_and_size():
+    import numpy as np
+    from utils.patching_analysis import (attribution_agreement, carriers_verdict,
+                                         held_out_carriers, prompt_sweep)
+
+    model = gqa_llama(seed=5)
+    items = [_item(model, tiny_pair(model, seed=s, seq_len=7, differ=(2, 4)), foil_id=1) for s in range(6)]
+    sweep = prompt_sweep(model, None, items, attribution_patching)
+    assert sweep["effect"].shape == sweep["approx"].shape == (6, 2, 4)
+    result = held_out_carriers(model, items, sweep, k=2, n_random=10)
+    first, second = result["halves"]
+    # planting a huge effect on the half a set is scored on does not change that set's heads
+    planted = dict(sweep, effect=sweep["effect"].clone())
+    planted["effect"][first, 0, 0] = 1e6
+    again = held_out_carriers(model, items, planted, k=2, n_random=10)
+    assert again["heads"][0] == result["heads"][0] and (0, 0) in again["heads"][1]
+    assert result["random"].shape == (10, 6)
+    holds, sentence = carriers_verdict(result)
+    assert isinstance(holds, bool) and "n = 6" in sentence and "per prompt" in sentence
+    toy = {"effect": torch.tensor([[[1.0, 0.5], [0.0, 0.0]]]), "approx": torch.tensor([[[0.25, -0.5], [0.0, 0.0]]])}
+    agreement = attribution_agreement(toy, k=2)
+    assert agreement["same sign"].tolist() == [True, False]
+    assert np.allclose(agreement["ratio"], [0.25, -1.0])

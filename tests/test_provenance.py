@@ -8,7 +8,9 @@ from checks.core import tiny_llama, tiny_tokenizer
 from utils import conflicts
 from utils.monitor import score_against_truth
 from utils.prompts import COUNTERFACTUALS, Counterfactual
-from utils.provenance import (copy_labels, handover_examples, monitor_features, monitor_verdict,
+from utils.provenance import (BASELINES, ProvenanceData, adds_over_baselines, balanced_correct,
+                              baseline_scores, copy_labels, handover_examples, monitor_features,
+                              monitor_verdict, near_chance_verdict, prompt_ids, reworded_example,
                               span_labels, summary_labels)
 
 
@@ -112,3 +114,143 @@ def test_the_course_record_is_labelled_by_exact_spans():
     segments = reference_segments(PATIENT_RECORD)
     assert segments[0] == ("John Smith", "record")
     assert reference_segments("PATIENT RECORD - Nobody, Age 1") is None
+
+
+def _ablation_setup():
+    tok = tiny_tokenizer()
+    model = tiny_llama(seed=6, vocab_size=len(tok))
+    samples = [Counterfactual("5+5 equals 11", "What is 5+5", "5+5 equals", "10", "11"),
+               Counterfactual("I love AI research", "What do I love", "I love", "research", "German"),
+               Counterfactual("The sky is red", "What colour is the sky", "The sky is", "blue", "red"),
+               Counterfactual("Milk comes from goats", "Where does milk come from", "Milk comes from",
+                              "cows", "goats"),
+               Counterfactual("Snow is green", "What colour is snow", "Snow is", "white", "green")]
+    return tok, model, samples
+
+
+def test_batched_ablation_equals_one_sample_at_a_time_and_removes_its_hooks():
+    tok, model, samples = _ablation_setup()
+    means = conflicts.mean_head_outputs_over(model, tok, samples)
+    sets = [[], [(0, 1)], [(1, 0), (1, 3), (0, 2)]]
+    diffs = conflicts.ablated_logit_diffs(model, tok, samples, sets, means, rows_per_batch=7)
+    assert diffs.shape == (3, len(samples))
+    for row, heads in enumerate(sets):
+        for col, sample in enumerate(samples):
+            alone = conflicts.answer_rates(model, tok, [sample], heads, means)
+            assert abs(alone["logit diff (context - memory)"] - diffs[row, col]) < 1e-4
+    ids = torch.tensor([[3, 4, 5]])
+    with torch.no_grad():
+        before = model(ids).logits
+        conflicts.ablated_logit_diffs(model, tok, samples, sets, means)
+        assert torch.equal(model(ids).logits, before)
+    with pytest.raises(ValueError, match="does not exist"):
+        conflicts.ablated_logit_diffs(model, tok, samples, [[(9, 0)]], means)
+
+
+def test_ablation_against_random_scores_the_given_heads_and_layer_matched_draws():
+    tok, model, samples = _ablation_setup()
+    memory, context = [(0, 0), (1, 1)], [(1, 2), (1, 3)]
+    result = conflicts.ablation_against_random(model, tok, samples, memory, context, n_random=20)
+    assert result["random in-context"].shape == result["random memory"].shape == (20, len(samples))
+    means = conflicts.mean_head_outputs_over(model, tok, samples)
+    direct = conflicts.ablated_logit_diffs(model, tok, samples, [context], means)[0]
+    assert np.allclose(result["in-context heads"], direct, atol=1e-5)
+    again = conflicts.ablation_against_random(model, tok, samples, memory, context, n_random=20)
+    assert np.array_equal(again["random memory"], result["random memory"])     # seeded
+    sets = conflicts.layer_matched_sets(context, 4, 50, np.random.default_rng(0))
+    assert all(sorted(l for l, _ in s) == [1, 1] and len(set(s)) == 2 for s in sets)
+    verdicts = conflicts.held_out_ablation_verdicts(result)
+    assert set(verdicts) == {"in-context", "memory"}
+    for holds, sentence in verdicts.values():
+        assert isinstance(holds, bool) and "p = " in sentence and "n = 5" in sentence
+    with pytest.raises(ValueError, match="at least one memory head"):
+        conflicts.ablation_against_random(model, tok, samples, [], context)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        conflicts.ablation_against_random(model, tok, samples[:1], memory, context)
+
+
+def test_held_out_conflicts_are_apart_from_the_choosing_ones():
+    from utils.prompts import HELD_OUT_COUNTERFACTUALS
+
+    assert len(HELD_OUT_COUNTERFACTUALS) >= 20
+    chosen_on = {s.prompt for s in COUNTERFACTUALS}
+    assert not chosen_on & {s.prompt for s in HELD_OUT_COUNTERFACTUALS}
+    assert all(s.parametric != s.contextual for s in HELD_OUT_COUNTERFACTUALS)
+
+
+def test_ablation_verdict_needs_more_than_random_heads():
+    n = 20
+    base = np.array([1.0] * 10 + [-1.0] * 10)          # half the samples answer from the context
+    result = {"nothing ablated": base, "memory heads": base.copy(),
+              "in-context heads": -np.ones(n),          # every context answer gone
+              "random in-context": np.tile(base, (100, 1)),   # random heads change nothing
+              "random memory": np.tile(base, (100, 1))}
+    verdicts = conflicts.held_out_ablation_verdicts(result)
+    assert verdicts["in-context"][0] and not verdicts["memory"][0]
+    result["random in-context"] = -np.ones((100, n))     # random heads do as much: no verdict
+    assert not conflicts.held_out_ablation_verdicts(result)["in-context"][0]
+
+
+def test_near_chance_verdict_names_a_reversed_ranking():
+    truth = [True, True, False, False] * 10
+    reversed_ = score_against_truth([False, True, True, False] * 10, truth,
+                                    scores=[0.3, 0.45, 0.6, 0.5] * 10)
+    holds, sentence = near_chance_verdict(reversed_)
+    assert holds and "wrong way round" in sentence
+    even = score_against_truth([True, False, True, False] * 10, truth,
+                               scores=[0.5, 0.5, 0.5, 0.5] * 10)
+    holds, sentence = near_chance_verdict(even)
+    assert holds and sentence.startswith("near chance")
+
+
+def test_reworded_summaries_keep_their_sources_and_defeat_string_matching():
+    tok = tiny_tokenizer()
+    for example in handover_examples(range(3), "eval"):
+        reworded = reworded_example(example)
+        assert reworded["summary"] == "".join(t for t, _ in reworded["segments"])
+        assert reworded["record"] == example["record"] and reworded["summary"] != example["summary"]
+        record_text = "".join(t for t, s in reworded["segments"] if s == "record")
+        assert all(t in example["record"] for t, s in reworded["segments"]
+                   if s == "record" and t not in (example["fields"]["complaint"].lower(),))
+        original_ids, original_labels = span_labels(tok, example["summary"], example["segments"])
+        ids, labels = span_labels(tok, reworded["summary"], reworded["segments"])
+        assert (labels == 0).sum() > 0 and record_text
+        # string matching finds the record far less often in the reworded summary
+        hit = lambda ids_, labels_: float(np.mean(copy_labels(tok, example["record"], ids_)[labels_ == 0] == 0))
+        assert hit(ids, labels) < hit(original_ids, original_labels)
+
+
+def test_baselines_read_token_ids_and_the_prompt():
+    tok = tiny_tokenizer()
+    train = ProvenanceData(np.zeros((4, 2)), np.array([1, 1, 0, 1]), np.zeros(4, int),
+                           np.array([5, 5, 6, 7]))
+    example = {"record": "Chief Complaint: cough", "messages": [{"role": "user", "content": "cough"}]}
+    cough = tok(" cough", add_special_tokens=False).input_ids
+    test_ids = np.array([5, 6, 99] + cough)
+    test = ProvenanceData(np.zeros((len(test_ids), 2)), np.zeros(len(test_ids), int),
+                          np.zeros(len(test_ids), int), test_ids)
+    scores = baseline_scores(tok, train, [example], test)
+    identity = scores[BASELINES[0]]
+    assert identity[0] == 1.0 and identity[1] == 0.0 and identity[2] == 0.75   # unseen: overall
+    in_prompt = scores[BASELINES[2]]
+    prompt = set(prompt_ids(tok, example["messages"])[0].tolist())
+    assert np.array_equal(in_prompt, [float(int(t) not in prompt) for t in test_ids])
+    with pytest.raises(ValueError, match="token_ids"):
+        baseline_scores(tok, ProvenanceData(train.features, train.labels, train.patient), [example], test)
+
+
+def test_balanced_correctness_averages_to_balanced_accuracy_and_the_margin_verdict():
+    labels = np.array([1, 1, 1, 0])
+    p = np.array([0.9, 0.9, 0.1, 0.1])
+    assert abs(balanced_correct(p, labels).mean() - score_against_truth(p > 0.5, labels.astype(bool))
+               ["balanced accuracy"]) < 1e-12
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 400)
+    good = np.where(rng.random(400) < 0.95, truth, 1 - truth).astype(float)
+    weak = np.where(rng.random(400) < 0.7, truth, 1 - truth).astype(float)
+    per_token = {"set": {"monitor (head relevance)": balanced_correct(good, truth),
+                         **{name: balanced_correct(weak, truth) for name in BASELINES}}}
+    holds, sentence = adds_over_baselines(per_token)["set"]
+    assert holds and "n = 400 tokens" in sentence
+    per_token["set"]["monitor (head relevance)"] = balanced_correct(weak, truth)
+    assert not adds_over_baselines(per_token)["set"][0]

@@ -271,3 +271,156 @@ def ablation_verdicts(table) -> dict[str, tuple[bool, str]]:
         verdicts[key] = (holds, f"{rate} {base[rate]:.2f} -> {after:.2f} with the {key} heads "
                                 f"mean-ablated; {control:.2f} with as many random heads")
     return verdicts
+
+
+# ---------------------------------------------------------------------------------------------
+# Held-out ablation: heads chosen on some conflicts, ablated on others, beside random heads
+
+def ablated_logit_diffs(model, tokenizer, samples, head_sets, mean_outputs,
+                        rows_per_batch: int = 240) -> np.ndarray:
+    """Logit difference contextual - parametric of every sample, with each head set mean-ablated.
+
+    head_sets: list of [(layer, head)] (an empty list ablates nothing); mean_outputs:
+    [L, H, head_dim] from `mean_head_outputs_over`. All samples of several head sets run as one
+    left-padded batch; each row carries its own head mask. Returns [n_sets, n_samples].
+    """
+    from utils.hooks import o_proj_pre_hooks
+    from utils.logits import left_padded
+
+    n_layers, n_heads, head_dim = model_shape(model)
+    prompts, answer_ids = [], []
+    for sample in samples:
+        ids, param_id, context_id = first_divergent_tokens(
+            tokenizer, sample.prompt, " " + sample.parametric, " " + sample.contextual)
+        prompts.append(ids[0].tolist())
+        answer_ids.append((param_id, context_id))
+    masks = torch.zeros(len(head_sets), n_layers, n_heads, dtype=torch.bool)
+    for i, heads in enumerate(head_sets):
+        for layer, head in heads:
+            if not (0 <= layer < n_layers and 0 <= head < n_heads):
+                raise ValueError(f"Head L{layer}H{head} does not exist: the model has "
+                                 f"{n_layers} layers of {n_heads} heads.")
+            masks[i, layer, head] = True
+    device = input_device(model)
+    ids, attention, positions = (t.to(device) for t in left_padded(tokenizer, prompts))
+    n = len(samples)
+    sets_per_batch = max(1, rows_per_batch // n)
+    param = torch.tensor([p for p, _ in answer_ids])
+    context = torch.tensor([c for _, c in answer_ids])
+    result = []
+    for start in range(0, len(head_sets), sets_per_batch):
+        row_mask = masks[start:start + sets_per_batch].repeat_interleave(n, dim=0).to(device)
+
+        def ablate(layer, row_mask=row_mask):
+            def hook(module, args):
+                x = args[0].unflatten(-1, (n_heads, head_dim))          # [rows, seq, H, D]
+                mean = mean_outputs[layer].to(x)                          # [H, D]
+                x = torch.where(row_mask[:, None, layer, :, None], mean, x)   # a new tensor
+                return (x.flatten(-2),) + tuple(args[1:])
+            return hook
+
+        rows = row_mask.shape[0] // n
+        layers = [layer for layer in range(n_layers) if row_mask[:, layer].any()]
+        with torch.no_grad(), o_proj_pre_hooks(model, {layer: ablate(layer) for layer in layers}):
+            logits = model(input_ids=ids.repeat(rows, 1), attention_mask=attention.repeat(rows, 1),
+                           position_ids=positions.repeat(rows, 1),
+                           logits_to_keep=1).logits[:, -1].float().cpu()
+        logits = logits.reshape(rows, n, -1)
+        result.append(logits[:, torch.arange(n), context] - logits[:, torch.arange(n), param])
+    return torch.cat(result).numpy()
+
+
+def layer_matched_sets(heads, n_heads: int, n_sets: int, rng) -> list[list[tuple[int, int]]]:
+    """n_sets random sets of heads, each with one head from the layer of every head in `heads`
+    (distinct within a set): the control when where a head sits matters as much as which it is."""
+    sets = []
+    for _ in range(n_sets):
+        drawn: list[tuple[int, int]] = []
+        for layer, _ in heads:
+            free = [h for h in range(n_heads) if (int(layer), h) not in drawn]
+            drawn.append((int(layer), int(rng.choice(free))))
+        sets.append(drawn)
+    return sets
+
+
+def ablation_against_random(model, tokenizer, samples, memory_heads, context_heads,
+                            n_random: int = 100, seed: int = 0) -> dict:
+    """Mean ablation of the chosen heads on `samples`, beside n_random layer-matched random sets
+    for each side (a random head from the layer of each chosen head; the same sets for every
+    sample).
+
+    Pass samples the heads were *not* chosen on (notebook 04: heads from COUNTERFACTUALS,
+    ablated on HELD_OUT_COUNTERFACTUALS), so that the score does not reward fitting the
+    choosing samples' quirks. The mean outputs come from the samples' prompts (no labels).
+    Returns dict of logit differences contextual - parametric: "nothing ablated" [n],
+    "in-context heads" [n], "memory heads" [n], "random in-context" and "random memory"
+    [n_random, n] (the layer-matched controls of each side).
+    """
+    _, n_heads, _ = model_shape(model)
+    if len(samples) < 2:
+        raise ValueError(f"The ablation needs at least 2 samples to give a rate, got {len(samples)}.")
+    if not memory_heads or not context_heads:
+        raise ValueError("Give at least one memory head and one in-context head to ablate.")
+    rng = np.random.default_rng(seed)
+    random_context = layer_matched_sets(context_heads, n_heads, n_random, rng)
+    random_memory = layer_matched_sets(memory_heads, n_heads, n_random, rng)
+    means = mean_head_outputs_over(model, tokenizer, samples)
+    diffs = ablated_logit_diffs(model, tokenizer, samples,
+                                [[], list(context_heads), list(memory_heads)]
+                                + random_context + random_memory, means)
+    return {"nothing ablated": diffs[0], "in-context heads": diffs[1], "memory heads": diffs[2],
+            "random in-context": diffs[3:3 + n_random], "random memory": diffs[3 + n_random:]}
+
+
+def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
+    """From `ablation_against_random` on samples the heads were not chosen on: do the in-context heads carry the context's answers, the memory
+    heads the memorised ones, beyond random heads? Each: (holds, sentence with n, the rates and
+    the random sets' spread, the share of random sets beaten and p, via `utils.stats`).
+
+    In-context heads: the context-answer rate (share of samples whose contextual logit wins)
+    must fall below the rate with nothing ablated and below its layer-matched random sets' with p < 0.05
+    (one-sided, p = (1 + random sets at least as low) / (1 + sets)). Memory heads: the same for
+    the memory-answer rate.
+    """
+    from utils.stats import against_draws, sentence
+
+    n = len(result["nothing ablated"])
+    verdicts = {}
+    for key, column, wins in (("in-context", "in-context heads", lambda d: d > 0),
+                              ("memory", "memory heads", lambda d: d < 0)):
+        rate = "context-answer rate" if key == "in-context" else "memory-answer rate"
+        base = float(wins(result["nothing ablated"]).mean())
+        after = float(wins(result[column]).mean())
+        control = against_draws(after, wins(result[f"random {key}"]).mean(axis=1), "less")
+        holds = after < base and control.p_value < 0.05
+        verdicts[key] = (holds, f"{rate} {base:.2f} with nothing ablated; "
+                         + sentence(after, control, label=f"with the {key} heads ablated",
+                                    control_label="layer-matched random heads", n=n))
+    return verdicts
+
+
+def plot_ablation_against_random(result: dict):
+    """Two panels: the context-answer and the memory-answer rate of each layer-matched random
+    head set (histogram), with the chosen heads' rate and the rate with nothing ablated marked."""
+    from matplotlib.figure import Figure
+
+    from utils.colours import CONTEXT, MEMORY, NEUTRAL
+
+    fig = Figure(figsize=(9, 3.4))
+    n = len(result["nothing ablated"])
+    for ax, (rate, column, control, wins, colour) in zip(fig.subplots(1, 2), (
+            ("context-answer rate", "in-context heads", "random in-context", lambda d: d > 0, CONTEXT),
+            ("memory-answer rate", "memory heads", "random memory", lambda d: d < 0, MEMORY))):
+        draws = wins(result[control]).mean(axis=1)
+        bins = np.arange(n + 2) / n - 0.5 / n                 # one bin per possible rate
+        ax.hist(draws, bins=bins, color=NEUTRAL, label=f"{len(draws)} layer-matched random sets")
+        ax.axvline(float(wins(result[column]).mean()), color=colour, linewidth=2.5,
+                   label=f"{column} (chosen on other samples)")
+        ax.axvline(float(wins(result["nothing ablated"]).mean()), color="black", linestyle="--",
+                   label="nothing ablated")
+        ax.set_xlabel(f"{rate} over {n} samples")
+        ax.set_ylabel("random head sets")
+        ax.set_title(f"Ablating the {column} vs random heads")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

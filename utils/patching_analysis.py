@@ -24,18 +24,25 @@ def logit_diff(logits: torch.Tensor, answer_id: int, foil_id: int) -> torch.Tens
     return logits[..., answer_id] - logits[..., foil_id]
 
 
-def sentiment_pairs(model, tokenizer) -> list[dict]:
-    """Each test review of notebook 05 as a clean/corrupted pair with its logit differences.
+def sentiment_pairs(model, tokenizer, prompts=None) -> list[dict]:
+    """Review prompts as clean/corrupted pairs with their logit differences.
 
+    prompts: dicts with review, label, clean, corrupted (e.g. `generated_sentiment_prompts`);
+    None: notebook 05's four test reviews with the course's six demonstrations.
     Returns dicts: review, label, foil (the swapped label), pair (AlignedPair), answer_id,
     foil_id, clean / corrupted (logit differences, correct - swapped label) and right (the
     clean run's top next token is the correct label's first token).
     """
     from utils.prompts import LABEL_SWAP, SENTIMENT_TESTS, sentiment_prompt
 
+    if prompts is None:
+        prompts = [dict(review=review, label=label, clean=sentiment_prompt(review),
+                        corrupted=sentiment_prompt(review, corrupted=True))
+                   for review, label in SENTIMENT_TESTS]
     items = []
-    for review, label in SENTIMENT_TESTS:
-        clean_prompt, corrupted_prompt = sentiment_prompt(review), sentiment_prompt(review, corrupted=True)
+    for prompt in prompts:
+        review, label = prompt["review"], prompt["label"]
+        clean_prompt, corrupted_prompt = prompt["clean"], prompt["corrupted"]
         pair = align_prompts(tokenizer, clean_prompt, corrupted_prompt, " " + label, model)
         foil_id = answer_token_id(tokenizer, clean_prompt, " " + LABEL_SWAP[label])
         with torch.no_grad():
@@ -172,3 +179,232 @@ def noising_verdict(denoise: torch.Tensor, noise: torch.Tensor, k: int = 3) -> t
     fmt = lambda hs: ", ".join(f"L{l}H{h}" for l, h in hs)   # noqa: E731
     return shared >= k - 1, (f"top {k} by denoising: {fmt(a)}; by noising: {fmt(b)}; "
                              f"{shared} shared")
+
+
+# ---------------------------------------------------------------------------------------------
+# Many prompts: reviews with their own demonstration sets, patched at the last position
+
+SENTIMENT_LABELS = ("positive", "negative", "neutral", "mixed")
+# Reviews for generated prompts (none is one of the notebook's four test reviews or six
+# demonstrations): each prompt draws its demonstrations and its test review from these.
+REVIEW_POOL = {
+    "positive": ["Lovely hotel and friendly staff.", "The soup was delicious!",
+                 "Wonderful film, I loved it.", "Great phone, works perfectly.",
+                 "Excellent service from start to finish.", "A brilliant book!",
+                 "Superb meal and a warm welcome.", "Fantastic concert, highly recommended."],
+    "negative": ["The room was dirty and noisy.", "Awful food and slow service.",
+                 "Boring film, I left early.", "The charger broke in a week.",
+                 "Rude waiter and a cold meal.", "A dull and pointless book.",
+                 "Very poor quality, never again.", "The worst hotel I have stayed in."],
+    "neutral": ["The hotel was fine.", "An ordinary lunch.", "The film was okay.",
+                "It does the job.", "A standard room, nothing more.", "The book was average.",
+                "Service was acceptable.", "Nothing good or bad to say."],
+    "mixed": ["Tasty food but rude staff.", "Nice room but a noisy street.",
+              "Good film but far too long.", "Fast delivery but the box was broken.",
+              "Great view but the bed was hard.", "Cheap but it broke quickly.",
+              "Friendly staff but slow service.", "Fun book but a weak ending."],
+}
+
+
+def generated_sentiment_prompts(n: int, seed: int = 0, n_demos: int = 6) -> list[dict]:
+    """n clean/corrupted review prompts, each with its own demonstration set.
+
+    Prompt i asks about a review of label SENTIMENT_LABELS[i % 4] (balanced labels); its n_demos
+    demonstrations (every label at least once when n_demos >= 4, shuffled) are other reviews
+    of the pool. The corrupted prompt swaps every demonstration label (`LABEL_SWAP`).
+    Returns dicts: review, label, clean, corrupted.
+    """
+    from utils.prompts import LABEL_SWAP
+
+    if n < 1 or n_demos < 1:
+        raise ValueError(f"Need n >= 1 prompts and n_demos >= 1 demonstrations, got {n}, {n_demos}.")
+    rng = np.random.default_rng(seed)
+    prompts = []
+    for i in range(n):
+        label = SENTIMENT_LABELS[i % len(SENTIMENT_LABELS)]
+        review = str(rng.choice(REVIEW_POOL[label]))
+        labels = list(SENTIMENT_LABELS[:min(4, n_demos)])
+        labels += [str(rng.choice(SENTIMENT_LABELS)) for _ in range(n_demos - len(labels))]
+        rng.shuffle(labels)
+        used, lines = {review}, {False: [], True: []}
+        for demo_label in labels:
+            text = str(rng.choice([r for r in REVIEW_POOL[demo_label] if r not in used]))
+            used.add(text)
+            for corrupted in (False, True):
+                shown = LABEL_SWAP[demo_label] if corrupted else demo_label
+                lines[corrupted].append(f"Review: {text} Sentiment: {shown}")
+        ending = f"Review: {review} Sentiment:"
+        prompts.append(dict(review=review, label=label,
+                            clean="\n".join(lines[False] + [ending]),
+                            corrupted="\n".join(lines[True] + [ending])))
+    return prompts
+
+
+def patch_last_position(model, pair, cache, head_sets, metric) -> torch.Tensor:
+    """metric [n_sets] with each set of heads' outputs patched together (clean into corrupted)
+    at the last position only.
+
+    A patch at the last position cannot change the positions before it (a causal model never
+    looks ahead), so those run once, from the corrupted prompt, and each patch re-runs only the
+    last token on their keys and values: one token per head set instead of a whole prompt.
+    head_sets: list of [(layer, head)]; cache: the clean run's `cache_activations` ("z").
+    Equal to `heads_together(..., positions=[last])` up to float rounding.
+    """
+    from utils.hooks import o_proj_pre_hooks
+
+    n_layers, n_heads, head_dim = model_shape(model)
+    inputs = pair.corrupted_inputs()
+    ids = inputs["input_ids"]
+    mask = inputs.get("attention_mask", torch.ones_like(ids))
+    positions = inputs.get("position_ids", torch.arange(ids.shape[1], device=ids.device)[None])
+    rows = torch.zeros(len(head_sets), n_layers, n_heads, dtype=torch.bool)
+    for i, heads in enumerate(head_sets):
+        for layer, head in heads:
+            rows[i, int(layer), int(head)] = True
+    rows = rows.to(ids.device)
+    clean_last = cache["z"][:, -1].to(ids.device)                  # [L, H, dh]
+
+    def patch(layer):
+        def hook(module, args):
+            z = args[0].unflatten(-1, (n_heads, head_dim))           # [sets, 1, H, dh]
+            z = torch.where(rows[:, None, layer, :, None], clean_last[layer].to(z), z)
+            return (z.flatten(-2),) + tuple(args[1:])
+        return hook
+
+    with torch.no_grad():
+        prefix = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
+                       position_ids=positions[:, :-1], use_cache=True).past_key_values
+        prefix.batch_repeat_interleave(len(head_sets))
+        layers = [layer for layer in range(n_layers) if rows[:, layer].any()]
+        with o_proj_pre_hooks(model, {layer: patch(layer) for layer in layers}):
+            logits = model(input_ids=ids[:, -1:].expand(len(head_sets), -1),
+                           attention_mask=mask.expand(len(head_sets), -1),
+                           position_ids=positions[:, -1:].expand(len(head_sets), -1),
+                           past_key_values=prefix, use_cache=True).logits[:, -1]
+    return metric(logits).float().cpu()
+
+
+def prompt_sweep(model, tokenizer, items, attribution_patching) -> dict:
+    """Every item patched head by head at the last position, exactly and by attribution patching.
+
+    items: `sentiment_pairs` dicts (the kept ones); attribution_patching(model, pair, cache,
+    metric) -> [L, H]: notebook 05's Exercise 5, run on the pair restricted to its last
+    position. Returns dict: "effect" and "approx" [n, L, H], "caches" (clean caches, for
+    `held_out_carriers`).
+    """
+    from utils.progress import progress
+
+    n_layers, n_heads, _ = model_shape(model)
+    singles = [[(layer, head)] for layer in range(n_layers) for head in range(n_heads)]
+    effects, approxes, caches = [], [], []
+    for item in progress(items, desc="prompts"):
+        pair, metric = item["pair"], normalised_metric(item)
+        cache = cache_activations(model, pair.clean_inputs())
+        effects.append(patch_last_position(model, pair, cache, singles, metric).reshape(n_layers, n_heads))
+        approxes.append(attribution_patching(model, pair.subset([pair.seq_len - 1]), cache,
+                                             metric).detach().float().cpu())
+        caches.append(cache)
+    return {"effect": torch.stack(effects), "approx": torch.stack(approxes), "caches": caches}
+
+
+def held_out_carriers(model, items, sweep: dict, k: int = 3, n_random: int = 100,
+                      seed: int = 0) -> dict:
+    """The k heads with the largest mean last-position effect, chosen on one half of the items
+    and patched together on the other half (and the reverse): every item is scored with heads
+    chosen without it. Control: n_random layer-matched sets (one random head from the layer of
+    each chosen head), patched together on the same items.
+    Returns dict: "chosen" [n] (metric per item), "random" [n_random, n], "heads" used on each
+    half, "halves" (the item indices of each half).
+    """
+    n = len(items)
+    if n < 4:
+        raise ValueError(f"Choosing heads on one half and scoring on the other needs at least 4 "
+                         f"prompts the model gets right, got {n}: generate more prompts.")
+    n_layers, n_heads, _ = model_shape(model)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    halves = [sorted(order[: n // 2].tolist()), sorted(order[n // 2:].tolist())]
+    out = {"chosen": np.zeros(n), "random": np.zeros((n_random, n)), "heads": [], "halves": halves}
+    for test, other in (halves, halves[::-1]):
+        heads = top_heads(sweep["effect"][other].mean(0), k)
+        out["heads"].append(heads)
+        random_sets = []
+        for _ in range(n_random):
+            drawn = []
+            for layer, _ in heads:
+                free = [h for h in range(n_heads) if (layer, h) not in drawn]
+                drawn.append((layer, int(rng.choice(free))))
+            random_sets.append(drawn)
+        for i in test:
+            pair = items[i]["pair"]
+            values = patch_last_position(model, pair, sweep["caches"][i], [heads] + random_sets,
+                                         normalised_metric(items[i]))
+            out["chosen"][i] = float(values[0])
+            out["random"][:, i] = values[1:].numpy()
+    return out
+
+
+def carriers_verdict(result: dict) -> tuple[bool, str]:
+    """(holds, sentence): do heads chosen on the other half restore more of the behaviour than
+    layer-matched random sets (p < 0.05, one-sided)? States the mean with its interval, the
+    per-prompt range, the random sets' spread and n (`utils.stats`)."""
+    from utils.stats import against_draws, mean_interval, sentence
+
+    chosen = mean_interval(result["chosen"])
+    control = against_draws(chosen.mean, result["random"].mean(axis=1), "greater")
+    worst = int(np.argmin(result["chosen"]))
+    return control.p_value < 0.05, (
+        sentence(chosen, control, label="restored by the chosen heads",
+                 control_label="layer-matched random heads")
+        + f"; per prompt {result['chosen'].min():.2f} (prompt {worst}) to "
+          f"{result['chosen'].max():.2f}")
+
+
+def attribution_agreement(sweep: dict, k: int = 3) -> dict:
+    """Attribution vs activation patching per prompt: Spearman over all heads, and on each
+    prompt's k strongest heads (by activation patching) the sign agreement and the size ratio
+    approx / effect. Returns dict of arrays: "spearman" [n], "same sign" [n * k], "ratio" [n * k]."""
+    rhos, same, ratios = [], [], []
+    for effect, approx in zip(sweep["effect"], sweep["approx"]):
+        rhos.append(spearman_rho(approx, effect))
+        for layer, head in top_heads(effect, k):
+            e, a = float(effect[layer, head]), float(approx[layer, head])
+            same.append(np.sign(a) == np.sign(e))
+            ratios.append(a / e if e != 0 else np.nan)
+    return {"spearman": np.array(rhos), "same sign": np.array(same), "ratio": np.array(ratios)}
+
+
+def plot_prompt_sweep(sweep: dict, k: int = 5, main=None):
+    """The k heads with the largest mean last-position effect: each prompt's activation-patching
+    effect (dots) and attribution-patching estimate (crosses), with the mean as a bar.
+    main: optional [L, H] effects of one prompt, marked with a diamond."""
+    from matplotlib.figure import Figure
+
+    from utils.colours import METHODS
+
+    effect, approx = sweep["effect"], sweep["approx"]
+    heads = top_heads(effect.mean(0), k)
+    rng = np.random.default_rng(0)                  # horizontal jitter only, for legibility
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
+    for x, (layer, head) in enumerate(heads):
+        jitter = rng.uniform(-0.12, 0.12, effect.shape[0])
+        ax.bar(x, float(effect[:, layer, head].mean()), width=0.6, color="none",
+               edgecolor=METHODS["activation patching"], label="activation patching: mean" if x == 0 else None)
+        ax.scatter(x - 0.15 + jitter, effect[:, layer, head].numpy(), s=12,
+                   color=METHODS["activation patching"],
+                   label="activation patching: one prompt" if x == 0 else None)
+        ax.scatter(x + 0.15 + jitter, approx[:, layer, head].numpy(), s=14, marker="x",
+                   color=METHODS["attribution patching"],
+                   label="attribution patching: one prompt" if x == 0 else None)
+        if main is not None:
+            ax.scatter(x, float(main[layer, head]), s=40, marker="D", color="black",
+                       label="the prompt of Parts 2-4" if x == 0 else None)
+    ax.axhline(0, color="#bbbbbb", linewidth=0.8)
+    ax.set_xticks(range(len(heads)), [f"L{l}H{h}" for l, h in heads])
+    ax.set_xlabel("head (the largest mean effect first)")
+    ax.set_ylabel("recovered at the last position")
+    ax.set_title(f"Each head patched at the last position, over {effect.shape[0]} prompts")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

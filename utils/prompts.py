@@ -80,6 +80,27 @@ COUNTERFACTUALS = [
                    "Milk comes from the", "cow", "goat"),
 ]
 
+# Notebook 04: 24 other knowledge conflicts, never used to choose heads: the heads chosen on
+# COUNTERFACTUALS are ablated on these (selection apart from scoring).
+_HELD_OUT_CAPITALS = [("Spain", "Madrid", "Moscow"), ("England", "London", "Athens"),
+                      ("Japan", "Tokyo", "Warsaw"), ("Russia", "Moscow", "Oslo"),
+                      ("Greece", "Athens", "Stockholm"), ("Poland", "Warsaw", "Beijing"),
+                      ("Sweden", "Stockholm", "Lima"), ("China", "Beijing", "Havana"),
+                      ("Kenya", "Nairobi", "Helsinki"), ("Austria", "Vienna", "Dublin"),
+                      ("Egypt", "Cairo", "Madrid"), ("Ireland", "Dublin", "London")]
+_HELD_OUT_SUMS = [(1, 1), (4, 4), (1, 2), (2, 3), (3, 4), (4, 5), (6, 6)]
+_HELD_OUT_COLOURS = [("Grass", "grass", "green", "red"), ("Blood", "blood", "red", "blue"),
+                     ("Coal", "coal", "black", "white"), ("A banana", "a banana", "yellow", "blue"),
+                     ("The sea", "the sea", "blue", "green")]
+HELD_OUT_COUNTERFACTUALS = (
+    [Counterfactual(f"The capital of {country} is {wrong}", f"What is the capital of {country}",
+                    f"The capital of {country} is", capital, wrong)
+     for country, capital, wrong in _HELD_OUT_CAPITALS]
+    + [Counterfactual(f"{a}+{b} equals {a + b + 1}", f"What is {a}+{b}", f"{a}+{b} equals",
+                      str(a + b), str(a + b + 1)) for a, b in _HELD_OUT_SUMS]
+    + [Counterfactual(f"{subject} is {wrong}", f"What color is {thing}", f"{subject} is", colour, wrong)
+       for subject, thing, colour, wrong in _HELD_OUT_COLOURS])
+
 # Notebook 04: the record the monitor watches the model summarise.
 PATIENT_RECORD = (
     "PATIENT RECORD - John Smith, Age 45\n"

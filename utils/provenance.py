@@ -38,10 +38,12 @@ _TABLE: dict = {}
 
 @dataclass
 class ProvenanceData:
-    """features [n_tokens, L*H], labels [n_tokens] (1 = memory), patient [n_tokens] (example index)."""
+    """features [n_tokens, 2*L*H], labels [n_tokens] (1 = memory), patient [n_tokens] (example
+    index), token_ids [n_tokens] (the summary's token ids, for the baselines)."""
     features: np.ndarray
     labels: np.ndarray
     patient: np.ndarray
+    token_ids: np.ndarray | None = None
 
 
 def _handover_table() -> dict:
@@ -127,7 +129,7 @@ def provenance_dataset(model, tokenizer, examples, *, token_relevance) -> Proven
     token_relevance(model, input_ids [1, seq], start) -> [seq - start, L, H], called inside
     `attnlrp(model)` by the caller's choice (e.g. `utils.conflicts.token_head_relevance_batched`).
     """
-    features, labels, patient = [], [], []
+    features, labels, patient, token_ids = [], [], [], []
     for i, example in enumerate(examples):
         chat = prompt_ids(tokenizer, example["messages"])
         ids, token_labels = span_labels(tokenizer, example["summary"], example["segments"])
@@ -136,8 +138,9 @@ def provenance_dataset(model, tokenizer, examples, *, token_relevance) -> Proven
         features.append(monitor_features(relevance))
         labels.append(token_labels)
         patient.append(np.full(len(ids), i))
+        token_ids.append(np.array(ids))
     return ProvenanceData(np.concatenate(features), np.concatenate(labels),
-                          np.concatenate(patient))
+                          np.concatenate(patient), np.concatenate(token_ids))
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[./][0-9]+)*")
@@ -233,10 +236,160 @@ def monitor_verdict(result: dict, target: float = TARGET_BALANCED_ACCURACY) -> t
 
 
 def near_chance_verdict(result: dict, bound: float = 0.65) -> tuple[bool, str]:
-    """(holds, sentence): are a monitor's balanced accuracy and ROC AUC both below `bound`,
-    i.e. near chance (0.5 for both)?"""
-    holds = result["balanced accuracy"] < bound and result.get("ROC AUC", 0.0) < bound
-    return holds, (f"balanced accuracy {result['balanced accuracy']:.2f}, ROC AUC "
-                   f"{result.get('ROC AUC', float('nan')):.2f} (chance: 0.50 for both), accuracy "
-                   f"{result['accuracy']:.2f} vs majority baseline "
-                   f"{result['majority baseline']:.2f} on {result['tokens']} tokens")
+    """(holds, sentence): is a monitor no better than chance - balanced accuracy and ROC AUC both
+    below `bound`? The sentence says which way: an ROC AUC below `below` ranks the tokens the
+    wrong way round (memory tokens get the lower scores), which is worse than chance, not near
+    it; between `below` and `bound` it is near chance."""
+    below = 0.45
+    auc = result.get("ROC AUC", float("nan"))
+    holds = result["balanced accuracy"] < bound and not auc >= bound
+    if auc < below:
+        reading = "ROC AUC below chance: it ranks the tokens the wrong way round"
+    elif holds:
+        reading = "near chance"
+    else:
+        reading = "better than chance"
+    return holds, (f"{reading}; balanced accuracy {result['balanced accuracy']:.2f}, ROC AUC "
+                   f"{auc:.2f} (chance: 0.50 for both), accuracy {result['accuracy']:.2f} vs "
+                   f"majority baseline {result['majority baseline']:.2f} on {result['tokens']} tokens")
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries reworded: the same facts, other words
+
+# Linking words of the generator's summaries, and the held-out wording that replaces them.
+REWORDED_LINKS = {", admitted with ": ", came in with ", ". Background: ": ". Known for ",
+                  " Takes ": " Currently on ", " Obs: ": " Observations: ",
+                  ". Bloods: ": ". Blood results: ", ". On exam: ": ". Examination found ",
+                  ". States: ": ". The patient says: ", " Plan: ": " Next step: "}
+_HISTORY = re.compile(r"^(.*) \(diagnosed (\d+)\)(?:, smoker \((\d+) years\))?$")
+_VITALS = re.compile(r"^BP (\S+), HR (\S+), Temp (\S+)$")
+
+
+def reworded_example(example: dict) -> dict:
+    """The same record with its summary in a held-out wording, every span keeping its source.
+
+    example: a dict of `handover_examples` (record, messages, summary, segments, fields). The
+    linking words change (`REWORDED_LINKS`), and record facts are restated so that few runs of
+    two words repeat the record: "Smith, John" for "John Smith", "10mg of Lisinopril daily",
+    "blood pressure 145/95, pulse 88", a lower-case complaint, "Hypertension since 2019, a smoker
+    for 20 years". String matching against the record misses such restated facts; the tokens
+    still come from the record. Returns a new dict of the same keys.
+    """
+    record, memory = "record", "memory"
+    fields = example["fields"]
+    segments = []
+    for text, source in example["segments"]:
+        history, vitals = _HISTORY.match(text), _VITALS.match(text)
+        if source == memory:
+            segments.append((REWORDED_LINKS.get(text, text), memory))
+        elif text == fields["name"] and " " in text:
+            first, last = text.split(" ", 1)
+            segments += [(last, record), (", ", memory), (first, record)]
+        elif text == fields["complaint"]:
+            segments.append((text.lower(), record))
+        elif text == fields["history"] and history:
+            segments += [(history.group(1), record), (" since ", memory), (history.group(2), record)]
+            if history.group(3):
+                segments += [(", a smoker for ", memory), (history.group(3), record),
+                             (" years", memory)]
+        elif text == fields["medication"] and len(text.split(" ", 2)) == 3:
+            drug, dose, frequency = text.split(" ", 2)
+            segments += [(dose, record), (" of ", memory), (drug, record), (" ", memory),
+                         (frequency, record)]
+        elif text == fields["vitals"] and vitals:
+            segments += [("blood pressure ", memory), (vitals.group(1), record),
+                         (", pulse ", memory), (vitals.group(2), record),
+                         (", temperature ", memory), (vitals.group(3), record)]
+        else:
+            segments.append((text, source))
+    return {**example, "summary": "".join(text for text, _ in segments), "segments": segments}
+
+
+# ---------------------------------------------------------------------------------------------
+# The monitor beside rules that read no head relevance
+
+BASELINES = ("token identity (majority label per token id)", "string match (copy rule)",
+             "token appears in the prompt")
+
+
+def baseline_scores(tokenizer, train: ProvenanceData, examples, test: ProvenanceData) -> dict:
+    """p(memory) [n_test_tokens] of three rules that read no head relevance, per `BASELINES`.
+
+    token identity: each token id's share of memory labels among the training tokens (a token id
+    never seen in training: the training share overall); string match: `copy_labels` against
+    each example's record; in the prompt: memory unless the token id occurs in the chat prompt.
+    examples: the test examples, in the order of test.patient.
+    """
+    if train.token_ids is None or test.token_ids is None:
+        raise ValueError("The data sets need token_ids: build them with provenance_dataset.")
+    overall = float(train.labels.mean())
+    share = {}
+    for token, label in zip(train.token_ids.tolist(), train.labels.tolist()):
+        share.setdefault(token, []).append(label)
+    identity = np.array([np.mean(share[t]) if t in share else overall
+                         for t in test.token_ids.tolist()])
+    string_match, in_prompt = [], []
+    for i, example in enumerate(examples):
+        ids = test.token_ids[test.patient == i]
+        string_match.append(copy_labels(tokenizer, example["record"], ids).astype(float))
+        prompt = set(prompt_ids(tokenizer, example["messages"])[0].tolist())
+        in_prompt.append(np.array([float(int(t) not in prompt) for t in ids]))
+    return dict(zip(BASELINES, (identity, np.concatenate(string_match), np.concatenate(in_prompt))))
+
+
+def balanced_correct(p_memory, labels) -> np.ndarray:
+    """Per token [n]: 1 if the prediction (p > 0.5) is right, weighted by n / (2 * n_class), so
+    that the mean over tokens is the balanced accuracy (paired comparisons of two monitors
+    then compare these per-token values)."""
+    labels = np.asarray(labels).astype(bool)
+    correct = (np.asarray(p_memory) > 0.5) == labels
+    weights = np.where(labels, len(labels) / (2 * max(labels.sum(), 1)),
+                       len(labels) / (2 * max((~labels).sum(), 1)))
+    return correct * weights
+
+
+def monitor_and_baselines(model, tokenizer, train_examples, test_sets: dict, *, token_relevance):
+    """Fit the monitor on `train_examples`; score it and the `BASELINES` on each test set.
+
+    test_sets: name -> examples (e.g. held-out patients; the same patients reworded). Call
+    inside `attnlrp(model)`. Returns (monitor, rows: one dict per test set and method with
+    balanced accuracy, ROC AUC, tokens and patients, per-token: name -> {method: balanced
+    correctness [n]}, the labels' test data per set).
+    """
+    from utils.monitor import fit_monitor, score_against_truth
+
+    train = provenance_dataset(model, tokenizer, train_examples, token_relevance=token_relevance)
+    monitor = fit_monitor(train.features, train.labels)
+    rows, per_token = [], {}
+    for name, examples in test_sets.items():
+        test = provenance_dataset(model, tokenizer, examples, token_relevance=token_relevance)
+        methods = {"monitor (head relevance)": monitor.predict_proba(test.features)[:, 1],
+                   **baseline_scores(tokenizer, train, examples, test)}
+        per_token[name] = {}
+        for method, p in methods.items():
+            score = score_against_truth(p > 0.5, test.labels.astype(bool), p)
+            rows.append({"test set": name, "method": method,
+                         "balanced accuracy": score["balanced accuracy"],
+                         "ROC AUC": score["ROC AUC"], "tokens": score["tokens"],
+                         "patients": len(examples)})
+            per_token[name][method] = balanced_correct(p, test.labels)
+    return monitor, rows, per_token
+
+
+def adds_over_baselines(per_token: dict, margin: float = 0.02) -> dict[str, tuple[bool, str]]:
+    """Per test set: does the monitor beat the best baseline's balanced accuracy by more than
+    `margin`, with the paired bootstrap interval of the difference (over tokens) above `margin`?
+    (holds, sentence with the difference, its interval and n)."""
+    from utils.stats import paired_interval
+
+    verdicts = {}
+    for name, methods in per_token.items():
+        monitor = methods["monitor (head relevance)"]
+        best = max(BASELINES, key=lambda m: methods[m].mean())
+        diff = paired_interval(monitor, methods[best])
+        holds = diff.low > margin
+        verdicts[name] = (holds, f"monitor {monitor.mean():.2f} vs the best rule, {best}, "
+                                 f"{methods[best].mean():.2f}: difference in balanced accuracy "
+                                 f"{diff} (95 % bootstrap over tokens), n = {diff.n} tokens")
+    return verdicts
