@@ -16,11 +16,14 @@ def _transplants(ctx: Context, kind: str):
     def compute():
         from solutions.function_vectors import (head_outputs_at_last, substring_head_scores,
                                                 transplant_heads)
-        from utils.prompts import TRANSPLANT_PAIRS
-        from utils.transplant import default_k, transplant_effects
-        return transplant_effects(ctx.model, ctx.tokenizer, TRANSPLANT_PAIRS[kind],
+        from utils.prompts import RETRIEVAL_ROWS, TRANSPLANT_PAIRS
+        from utils.transplant import answered_pairs, default_k, transplant_effects
+        pairs = (answered_pairs(ctx.model, ctx.tokenizer, RETRIEVAL_ROWS)[0] if kind == "retrieval"
+                 else TRANSPLANT_PAIRS[kind])     # a retrieval pair reads the fact the model answers
+        return transplant_effects(ctx.model, ctx.tokenizer, pairs,
                                   default_k(ctx.model), scores_fn=substring_head_scores,
-                                  capture=head_outputs_at_last, transplant=transplant_heads)
+                                  capture=head_outputs_at_last, transplant=transplant_heads,
+                                  greedy_tokens=0)
     return ctx.memo(f"nb03.transplant.{kind}", compute)
 
 

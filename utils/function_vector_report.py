@@ -413,6 +413,106 @@ def report_verdict(report: dict, lift: float = 0.40, random_lift: float = 0.10,
                    f"{len(report['random_heads'])} random-head draws, n = {report['n_scored']}")
 
 
+# ---------------------------------------------------------------------------------------------
+# several tasks side by side (notebook 03)
+
+def report_table(reports: dict):
+    """One row per task of function_vector_report results (task -> report): a pandas DataFrame
+    with the accuracies, the random-head spread, n and the choices."""
+    import pandas as pd
+
+    rows = {}
+    for task, r in reports.items():
+        row = {"in context": r["in_context"], "n scored": r["n_scored"]}
+        if "skipped" not in r:
+            row.update({"zero-shot": r["zero_shot"], "function vector": r["with_vector"],
+                        "random heads, best": max(r["random_heads"]),
+                        "random heads, median": float(torch.tensor(r["random_heads"]).median()),
+                        "LRP heads' vector": r["with_lrp_vector"],
+                        "layer": r["layer"], "heads": r["k"], "scale": r["scale"],
+                        "IE/LRP shared": r["overlap"]})
+            if "another task's vector" in r:
+                row["another task's vector"] = r["another task's vector"]
+        rows[task] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def add_another_task_control(model, tokenizer, reports: dict) -> None:
+    """For each task, the next task's vector (at this task's layer) on this task's scored
+    queries: does any function vector help, or this task's? Adds "another task's vector" to
+    each report in place."""
+    from utils.function_vectors import zero_shot_prompt
+
+    done = [t for t, r in reports.items() if "skipped" not in r]
+    if len(done) < 2:
+        return
+    for i, task in enumerate(done):
+        r, other = reports[task], reports[done[(i + 1) % len(done)]]
+        prompts = [zero_shot_prompt(x, r["format"]) for x, _ in r["scoring_pairs"]]
+        targets = target_ids(tokenizer, prompts, [" " + y for _, y in r["scoring_pairs"]])
+        r["another task's vector"] = vector_scores(model, tokenizer, prompts, targets,
+                                                   other["vector"], r["layer"])[0]
+
+
+def overlap_summary(reports: dict) -> tuple[bool, str]:
+    """Do the indirect-effect and LRP head choices share more heads than two random choices of
+    the same size (k * k / n_heads on average)? Over the tasks with a vector: (holds, figure)."""
+    done = [r for r in reports.values() if "skipped" not in r]
+    if not done:
+        return False, "no task has a vector on this model, so there are no heads to compare"
+    shared = [r["overlap"] for r in done]
+    chance = sum(r["overlap_chance"] for r in done) / len(done)
+    mean = sum(shared) / len(shared)
+    return bool(mean > chance), (f"on average {mean:.1f} of {done[0]['k']} heads shared "
+                                 f"({', '.join(map(str, shared))} over {len(done)} tasks); two "
+                                 f"random choices share {chance:.2f}")
+
+
+def plot_reports(reports: dict, title: str = "Function vectors, task by task"):
+    """Left: each task's layer sweep (selection accuracy with the vector added after each
+    layer); right: the scored accuracies, each random-head draw a dot. A matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    from utils.colours import CONTROLS, GROUPS, method_colour
+
+    done = {t: r for t, r in reports.items() if "skipped" not in r}
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    sweep_ax, spread_ax = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    for i, (task, r) in enumerate(done.items()):
+        layers = [c["layer"] for c in r["layer_sweep"]]
+        sweep_ax.plot(layers, [c["accuracy"] for c in r["layer_sweep"]], marker=".",
+                      color=GROUPS[i % len(GROUPS)], label=f"{task} (n = {r['n_selection']})")
+    sweep_ax.set_xlabel("layer the vector is added after")
+    sweep_ax.set_ylabel("zero-shot accuracy, selection split")
+    sweep_ax.set_ylim(-0.05, 1.05)
+    sweep_ax.set_title("Layer sweep (chooses the layer)", fontsize=11)
+    if done:
+        sweep_ax.legend(fontsize=8)
+    names = list(done)
+    for i, task in enumerate(names):
+        r = done[task]
+        draws = r["random_heads"]
+        jitter = [(j - (len(draws) - 1) / 2) * 0.02 for j in range(len(draws))]
+        spread_ax.scatter([i + 0.15 + d for d in jitter], draws, s=14, color=CONTROLS["random heads"],
+                          edgecolor="#555555", linewidth=0.4,
+                          label="random heads (one dot per draw)" if i == 0 else None, zorder=2)
+        spread_ax.scatter([i - 0.15], [r["zero_shot"]], marker="s", s=40, color=CONTROLS["no vector"],
+                          label="no vector" if i == 0 else None, zorder=3)
+        spread_ax.scatter([i], [r["with_vector"]], marker="*", s=140,
+                          color=method_colour("function vector"),
+                          label="function vector" if i == 0 else None, zorder=3)
+    spread_ax.set_xticks(range(len(names)), [f"{t}\nn = {done[t]['n_scored']}" for t in names],
+                         fontsize=9)
+    spread_ax.set_ylabel("zero-shot accuracy, scoring split")
+    spread_ax.set_xlabel("task (n = scored queries solved in context)")
+    spread_ax.set_ylim(-0.05, 1.05)
+    spread_ax.set_title("Held-out queries: the vector beside its controls", fontsize=11)
+    if done:
+        spread_ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle(title, fontsize=12)
+    return fig
+
+
 def json_ready(report: dict) -> dict:
     """The report without its tensors (the vector), for a JSON file."""
     return {key: value for key, value in report.items() if not isinstance(value, torch.Tensor)}

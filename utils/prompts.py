@@ -278,10 +278,10 @@ FV_TASKS = {
 FV_DEMO_PAIRS = 6   # the first 6 pairs of each task are demonstrations; the rest are queries
 
 # Notebook 03: prompt pairs for head transplants, measured over several pairs. Each row:
-# (source prompt, substring the heads should read, target prompt).
+# (source prompt, substring the heads should read, target prompt). Retrieval pairs depend on
+# the model's answer: RETRIEVAL_ROWS below.
 _READING_QUESTIONS = ["Q: How long is the Quapem bridge", "Q: How many books does Tomas Reyl own",
                       "Q: What is the length of the Kelmar canal", "Q: Who founded the Dravo museum"]
-_READING_FACTS = ["4521 meters", "12 books", "86 miles", "Elsin Marrow"]
 TRANSPLANT_PAIRS = {
     "task": [(DUST_PROMPT, DUST_TASK_SUBSTRING, ATLANTIC_PROMPT)]
     + [(p, q, ATLANTIC_PROMPT) for p, q in zip(READING_PROMPTS, _READING_QUESTIONS)],
@@ -292,6 +292,12 @@ TRANSPLANT_PAIRS = {
                      ("The house is big", "The room is very cold."),
                      ("We read a good book", "The day was long."),
                      ("The dog is happy", "The water is warm.")]],
-    "retrieval": [(DUST_PROMPT, DUST_RETRIEVAL_SUBSTRING, ATLANTIC_PROMPT)]
-    + [(p, f, ATLANTIC_PROMPT) for p, f in zip(READING_PROMPTS, _READING_FACTS)],
 }
+# Retrieval heads read the fact the model answers with. Each row: (source prompt, the facts of
+# the passage it could answer with, target prompt); utils.transplant.answered_pairs keeps, per
+# model, the fact its greedy answer actually gives (the dust passage has two numbers, and which
+# one a model answers differs between models) and sets aside rows whose answer names none.
+RETRIEVAL_ROWS = [(DUST_PROMPT, (DUST_RETRIEVAL_SUBSTRING, "27 million tons"), ATLANTIC_PROMPT)] + [
+    (p, facts, ATLANTIC_PROMPT) for p, facts in zip(READING_PROMPTS, [
+        ("4521 meters", "312 meters"), ("12 books", "47 years"), ("86 miles", "1903"),
+        ("Elsin Marrow",)])]
