@@ -80,12 +80,15 @@ def with_demos(queries, demos, n_demos: int, rng: random.Random, fmt: str,
     from utils.function_vectors import icl_prompt
 
     prompts, answers = [], []
+    # labels shuffle on their own stream, so the same rng state gives the same demonstrations
+    # with and without shuffled labels
+    label_rng = random.Random(rng.random())
     for x, y in queries:
         shown = rng.sample([d for d in demos if d[0] != x], n_demos)
         if shuffled:
             outputs = [b for _, b in shown]
             for _ in range(50):     # a derangement; with repeated outputs take the last try
-                rng.shuffle(outputs)
+                label_rng.shuffle(outputs)
                 if all(o != b for o, (_, b) in zip(outputs, shown)):
                     break
             shown = [(a, o) for (a, _), o in zip(shown, outputs)]
@@ -293,30 +296,38 @@ def function_vector_report(model, tokenizer, pairs, *, fmt: str = "qa", n_demos:
         ok = solved(model, tokenizer, prompts, target_ids(tokenizer, prompts, answers))
         in_context[name] = float(ok.float().mean())
         kept[name] = [pair for pair, good in zip(parts[name], ok.tolist()) if good]
-    if len(kept["selection"]) < 2 or not kept["scoring"]:
-        # nothing to extract: the model does not do this task in context
+    def skipped(reason: str) -> dict:
         report = {"in_context": in_context["scoring"], "in_context_selection": in_context["selection"],
                   "n_scored": len(kept["scoring"]), "n_selection": len(kept["selection"]),
-                  "n_pairs": len(pairs), "format": fmt, "n_demos": n_demos,
-                  "skipped": "the model solves too few queries in context",
+                  "n_pairs": len(pairs), "format": fmt, "n_demos": n_demos, "skipped": reason,
                   "seconds": round(time.perf_counter() - began, 1)}
         say(report_line(report))
         return report
 
+    if len(kept["selection"]) < 2 or not kept["scoring"]:
+        # nothing to extract: the model does not do this task in context
+        return skipped("the model solves too few queries in context")
+
     # 3. mean outputs, indirect effects, LRP relevance, all on the selection side
-    clean, clean_answers = with_demos(cycle(kept["selection"], n_mean, rng), demos, n_demos, rng, fmt)
-    ok = solved(model, tokenizer, clean, target_ids(tokenizer, clean, clean_answers))
-    clean = [p for p, good in zip(clean, ok.tolist()) if good] or clean
-    clean_answers = [a for a, good in zip(clean_answers, ok.tolist()) if good] or clean_answers
+    # candidates are drawn until enough pass the filter (three times as many at most)
+    clean, clean_answers = with_demos(cycle(kept["selection"], 3 * n_mean, rng), demos, n_demos,
+                                      rng, fmt)
+    ok = solved(model, tokenizer, clean, target_ids(tokenizer, clean, clean_answers)).tolist()
+    clean = [p for p, good in zip(clean, ok) if good][:n_mean]
+    clean_answers = [a for a, good in zip(clean_answers, ok) if good][:n_mean]
     means = mean_last_head_outputs(model, tokenizer, clean)
-    queries = cycle(kept["selection"], n_shuffled, rng)
+    queries = cycle(kept["selection"], 3 * n_shuffled, rng)
     state = rng.getstate()
     shown, _ = with_demos(queries, demos, n_demos, rng, fmt)
     rng.setstate(state)                           # the same demonstrations, labels shuffled
     shuffled, shuffled_answers = with_demos(queries, demos, n_demos, rng, fmt, shuffled=True)
+    # the indirect effect asks whether a head restores a task the clean prompt shows: keep the
+    # shuffled prompts whose clean version the model solves
     keep = solved(model, tokenizer, shown, target_ids(tokenizer, shown, shuffled_answers)).tolist()
-    shuffled = [p for p, good in zip(shuffled, keep) if good] or shuffled
-    shuffled_answers = [a for a, good in zip(shuffled_answers, keep) if good] or shuffled_answers
+    shuffled = [p for p, good in zip(shuffled, keep) if good][:n_shuffled]
+    shuffled_answers = [a for a, good in zip(shuffled_answers, keep) if good][:n_shuffled]
+    if not clean or not shuffled:
+        return skipped("the model solves none of the prompts built for the head choice")
     t0 = time.perf_counter()
     effects = batched_indirect_effects(model, tokenizer, shuffled, shuffled_answers, means)
     seconds_ie = time.perf_counter() - t0
@@ -505,11 +516,12 @@ def plot_reports(reports: dict, title: str = "Function vectors, task by task"):
                          fontsize=9)
     spread_ax.set_ylabel("zero-shot accuracy, scoring split")
     spread_ax.set_xlabel("task (n = scored queries solved in context)")
-    spread_ax.set_ylim(-0.05, 1.05)
+    spread_ax.set_ylim(-0.05, 1.3)
+    spread_ax.set_xlim(-0.6, max(len(names), 1) - 0.4)
     spread_ax.set_title("Held-out queries: the vector beside its controls", fontsize=11)
     if done:
-        spread_ax.legend(fontsize=8, loc="upper right")
-    fig.suptitle(title, fontsize=12)
+        spread_ax.legend(fontsize=8, loc="upper center", ncols=3, handletextpad=0.2)
+    fig.suptitle(f"{title} ({len(done)} of {len(reports)} tasks with a vector)", fontsize=12)
     return fig
 
 
