@@ -122,3 +122,40 @@ def test_a_task_the_model_cannot_do_is_reported_not_faked(course_model):
     assert "skipped" in report and "with_vector" not in report
     holds, sentence = R.report_verdict(report)
     assert not holds and "no vector" in sentence
+
+
+# ---------------------------------------------------------------------------------------------
+# transplants: the retrieval pair reads the fact the model answers; probabilities and text
+
+def test_the_dust_pair_reads_the_number_the_model_answers(course_model):
+    from utils.prompts import DUST_PROMPT, RETRIEVAL_ROWS
+    from utils.transplant import answered_fact, answered_pairs
+
+    model, tokenizer = course_model
+    fact, answer = answered_fact(model, tokenizer, DUST_PROMPT,
+                                 ("182 million tons", "27 million tons"))
+    assert fact is not None and fact.split()[0] in answer
+    assert answer.find(fact.split()[0]) == min(answer.find(f) for f in ("182", "27") if f in answer)
+    pairs, set_aside = answered_pairs(model, tokenizer, RETRIEVAL_ROWS)
+    assert len(pairs) + len(set_aside) == len(RETRIEVAL_ROWS)
+    assert pairs[0][1] == fact
+    with pytest.raises(ValueError, match="not in the prompt"):
+        answered_fact(model, tokenizer, DUST_PROMPT, ("183 million tons",))
+
+
+def test_transplant_table_gives_probabilities_and_greedy_text(course_model):
+    from solutions.function_vectors import (head_outputs_at_last, substring_head_scores,
+                                            transplant_heads)
+    from utils.prompts import TRANSPLANT_PAIRS
+    from utils.transplant import transplant_effects
+
+    model, tokenizer = course_model
+    table = transplant_effects(model, tokenizer, TRANSPLANT_PAIRS["task"][:1], 4,
+                               scores_fn=substring_head_scores, capture=head_outputs_at_last,
+                               transplant=transplant_heads, n_random=2, greedy_tokens=4)
+    row = table.iloc[0]
+    assert row["p before"] == pytest.approx(float(torch.tensor(row["log p before"]).exp()))
+    assert row["p top heads"] == pytest.approx(
+        float(torch.tensor(row["log p before"] + row["rise, top heads"]).exp()), rel=1e-4)
+    assert 0 <= row["p random heads"] <= 1
+    assert isinstance(row["greedy before"], str) and isinstance(row["greedy, top heads"], str)

@@ -561,7 +561,8 @@ def main(argv=None) -> None:
         if len(FV_TASKS[task]) < need:
             result["tasks"][task] = {"skipped": f"only {len(FV_TASKS[task])} pairs (needs {need})"}
             continue
-        report = function_vector_report(model, tokenizer, FV_TASKS[task], seed=args.seed)
+        report = function_vector_report(model, tokenizer, FV_TASKS[task], seed=args.seed,
+                                        verbose=False)
         report["task"] = task
         print(report_line(report, task), f"[{report['seconds']:.0f} s]", flush=True)
         result["tasks"][task] = json_ready(report)
