@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 import torch
 
-from utils.hooks import o_proj_pre_hooks, out_projections, split_heads
+from utils.hooks import decoder_layers, layer_pre_hooks, o_proj_pre_hooks, out_projections, split_heads
 from utils.logits import left_padded, last_position_logits
 from utils.models import input_device, model_shape
 from utils.progress import progress
@@ -153,6 +153,20 @@ def heads_write_at_last(model, layer: int, heads: torch.Tensor, vectors: torch.T
         yield
 
 
+@contextmanager
+def running_from_layer(model, layer: int):
+    """Inside the block the model runs only decoder layers `layer`.. (feed it the residual
+    stream entering `layer` as inputs_embeds). Each layer keeps its own index into the key/value
+    cache, so a cache filled by the whole model still serves. The full stack returns on exit,
+    errors too."""
+    layers = decoder_layers(model)
+    model.model.layers = torch.nn.ModuleList(list(layers)[layer:])
+    try:
+        yield
+    finally:
+        model.model.layers = layers
+
+
 @torch.no_grad()
 def batched_indirect_effects(model, tokenizer, prompts, answers, mean_outputs,
                              chunk: int = 8, desc: str = "indirect effects") -> torch.Tensor:
@@ -161,9 +175,10 @@ def batched_indirect_effects(model, tokenizer, prompts, answers, mean_outputs,
     the last position of a shuffled-label prompt.
 
     Patching the last position changes nothing before it, so each prompt's prefix runs once
-    and is kept as a key/value cache; every patch then runs the last token alone. One forward
-    pass per layer and chunk of prompts patches all heads of that layer at once (one head per
-    row).
+    and is kept as a key/value cache; every patch then runs the last token alone, and only
+    through the patched layer and those after it (the layers below see the clean input). One
+    forward pass per layer and chunk of prompts patches all heads of that layer at once (one
+    head per row).
     """
     n_layers, n_heads, _ = model_shape(model)
     device = input_device(model)
@@ -179,17 +194,26 @@ def batched_indirect_effects(model, tokenizer, prompts, answers, mean_outputs,
                     use_cache=True)
         cache, prefix = out.past_key_values, ids.shape[1] - 1
         target = targets[start:start + n]
-        clean = model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=pos[:, -1:],
-                      past_key_values=cache, use_cache=True).logits[:, -1].float().softmax(-1).cpu()
+        entering = {}      # layer -> the clean residual stream entering it at the last token
+
+        def keep(layer):
+            return lambda module, args: entering.__setitem__(layer, args[0].detach())
+
+        with layer_pre_hooks(model, {layer: keep(layer) for layer in range(n_layers)}):
+            clean = model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=pos[:, -1:],
+                          past_key_values=cache, use_cache=True).logits[:, -1].float().softmax(-1).cpu()
         clean_p = clean[torch.arange(n), target]
         cache.crop(prefix)
         cache.batch_repeat_interleave(n_heads)    # row p * n_heads + h patches head h of prompt p
         heads = torch.arange(n_heads).repeat(n)
-        last, full_mask = ids[:, -1:].repeat_interleave(n_heads, 0), mask.repeat_interleave(n_heads, 0)
+        full_mask = mask.repeat_interleave(n_heads, 0)
         last_pos = pos[:, -1:].repeat_interleave(n_heads, 0)
         for layer in range(n_layers):
-            with heads_write_at_last(model, layer, heads, mean_outputs[layer][heads]):
-                logits = model(input_ids=last, attention_mask=full_mask, position_ids=last_pos,
+            # the hook goes on first: inside running_from_layer the layer list is shortened
+            with heads_write_at_last(model, layer, heads, mean_outputs[layer][heads]), \
+                    running_from_layer(model, layer):
+                logits = model(inputs_embeds=entering[layer].repeat_interleave(n_heads, 0),
+                               attention_mask=full_mask, position_ids=last_pos,
                                past_key_values=cache, use_cache=True).logits[:, -1]
             cache.crop(prefix)
             p = logits.float().softmax(-1).cpu()[torch.arange(n * n_heads),
