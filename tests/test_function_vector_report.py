@@ -159,3 +159,15 @@ def test_transplant_table_gives_probabilities_and_greedy_text(course_model):
         float(torch.tensor(row["log p before"] + row["rise, top heads"]).exp()), rel=1e-4)
     assert 0 <= row["p random heads"] <= 1
     assert isinstance(row["greedy before"], str) and isinstance(row["greedy, top heads"], str)
+
+
+def test_running_from_a_layer_restores_the_full_stack(course_model):
+    from utils.hooks import decoder_layers
+
+    model, _ = course_model
+    layers = decoder_layers(model)
+    with pytest.raises(RuntimeError):
+        with R.running_from_layer(model, 3):
+            assert len(decoder_layers(model)) == len(layers) - 3
+            raise RuntimeError("inside the block")
+    assert decoder_layers(model) is layers
