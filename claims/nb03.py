@@ -1,9 +1,9 @@
 """Notebook 03's claims: which heads carry a task or a fact, measured over many prompts.
 
 The function vector's own verdict (does it beat no vector, random heads and another task's
-vector on held-out words?) is printed by the notebook from `function_vector_verdict`; it is
-not listed here while the course model does not do the word tasks in context (the notebook's
-first table shows that), because there it does not hold. Nor is the agreement of the heads
+vector on held-out words?) is printed by the notebook from `report_verdict`; it is not listed
+here while the course model does not do the word tasks in context (the notebook's report table
+shows that), because there it does not hold. Nor is the agreement of the heads
 chosen by indirect effect and by LRP: the notebook prints that verdict and asks what to look
 for, and on the course model the two choices share about as many heads as chance.
 """
