@@ -270,7 +270,7 @@ def function_vector_report(model, tokenizer, pairs, *, fmt: str = "qa", n_demos:
                            n_mean: int = 30, n_shuffled: int = 30, n_lrp: int = 12,
                            ks=(10,), scales=(2.0, 1.0, 4.0), layers=None, n_random: int = 10,
                            seed: int = 0, function_vector=None, split=SPLIT,
-                           verbose: bool = True) -> dict:
+                           random_at_selection: int = 0, verbose: bool = True) -> dict:
     """Todd et al.'s protocol on one task given as (input, output) word pairs.
 
     1. Split the pairs (seeded): demonstration pool, selection split, scoring split.
@@ -281,7 +281,9 @@ def function_vector_report(model, tokenizer, pairs, *, fmt: str = "qa", n_demos:
        shuffled labels whose clean version it solves; LRP head relevance on n_lrp clean prompts.
     4. On the selection split: sweep every layer (or `layers`) with ks[0] heads at scales[0]
        (the layer-sweep curve), then try every k and scale at the sweep's three best layers;
-       keep the best zero-shot accuracy with the vector (ties: the higher mean log p).
+       keep the best zero-shot accuracy with the vector (ties: the higher mean log p). With
+       random_at_selection=n, keep instead the best margin over the best of n random-head
+       vectors at the same setting, also on the selection split.
     5. On the scoring split: zero-shot accuracy without and with the vector, and with
        n_random vectors of k random heads (one figure per draw).
 
@@ -378,7 +380,18 @@ def function_vector_report(model, tokenizer, pairs, *, fmt: str = "qa", n_demos:
             for layer in top_layers:
                 if (k, scale, layer) not in tried:
                     tried[(k, scale, layer)] = selection_score(k, scale, layer)
-    (k, scale, layer), _ = max(tried.items(), key=lambda item: item[1])
+    if random_at_selection:
+        draws = random_head_draws(model, max(ks), random_at_selection, seed + 2)
+        margins = {}
+        for (kk, ss, ll), (acc, logp) in tried.items():
+            if ll in top_layers:
+                best_random = max(vector_scores(model, tokenizer, sel_prompts, sel_targets,
+                                                ss * vector_of(model, means, d[:kk]), ll)[0]
+                                  for d in draws)
+                margins[(kk, ss, ll)] = (acc - best_random, acc, logp)
+        (k, scale, layer), _ = max(margins.items(), key=lambda item: item[1])
+    else:
+        (k, scale, layer), _ = max(tried.items(), key=lambda item: item[1])
     heads = select_top_heads(effects, k)
     heads_lrp = select_top_heads(lrp, k)
 
@@ -402,7 +415,7 @@ def function_vector_report(model, tokenizer, pairs, *, fmt: str = "qa", n_demos:
         "random_heads_logp": [lp for _, lp in randoms],
         "n_scored": len(kept["scoring"]), "n_selection": len(kept["selection"]),
         "n_pairs": len(pairs), "n_demo_pool": len(demos), "n_demos": n_demos, "format": fmt,
-        "n_mean_prompts": len(clean), "n_shuffled_prompts": len(shuffled),
+        "random_at_selection": random_at_selection, "n_mean_prompts": len(clean), "n_shuffled_prompts": len(shuffled),
         "n_lrp_prompts": min(n_lrp, len(clean)),
         "layer": layer, "k": k, "scale": scale, "heads": [list(h) for h in heads],
         "layer_sweep": curve, "sweep_k": ks[0], "sweep_scale": scales[0],
@@ -570,6 +583,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", required=True, help="the JSON file to write")
     parser.add_argument("--tasks", nargs="*", help="default: every task with enough pairs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-at-selection", type=int, default=0,
+                        help="choose the setting by its margin over this many random-head draws")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     torch.manual_seed(args.seed)
@@ -586,6 +601,7 @@ def main(argv=None) -> None:
             result["tasks"][task] = {"skipped": f"only {len(FV_TASKS[task])} pairs (needs {need})"}
             continue
         report = function_vector_report(model, tokenizer, FV_TASKS[task], seed=args.seed,
+                                        random_at_selection=args.random_at_selection,
                                         verbose=False)
         report["task"] = task
         print(report_line(report, task), f"[{report['seconds']:.0f} s]", flush=True)
