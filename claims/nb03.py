@@ -1,9 +1,9 @@
 """Notebook 03's claims: which heads carry a task or a fact, measured over many prompts.
 
 The function vector's own verdict (does it beat no vector, random heads and another task's
-vector on held-out words?) is printed by the notebook from `function_vector_verdict`; it is
-not listed here while the course model does not do the word tasks in context (the notebook's
-first table shows that), because there it does not hold. Nor is the agreement of the heads
+vector on held-out words?) is printed by the notebook from `report_verdict`; it is not listed
+here while the course model does not do the word tasks in context (the notebook's report table
+shows that), because there it does not hold. Nor is the agreement of the heads
 chosen by indirect effect and by LRP: the notebook prints that verdict and asks what to look
 for, and on the course model the two choices share about as many heads as chance.
 """
@@ -16,11 +16,14 @@ def _transplants(ctx: Context, kind: str):
     def compute():
         from solutions.function_vectors import (head_outputs_at_last, substring_head_scores,
                                                 transplant_heads)
-        from utils.prompts import TRANSPLANT_PAIRS
-        from utils.transplant import default_k, transplant_effects
-        return transplant_effects(ctx.model, ctx.tokenizer, TRANSPLANT_PAIRS[kind],
+        from utils.prompts import RETRIEVAL_ROWS, TRANSPLANT_PAIRS
+        from utils.transplant import answered_pairs, default_k, transplant_effects
+        pairs = (answered_pairs(ctx.model, ctx.tokenizer, RETRIEVAL_ROWS)[0] if kind == "retrieval"
+                 else TRANSPLANT_PAIRS[kind])     # a retrieval pair reads the fact the model answers
+        return transplant_effects(ctx.model, ctx.tokenizer, pairs,
                                   default_k(ctx.model), scores_fn=substring_head_scores,
-                                  capture=head_outputs_at_last, transplant=transplant_heads)
+                                  capture=head_outputs_at_last, transplant=transplant_heads,
+                                  greedy_tokens=0)
     return ctx.memo(f"nb03.transplant.{kind}", compute)
 
 

@@ -306,3 +306,7 @@ def in_context_table(model, tokenizer, n_prompts: int = 8):
         rows[task] = {"in context": first_token_accuracy(model, tokenizer, prompts, answers),
                       "zero-shot": first_token_accuracy(model, tokenizer, queries, query_answers)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# The whole protocol on any list of word pairs lives in its own module; importable from here too.
+from utils.function_vector_report import function_vector_report  # noqa: E402,F401

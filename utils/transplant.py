@@ -49,16 +49,48 @@ def head_groups(model, tokenizer, prompt, k=None, n_clusters=None, *, relevance_
             "labels": [int(c) for c in found["labels"]]}
 
 
+def answered_fact(model, tokenizer, prompt, facts, max_new_tokens=8):
+    """Which of `facts` (substrings of `prompt`) the model's greedy answer gives: the one whose
+    first word appears earliest in the answer, or None when the answer names none of them.
+    Returns (fact or None, the answer text)."""
+    missing = [f for f in facts if f not in prompt]
+    if missing:
+        raise ValueError(f"{missing[0]!r} is not in the prompt: each fact must be copied from it.")
+    answer = generate(model, tokenizer, prompt, max_new_tokens)
+    found = [(answer.find(f.split()[0]), f) for f in facts if f.split()[0] in answer]
+    return (min(found)[1] if found else None), answer
+
+
+def answered_pairs(model, tokenizer, rows, max_new_tokens=8):
+    """Transplant pairs whose substring is the fact the model actually answers.
+
+    rows: (source prompt, candidate facts, target prompt). Returns (pairs, set_aside): pairs as
+    (source, the fact answered, target); set_aside as (source, answer text) where the model's
+    answer names none of the candidates (reported, never scored as if it did).
+    """
+    pairs, set_aside = [], []
+    for source, facts, target in rows:
+        fact, answer = answered_fact(model, tokenizer, source, facts, max_new_tokens)
+        if fact is None:
+            set_aside.append((source, answer))
+        else:
+            pairs.append((source, fact, target))
+    return pairs, set_aside
+
+
 def transplant_effects(model, tokenizer, pairs, k, *, scores_fn, capture, transplant,
-                       n_random=3, scale=1.0):
+                       n_random=3, scale=1.0, greedy_tokens=8):
     """Measure a head transplant over several prompt pairs, beside random heads.
 
     pairs: (source prompt, substring, target prompt) rows; for each, the top-k heads of
     scores_fn(model, tokenizer, source, substring) ([n_layers, n_heads]) carry their output at
     the source's last position into the target's last position. The effect is the rise of the
     log-probability, on the target, of the source's own next token (does the target move toward
-    the source's answer?). The control transplants k random heads (n_random seeded draws).
-    Returns a pandas DataFrame, one row per pair: top-k rise, mean random rise, the heads.
+    the source's answer?), reported with the probability before and after, and the greedy
+    continuation of the target with and without the top heads (greedy_tokens=0 skips it). The
+    control transplants k random heads (n_random seeded draws).
+    Returns a pandas DataFrame, one row per pair: top-k rise, mean random rise, probabilities,
+    texts, the heads.
     """
     import pandas as pd
     import torch
@@ -73,18 +105,27 @@ def transplant_effects(model, tokenizer, pairs, k, *, scores_fn, capture, transp
             answer = int(model(source_ids).logits[0, -1].argmax())
             clean = float(model(target_ids).logits[0, -1].float().log_softmax(-1)[answer])
 
-        def rise(heads):
+        def patched_logp(heads):
             vectors = capture(model, source_ids, heads)
             with transplant(model, heads, vectors, scale), torch.no_grad():
-                patched = float(model(target_ids).logits[0, -1].float().log_softmax(-1)[answer])
-            return patched - clean
+                return float(model(target_ids).logits[0, -1].float().log_softmax(-1)[answer])
 
         top = select_top_heads(scores_fn(model, tokenizer, source, substring), k)
-        controls = [rise(random_heads(model, k, seed=100 * i + s)) for s in range(n_random)]
-        rows.append({"substring": substring, "source answer": readable_token(tokenizer, answer),
-                     "log p before": clean, "rise, top heads": rise(top),
-                     "rise, random heads": sum(controls) / n_random,
-                     "mean layer": mean_layer(top), "heads": " ".join(f"L{l}H{h}" for l, h in top)})
+        top_logp = patched_logp(top)
+        controls = [patched_logp(random_heads(model, k, seed=100 * i + s)) for s in range(n_random)]
+        row = {"substring": substring, "source answer": readable_token(tokenizer, answer),
+               "log p before": clean, "rise, top heads": top_logp - clean,
+               "rise, random heads": sum(controls) / n_random - clean,
+               "p before": float(torch.tensor(clean).exp()),
+               "p top heads": float(torch.tensor(top_logp).exp()),
+               "p random heads": float(torch.tensor(controls).exp().mean()),
+               "mean layer": mean_layer(top), "heads": " ".join(f"L{l}H{h}" for l, h in top)}
+        if greedy_tokens:
+            normal, patched = compare_transplant(model, tokenizer, source, top, target, scale,
+                                                 greedy_tokens, capture=capture,
+                                                 transplant=transplant)
+            row.update({"greedy before": normal, "greedy, top heads": patched})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
