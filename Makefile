@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 # Solved notebooks store a one-line summary per long loop, not a bar frozen at 0% (utils/progress.py).
 export XAI_PROGRESS ?= static
 
-.PHONY: setup lab fresh test test-fast solved check-solved strip model eval-model bench browser screenshots clean
+.PHONY: setup lab fresh test test-fast solved check-solved strip model eval-model lessons-smollm2 bench browser screenshots clean
 
 setup: $(STAMP)
 
@@ -89,8 +89,16 @@ strip: setup
 model: setup
 	$(BIN)/python -m course_model.train $(if $(RECIPE),--recipe $(RECIPE))
 
+# The held-out evaluation and the lessons (entries of the claims registry) -> eval.json.
 eval-model: setup
-	$(BIN)/python -m course_model.evaluate
+	$(BIN)/python -m claims.course_lessons
+
+# SmolLM2's lessons file (lessons/smollm2.json and .md): every entry of the claims registry on
+# SmolLM2-135M-Instruct. LESSON_ITEMS scales the item counts (CPU time: see the .md's header).
+SMOLLM2 ?= smollm2
+LESSON_ITEMS ?= 0.5
+lessons-smollm2: setup
+	$(BIN)/python -m claims.lessons_file --model $(SMOLLM2) --out lessons/smollm2 --items $(LESSON_ITEMS)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

@@ -27,26 +27,44 @@ from typing import Callable
 from utils.stats import DrawComparison, Interval, PairedTest, sentence
 
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
-QUANTITIES = ("mean", "low", "high", "p", "beats")
+QUANTITIES = ("mean", "low", "high", "extent", "p", "beats")
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """An effect over n items (an Interval) beside its control, with optional details."""
-    effect: Interval
+    """An effect over n items beside its control, with optional details.
+
+    effect: an Interval (mean with its bootstrap interval), or a plain number with `n_items`
+    (a figure whose per-item values the measurement does not keep, e.g. eval.json's scores).
+    """
+    effect: Interval | float
     control: DrawComparison | PairedTest | Interval | None
     label: str = "effect"
     control_label: str = "control"
     details: dict = field(default_factory=dict)
+    n_items: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.effect, Interval) and self.n_items is None:
+            raise ValueError("a plain-number effect needs n_items: how many items it was "
+                             "measured on")
 
     @property
     def n(self) -> int:
-        return self.effect.n
+        return self.effect.n if isinstance(self.effect, Interval) else int(self.n_items)
 
     def value(self, quantity: str) -> float:
-        """mean/low/high of the effect's interval; p or beats of the control."""
+        """mean/low/high of the effect's interval, extent = max(|low|, |high|) (the interval
+        lies within +-extent); p or beats of the control."""
+        if not isinstance(self.effect, Interval):
+            if quantity == "mean":
+                return float(self.effect)
+            raise ValueError(f"this measurement has a single figure, no interval: a threshold "
+                             f"on it reads 'mean', not {quantity!r}.")
         if quantity in ("mean", "low", "high"):
             return getattr(self.effect, quantity)
+        if quantity == "extent":
+            return max(abs(self.effect.low), abs(self.effect.high))
         if quantity == "p" and isinstance(self.control, (DrawComparison, PairedTest)):
             return self.control.p_value
         if quantity == "beats" and isinstance(self.control, DrawComparison):
@@ -66,7 +84,7 @@ class Measurement:
         return f"{self.control_label} (a fixed reference, no spread)"
 
     def sentence(self) -> str:
-        return sentence(self.effect, self.control, self.label, self.control_label)
+        return sentence(self.effect, self.control, self.label, self.control_label, n=self.n)
 
 
 @dataclass(frozen=True)
@@ -87,8 +105,11 @@ class Threshold:
                 ">=": x >= self.value}[self.op]
 
     def __str__(self) -> str:
+        if self.quantity == "extent":
+            return f"interval within +-{self.value:g}" if self.op in ("<", "<=") else \
+                f"interval reaches beyond +-{self.value:g}"
         what = {"low": "interval low end", "high": "interval high end", "mean": "mean",
-                "p": "p", "beats": "share of draws beaten"}[self.quantity]
+                "extent": "interval within +-", "p": "p", "beats": "share of draws beaten"}[self.quantity]
         return f"{what} {self.op} {self.value:g}"
 
 
@@ -134,7 +155,7 @@ class Context:
     model: object
     tokenizer: object
     name: str = "course"
-    draws: int = 200
+    draws: int = 100
     items: float = 1.0
     _memo: dict = field(default_factory=dict)
 
@@ -200,7 +221,8 @@ def as_dict(claim: Claim, verdict: Verdict) -> dict:
            "control": claim.control, "control_spread": verdict.control,
            "threshold": verdict.threshold, "seconds": round(verdict.seconds, 1)}
     if m is not None:
-        out["effect"] = {"mean": m.effect.mean, "low": m.effect.low, "high": m.effect.high}
+        out["effect"] = ({"mean": m.effect.mean, "low": m.effect.low, "high": m.effect.high}
+                         if isinstance(m.effect, Interval) else {"mean": float(m.effect)})
         c = m.control
         if isinstance(c, DrawComparison):
             out["control_figures"] = {k: getattr(c, k) for k in
