@@ -86,3 +86,17 @@ def test_the_report_runs_on_a_tiny_random_qwen2(tmp_path, tiny_model_dir):
     assert all(isinstance(v.holds, bool) and v.figure for _, v in results)
     table = markdown(results, "tiny-qwen2")
     assert table.startswith("Claims on tiny-qwen2:") and table.count("\n| ") == len(CLAIMS) + 1
+
+
+def test_the_lessons_file_writes_json_and_markdown(tmp_path, tiny_model_dir):
+    import json
+
+    from claims.lessons_file import main
+    out = tmp_path / "lessons" / "tiny"
+    assert main(["--model", str(tiny_model_dir), "--out", str(out), "--items", "0.25",
+                 "--draws", "10", "01", "04"]) == 0
+    data = json.loads(out.with_suffix(".json").read_text())
+    ids = [row["id"] for row in data["entries"]]
+    assert "cp-lrp-conservation" in ids and "conflict-ranks" in ids
+    assert all("n" in row and "control_spread" in row and "holds" in row for row in data["entries"])
+    assert out.with_suffix(".md").read_text().startswith("# Lessons on ")
