@@ -60,14 +60,50 @@ def _rise(ctx: Context, pair: dict, heads) -> float:
     return float(logits.log_softmax(-1)[pair["token"]]) - pair["clean"]
 
 
+def _batched_rises(ctx: Context, heads) -> np.ndarray:
+    """Rise of log p(source answer) per pair [n_pairs] with `heads` transplanted, every target
+    in one left-padded batch (each row gets its own source's head outputs)."""
+    import torch
+
+    from utils.hooks import o_proj_pre_hooks
+    from utils.logits import left_padded
+    from utils.models import input_device, model_shape
+    pairs = _pairs(ctx)
+    _, n_heads, head_dim = model_shape(ctx.model)
+    device = input_device(ctx.model)
+    batch = ctx.memo("nb03.batch", lambda: [t.to(device) for t in left_padded(
+        ctx.tokenizer, [p["target_ids"][0].tolist() for p in pairs])])
+    outputs = ctx.memo("nb03.outputs", lambda: torch.stack([p["outputs"] for p in pairs]))
+    tokens = torch.tensor([p["token"] for p in pairs])
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        by_layer.setdefault(int(layer), []).append(int(head))
+
+    def write(layer):
+        def hook(module, args):
+            x = args[0].clone().unflatten(-1, (n_heads, head_dim))   # the model's tensor stays
+            for head in by_layer[layer]:
+                x[:, -1, head] = outputs[:, layer, head].to(x)
+            return (x.flatten(-2),) + tuple(args[1:])
+        return hook
+
+    def log_p(hooks):
+        with torch.no_grad(), o_proj_pre_hooks(ctx.model, hooks):
+            ids, mask, pos = batch
+            logits = ctx.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]
+        return logits.float().cpu().log_softmax(-1)[torch.arange(len(pairs)), tokens].numpy()
+    clean = ctx.memo("nb03.batch_clean", lambda: log_p({}))
+    return log_p({layer: write(layer) for layer in by_layer}) - clean
+
+
 def _random_draws(ctx: Context) -> np.ndarray:
     """Mean rise over the pairs for each of ctx.draws random sets of k heads [draws]."""
     def compute():
         from utils.function_vectors import random_heads
         from utils.transplant import default_k
         k = default_k(ctx.model)
-        return np.array([np.mean([_rise(ctx, p, random_heads(ctx.model, k, seed=d))
-                                  for p in _pairs(ctx)]) for d in range(ctx.draws)])
+        return np.array([_batched_rises(ctx, random_heads(ctx.model, k, seed=d)).mean()
+                         for d in range(ctx.draws)])
     return ctx.memo("nb03.random", compute)
 
 
