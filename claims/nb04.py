@@ -40,10 +40,40 @@ def _heads(ctx: Context):
 
 
 def _diffs(ctx: Context, samples, heads, means) -> np.ndarray:
-    """Logit difference context - memory per sample [n], `heads` mean-ablated."""
-    from utils.conflicts import answer_rates
-    return np.array([answer_rates(ctx.model, ctx.tokenizer, [s], heads, means)
-                     ["logit diff (context - memory)"] for s in samples])
+    """Logit difference context - memory per sample [n], `heads` mean-ablated at every
+    position (as `utils.conflicts.answer_rates` ablates them), all samples in one batch."""
+    import torch
+
+    from utils.hooks import o_proj_pre_hooks
+    from utils.logits import left_padded
+    from utils.models import input_device, model_shape
+    from utils.tokens import first_divergent_tokens
+
+    def prepare():
+        rows = [first_divergent_tokens(ctx.tokenizer, s.prompt, " " + s.parametric,
+                                       " " + s.contextual) for s in samples]
+        device = input_device(ctx.model)
+        batch = [t.to(device) for t in left_padded(ctx.tokenizer, [r[0][0].tolist() for r in rows])]
+        return batch, torch.tensor([r[1] for r in rows]), torch.tensor([r[2] for r in rows])
+    (ids, mask, pos), memory_ids, context_ids = ctx.memo(f"nb04.batch.{hash(tuple(s.prompt for s in samples))}", prepare)
+    _, n_heads, head_dim = model_shape(ctx.model)
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        by_layer.setdefault(int(layer), []).append(int(head))
+
+    def ablate(layer):
+        def hook(module, args):
+            x = args[0].clone().unflatten(-1, (n_heads, head_dim))   # the model's tensor stays
+            for head in by_layer[layer]:
+                x[..., head, :] = means[layer, head].to(x)
+            return (x.flatten(-2),) + tuple(args[1:])
+        return hook
+
+    with torch.no_grad(), o_proj_pre_hooks(ctx.model, {l: ablate(l) for l in by_layer}):
+        logits = ctx.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]
+    rows = torch.arange(len(samples))
+    logits = logits.float().cpu()
+    return (logits[rows, context_ids] - logits[rows, memory_ids]).numpy()
 
 
 def _ablation(ctx: Context):
