@@ -88,18 +88,25 @@ def _layer0(ctx: Context) -> Measurement:
 
 
 def _together(ctx: Context) -> Measurement:
+    """Per prompt: the 3 strongest last-position heads patched together at the last position;
+    control: 3 random heads (one set per draw, the same set on every prompt)."""
     from utils.function_vectors import random_heads
-    from utils.patching_analysis import heads_together, top_heads
+    from utils.patching import Patch, run_with_patches
+    from utils.patching_analysis import top_heads
 
-    def restore(s, heads):
-        return heads_together(ctx.model, s["pair"], s["cache"], heads, s["metric"],
-                              positions=[s["pair"].seq_len - 1])
     studies = _studies(ctx)
-    values = [restore(s, top_heads(s["last"], 3)) for s in studies]
-    draws = [np.mean([restore(s, random_heads(ctx.model, 3, seed=d)) for s in studies])
-             for d in range(min(ctx.draws, MAX_DRAWS))]
+    sets = [random_heads(ctx.model, 3, seed=d) for d in range(min(ctx.draws, MAX_DRAWS))]
+    values, draws = [], []
+    for s in studies:
+        last = s["pair"].subset([s["pair"].seq_len - 1])
+        rows = [tuple(Patch("z", int(l), head=int(h)) for l, h in heads)
+                for heads in [top_heads(s["last"], 3)] + sets]
+        # one batched run per prompt: row 0 the carriers, then each random draw
+        restored = s["metric"](run_with_patches(ctx.model, last, s["cache"], rows)).tolist()
+        values.append(restored[0])
+        draws.append(restored[1:])
     effect = mean_interval(values)
-    return Measurement(effect, against_draws(effect.mean, draws),
+    return Measurement(effect, against_draws(effect.mean, np.mean(draws, axis=0)),
                        "share restored by the 3 strongest last-position heads together",
                        "3 random heads")
 
