@@ -55,7 +55,8 @@ def _diffs(ctx: Context, samples, heads, means) -> np.ndarray:
         device = input_device(ctx.model)
         batch = [t.to(device) for t in left_padded(ctx.tokenizer, [r[0][0].tolist() for r in rows])]
         return batch, torch.tensor([r[1] for r in rows]), torch.tensor([r[2] for r in rows])
-    (ids, mask, pos), memory_ids, context_ids = ctx.memo(f"nb04.batch.{hash(tuple(s.prompt for s in samples))}", prepare)
+    key = f"nb04.batch.{hash(tuple(s.prompt for s in samples))}"
+    (ids, mask, pos), memory_ids, context_ids = ctx.memo(key, prepare)
     _, n_heads, head_dim = model_shape(ctx.model)
     by_layer: dict[int, list[int]] = {}
     for layer, head in heads:
