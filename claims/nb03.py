@@ -90,7 +90,9 @@ def _batched_rises(ctx: Context, heads) -> np.ndarray:
     def log_p(hooks):
         with torch.no_grad(), o_proj_pre_hooks(ctx.model, hooks):
             ids, mask, pos = batch
-            logits = ctx.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]
+            # logits_to_keep=1: the unembedding runs for the last position only
+            logits = ctx.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                               logits_to_keep=1).logits[:, -1]
         return logits.float().cpu().log_softmax(-1)[torch.arange(len(pairs)), tokens].numpy()
     clean = ctx.memo("nb03.batch_clean", lambda: log_p({}))
     return log_p({layer: write(layer) for layer in by_layer}) - clean

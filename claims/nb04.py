@@ -71,7 +71,9 @@ def _diffs(ctx: Context, samples, heads, means) -> np.ndarray:
         return hook
 
     with torch.no_grad(), o_proj_pre_hooks(ctx.model, {l: ablate(l) for l in by_layer}):
-        logits = ctx.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]
+        # logits_to_keep=1: the unembedding runs for the last position only
+        logits = ctx.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                           logits_to_keep=1).logits[:, -1]
     rows = torch.arange(len(samples))
     logits = logits.float().cpu()
     return (logits[rows, context_ids] - logits[rows, memory_ids]).numpy()
