@@ -200,6 +200,23 @@ def report(ctx: Context, notebooks=NOTEBOOKS, entries=None) -> list[tuple[Claim,
     return results
 
 
+def find(claim_id: str, notebooks=NOTEBOOKS) -> Claim:
+    """The registered claim (or lessons-file measurement) with this id."""
+    from claims.lessons_file import entries
+    for claim in entries(notebooks):
+        if claim.id == claim_id:
+            return claim
+    raise KeyError(f"no claim {claim_id!r}: python -m claims lists them all.")
+
+
+def verdict(claim_id: str, model, tokenizer, **sizes) -> Verdict:
+    """Decide one claim on `model` and print its verdict line (a notebook's verdict cell):
+    `verdict("task-heads-move-target", model, tokenizer)`. sizes: Context's draws / items."""
+    result = find(claim_id).decide(Context(model, tokenizer, **sizes))
+    print(result.line())
+    return result
+
+
 def markdown(results, model_name: str) -> str:
     """The claims table: each claim's verdict, n, effect against its control, and threshold."""
     held = sum(v.holds for _, v in results)

@@ -100,3 +100,13 @@ def test_the_lessons_file_writes_json_and_markdown(tmp_path, tiny_model_dir):
     assert "cp-lrp-conservation" in ids and "conflict-ranks" in ids
     assert all("n" in row and "control_spread" in row and "holds" in row for row in data["entries"])
     assert out.with_suffix(".md").read_text().startswith("# Lessons on ")
+
+
+def test_one_verdict_is_printed_by_id(course_model, capsys):
+    from claims import find, verdict
+    model, tokenizer = course_model
+    result = verdict("conflict-ranks", model, tokenizer)
+    assert capsys.readouterr().out.strip() == result.line() and result.n == 15
+    assert find("cp-lrp-conservation").notebook == "01"
+    with pytest.raises(KeyError, match="no claim"):
+        find("no-such-claim")
