@@ -155,7 +155,8 @@ CLAIMS = [
           _transplant("task"), Threshold("p", "<=", 0.05), "random sets of k heads"),
     Claim("03", "retrieval-heads-move-target",
           "Retrieval heads move the target toward the source's answer more than random heads",
-          _transplant("retrieval"), Threshold("p", "<=", 0.05), "random sets of k heads"),
+          _transplant("retrieval"), Threshold("p", "<=", 0.05), "random sets of k heads",
+          course=False),   # on held-out pairs the course model's retrieval heads do not beat random
 ]
 
 MEASUREMENTS = [

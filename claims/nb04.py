@@ -188,11 +188,12 @@ CLAIMS = [
     Claim("04", "in-context-heads-causal",
           "Mean-ablating the in-context heads (chosen on other prompts) lowers the preference "
           "for the context answer, more than random heads do", _causal("in-context"),
-          Threshold("p", "<=", 0.05), "random sets of as many heads"),
+          Threshold("p", "<=", 0.05), "random sets of as many heads",
+          course=False),   # on held-out conflicts the course model's heads do not beat random
     Claim("04", "memory-heads-causal",
           "Mean-ablating the memory heads (chosen on other prompts) lowers the preference for "
           "the memory answer, more than random heads do", _causal("memory"),
-          Threshold("p", "<=", 0.05), "random sets of as many heads"),
+          Threshold("p", "<=", 0.05), "random sets of as many heads", course=False),
 ]
 
 
