@@ -86,8 +86,11 @@ strip: setup
 
 # Replays the shipped model: stages 1-3 on one CUDA GPU, then stage 4 on the CPU.
 # RECIPE=cpu trains the smaller CPU recipe instead. Times: CONTRIBUTING.md, "How long things take".
+# Training evaluates the exported model; the lessons (claims registry) and the card follow.
 model: setup
 	$(BIN)/python -m course_model.train $(if $(RECIPE),--recipe $(RECIPE))
+	$(BIN)/python -m claims.course_lessons
+	$(BIN)/python -m course_model.card
 
 # The held-out evaluation and the lessons (entries of the claims registry) -> eval.json.
 eval-model: setup

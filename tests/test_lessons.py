@@ -211,8 +211,3 @@ def test_every_lesson_threshold_is_one_registry_entry():
     assert [c.id for c in CL.LESSONS] == list(L.THRESHOLDS)
     assert all(c.threshold.value <= L.THRESHOLDS[c.id] for c in CL.LESSONS)
 
-
-def test_evaluate_refuses_to_write_eval_json_without_the_lessons(tmp_path):
-    with pytest.raises(SystemExit):
-        ev.main(["--out", str(tmp_path / "eval.json")])
-    assert not (tmp_path / "eval.json").exists()
