@@ -1,7 +1,7 @@
 """Notebook 01's claims: what input attributions show on the loaded model, over many prompts.
 
 Conservation (CP-LRP sums to the logit, AttnLRP to less) holds by construction of the rules:
-it is an implementation test (tests/test_lrp_conservation.py). It is still measured here, in
+it is an implementation test (tests/test_construction.py). It is still measured here, in
 `MEASUREMENTS`, for the lessons files, where a reader compares models.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ on the target. The control is the distribution of `ctx.draws` random sets of k h
 transplanted into every pair.
 
 Transplanting heads' own outputs back into the same prompt changes nothing by construction: an
-implementation test (tests/test_transplant_identity.py), not a claim.
+implementation test (tests/test_construction.py), not a claim.
 
 The function vector (`function-vector-gain` in MEASUREMENTS) comes from
 `utils.function_vectors.function_vector_report`, run on notebook 03's word tasks.
