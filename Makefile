@@ -18,7 +18,7 @@ export OMP_NUM_THREADS ?= 1
 # Solved notebooks store a one-line summary per long loop, not a bar frozen at 0% (utils/progress.py).
 export XAI_PROGRESS ?= static
 
-.PHONY: setup lab fresh test test-fast solved check-solved strip model eval-model bench browser screenshots clean
+.PHONY: setup lab fresh test test-fast solved check-solved strip model eval-model lessons-smollm2 bench browser screenshots clean
 
 SMOLLM2_STAMP := $(VENV)/.smollm2-0.1.2
 
@@ -98,11 +98,22 @@ strip: setup
 
 # Replays the shipped model: stages 1-3 on one CUDA GPU, then stage 4 on the CPU.
 # RECIPE=cpu trains the smaller CPU recipe instead. Times: CONTRIBUTING.md, "How long things take".
+# Training evaluates the exported model; the lessons (claims registry) and the card follow.
 model: setup
 	$(BIN)/python -m course_model.train $(if $(RECIPE),--recipe $(RECIPE))
+	$(BIN)/python -m claims.course_lessons
+	$(BIN)/python -m course_model.card
 
+# The held-out evaluation and the lessons (entries of the claims registry) -> eval.json.
 eval-model: setup
-	$(BIN)/python -m course_model.evaluate
+	$(BIN)/python -m claims.course_lessons
+
+# SmolLM2's lessons file (lessons/smollm2.json and .md): every entry of the claims registry on
+# SmolLM2-135M-Instruct. LESSON_ITEMS scales the item counts (CPU time: see the .md's header).
+SMOLLM2 ?= smollm2
+LESSON_ITEMS ?= 0.5
+lessons-smollm2: setup
+	$(BIN)/python -m claims.lessons_file --model $(SMOLLM2) --out lessons/smollm2 --items $(LESSON_ITEMS)
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

@@ -1,5 +1,7 @@
-"""python -m claims [NN ...]: which of the course's claims hold on XAI_MODEL (a markdown table)."""
+"""python -m claims [NN ...]: the claims table on XAI_MODEL (markdown: verdict, n, effect
+against its control with the control's spread, threshold), and the time it took."""
 import sys
+import time
 
 from claims import NOTEBOOKS, Context, markdown, report
 from utils.models import load_model, resolve_model_name
@@ -9,7 +11,10 @@ def main(argv: list[str]) -> int:
     notebooks = tuple(argv) or NOTEBOOKS
     model, tokenizer = load_model(verbose=False)
     name = resolve_model_name().source
-    print(markdown(report(Context(model, tokenizer, name), notebooks), name))
+    start = time.perf_counter()
+    results = report(Context(model, tokenizer, name), notebooks)
+    print(markdown(results, name))
+    print(f"\n{len(results)} claims decided in {time.perf_counter() - start:.0f} s.")
     return 0
 
 

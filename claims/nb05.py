@@ -1,31 +1,61 @@
-"""Notebook 05's claims: what patching the sentiment prompts shows on the loaded model.
+"""Notebook 05's claims: what patching in-context sentiment prompts shows, over many prompts.
 
-Each is decided on every review the model gets right on the clean run (with a clean-corrupted
-gap); the notebook shows the first of them. A claim holds when it holds on all of them.
+Each item is an in-context sentiment prompt with its own held-out demonstrations and the same
+prompt with the demonstrations' labels swapped (`claims.items.sentiment_triples`), kept when the
+model answers the clean prompt right with a clean-corrupted gap (as notebook 05 keeps its
+reviews). Every claim is a figure per prompt, summarised with its interval.
 """
 from __future__ import annotations
 
-from claims import Claim, Context, Verdict
+import numpy as np
+
+from claims import Claim, Context, Measurement, Threshold
+from claims.items import sentiment_triples
+from utils.stats import against_draws, mean_interval, paired_test
+
+N_PROMPTS = 24      # drawn; those the model gets right with a gap are kept
+MAX_DRAWS = 100     # random head triples for the carriers' control
+
+
+def _items(ctx: Context) -> list[dict]:
+    """notebook 05's items (utils.patching_analysis.sentiment_pairs) for the generated prompts."""
+    import torch
+
+    from utils.patching import align_prompts
+    from utils.patching_analysis import logit_diff, usable
+    from utils.prompts import LABEL_SWAP
+    from utils.tokens import answer_token_id
+    items = []
+    for clean, corrupted, label in sentiment_triples(ctx.n_items(N_PROMPTS)):
+        pair = align_prompts(ctx.tokenizer, clean, corrupted, " " + label, ctx.model)
+        foil_id = answer_token_id(ctx.tokenizer, clean, " " + LABEL_SWAP[label])
+        with torch.no_grad():
+            c = ctx.model(**pair.clean_inputs()).logits[0, -1]
+            x = ctx.model(**pair.corrupted_inputs()).logits[0, -1]
+        items.append(dict(label=label, pair=pair, answer_id=pair.answer_id, foil_id=foil_id,
+                          clean=float(logit_diff(c, pair.answer_id, foil_id)),
+                          corrupted=float(logit_diff(x, pair.answer_id, foil_id)),
+                          right=int(c.argmax()) == pair.answer_id))
+    return usable(items)[0]
 
 
 def _studies(ctx: Context) -> list[dict]:
     def compute():
         import torch
 
+        from solutions.activation_patching import attribution_patching
+        from solutions.attention_heads import head_relevance
         from utils.lrp import attnlrp
         from utils.patching import cache_activations, patch_heads
-        from solutions.activation_patching import attribution_patching
-        from utils.patching_analysis import (label_positions, noising_heads,
-                                             normalised_metric, sentiment_pairs, usable)
-        from solutions.attention_heads import head_relevance
+        from utils.patching_analysis import label_positions, noising_heads, normalised_metric
 
-        kept, _ = usable(sentiment_pairs(ctx.model, ctx.tokenizer))
         studies = []
-        for item in kept:
+        for item in _items(ctx):
             pair, metric = item["pair"], normalised_metric(item)
             cache = cache_activations(ctx.model, pair.clean_inputs())
             with attnlrp(ctx.model):
-                lrp = head_relevance(ctx.model, pair.clean_ids, item["answer_id"], foil_id=item["foil_id"])
+                lrp = head_relevance(ctx.model, pair.clean_ids, item["answer_id"],
+                                     foil_id=item["foil_id"])
             studies.append(dict(
                 item=item, pair=pair, cache=cache, metric=metric,
                 every=patch_heads(ctx.model, pair, cache, "z", metric),
@@ -33,65 +63,116 @@ def _studies(ctx: Context) -> list[dict]:
                 last=patch_heads(ctx.model, pair.subset([pair.seq_len - 1]), cache, "z", metric),
                 noise=noising_heads(ctx.model, pair, metric),
                 approx=attribution_patching(ctx.model, pair, cache, metric),
-                lrp=lrp.detach().float() if isinstance(lrp, torch.Tensor) else lrp))
-        if not studies:
-            raise ValueError("the model gets no review right on the clean run with a gap to recover")
+                lrp=lrp.detach().float() if isinstance(lrp, torch.Tensor) else torch.as_tensor(lrp)))
+        if len(studies) < 2:
+            raise ValueError(f"the model gets {len(studies)} of the prompts right on the clean "
+                             "run with a gap to recover: too few to measure")
         return studies
     return ctx.memo("nb05.studies", compute)
 
 
-def _all(ctx: Context, decide) -> Verdict:
-    results = [decide(s) for s in _studies(ctx)]
-    return Verdict(all(h for h, _ in results),
-                   "; ".join(sentence for _, sentence in results) + f" ({len(results)} review(s))")
+def _noising(ctx: Context) -> Measurement:
+    from utils.patching_analysis import top_heads
+    shared = [len(set(top_heads(s["every"], 3)) & set(top_heads(s["noise"], 3)))
+              for s in _studies(ctx)]
+    return Measurement(mean_interval(shared), None, "top-3 heads shared by denoising and noising",
+                       "two random top-3 choices share 9 / n_heads")
 
 
-def _noising(ctx):
-    from utils.patching_analysis import noising_verdict
-    return _all(ctx, lambda s: noising_verdict(s["every"], s["noise"]))
-
-
-def _layer0(ctx):
+def _layer0(ctx: Context) -> Measurement:
     from utils.patching_analysis import position_verdict
-    return _all(ctx, lambda s: position_verdict(s["every"], s["labels"], s["last"], s["cache"], s["pair"]))
+    holds = [float(position_verdict(s["every"], s["labels"], s["last"], s["cache"], s["pair"])[0])
+             for s in _studies(ctx)]
+    return Measurement(mean_interval(holds), None, "share of prompts where the strongest layer-0 "
+                       "head acts at the label positions", "most prompts (0.5)")
 
 
-def _together(ctx):
-    from utils.patching_analysis import heads_together, together_verdict, top_heads
+def _together(ctx: Context) -> Measurement:
+    """Per prompt: the 3 strongest last-position heads patched together at the last position;
+    control: 3 random heads (one set per draw, the same set on every prompt)."""
+    from utils.function_vectors import random_heads
+    from utils.patching import Patch, run_with_patches
+    from utils.patching_analysis import top_heads
 
-    def decide(s):
-        carriers = top_heads(s["last"], 3)
-        together = heads_together(ctx.model, s["pair"], s["cache"], carriers, s["metric"],
-                                  positions=[s["pair"].seq_len - 1])
-        return together_verdict(together, s["last"], carriers)
-    return _all(ctx, decide)
+    studies = _studies(ctx)
+    sets = [random_heads(ctx.model, 3, seed=d) for d in range(min(ctx.draws, MAX_DRAWS))]
+    values, draws = [], []
+    for s in studies:
+        last = s["pair"].subset([s["pair"].seq_len - 1])
+        rows = [tuple(Patch("z", int(l), head=int(h)) for l, h in heads)
+                for heads in [top_heads(s["last"], 3)] + sets]
+        # one batched run per prompt: row 0 the carriers, then each random draw
+        restored = s["metric"](run_with_patches(ctx.model, last, s["cache"], rows)).tolist()
+        values.append(restored[0])
+        draws.append(restored[1:])
+    effect = mean_interval(values)
+    return Measurement(effect, against_draws(effect.mean, np.mean(draws, axis=0)),
+                       "share restored by the 3 strongest last-position heads together",
+                       "3 random heads")
 
 
-def _attribution(ctx):
-    from utils.patching_analysis import agreement_verdict
-    return _all(ctx, lambda s: agreement_verdict("attribution patching", s["approx"], s["every"]))
-
-
-def _lrp_weaker(ctx):
+def _rhos(ctx: Context, key: str) -> list[float]:
     from utils.patching_analysis import spearman_rho
+    return [spearman_rho(s[key], s["every"]) for s in _studies(ctx)]
 
-    def decide(s):
-        ap, lrp = spearman_rho(s["approx"], s["every"]), spearman_rho(s["lrp"], s["every"])
-        return lrp < ap, (f"Spearman with activation patching: contrastive LRP {lrp:+.2f}, "
-                          f"attribution patching {ap:+.2f}")
-    return _all(ctx, decide)
+
+def _attribution(ctx: Context) -> Measurement:
+    return Measurement(mean_interval(_rhos(ctx, "approx")), None,
+                       "Spearman of attribution patching with activation patching",
+                       "no agreement (0)")
+
+
+def _lrp_weaker(ctx: Context) -> Measurement:
+    ap, lrp = _rhos(ctx, "approx"), _rhos(ctx, "lrp")
+    test = paired_test(ap, lrp)
+    return Measurement(test.difference, test, "Spearman gap: attribution patching - "
+                       "contrastive LRP", "paired sign flips",
+                       {"attribution_patching": float(np.mean(ap)), "lrp": float(np.mean(lrp))})
 
 
 CLAIMS = [
     Claim("05", "noising-agrees", "Denoising and noising agree on the top heads (at least 2 of "
-          "the top 3 shared)", _noising),
+          "the top 3 shared)", _noising, Threshold("low", ">=", 2.0),
+          "fixed reference: 2 of 3 shared"),
     Claim("05", "layer0-rewrites-label", "The strongest layer-0 head acts at the label positions: "
           "patched there alone it restores at least 80% of its effect, at the last position "
-          "almost none", _layer0),
+          "almost none (on most prompts)", _layer0, Threshold("low", ">", 0.5),
+          "fixed reference: half of the prompts"),
     Claim("05", "carriers-together", "The three strongest last-position heads, patched together "
-          "at the last position, restore at least 0.8 of the behaviour", _together),
+          "at the last position, restore at least 0.8 of the behaviour", _together,
+          Threshold("low", ">=", 0.8), "random sets of 3 heads"),
     Claim("05", "attribution-patching-agrees", "Attribution patching ranks the heads like "
-          "activation patching (Spearman at least 0.5)", _attribution),
+          "activation patching (Spearman at least 0.5)", _attribution,
+          Threshold("low", ">=", 0.5), "fixed reference: Spearman 0.5"),
     Claim("05", "lrp-agrees-less", "Contrastive LRP head relevance agrees with activation "
-          "patching less than attribution patching does", _lrp_weaker),
+          "patching less than attribution patching does", _lrp_weaker,
+          Threshold("p", "<=", 0.05), "paired sign-flip test over prompts"),
+]
+
+
+def _icl_accuracy(swapped: bool):
+    """Share of the generated prompts whose next token is the label (clean), or the swapped
+    label (demonstrations' labels swapped): in-context learning against chance (4 labels)."""
+    def measure(ctx: Context) -> Measurement:
+        from utils.logits import last_position_logits
+        from utils.prompts import LABEL_SWAP
+        from utils.tokens import answer_token_id
+        triples = sentiment_triples(ctx.n_items(N_PROMPTS * 2), seed=5)
+        prompts = [corrupted if swapped else clean for clean, corrupted, _ in triples]
+        wanted = [answer_token_id(ctx.tokenizer, p, " " + (LABEL_SWAP[l] if swapped else l))
+                  for p, (_, _, l) in zip(prompts, triples)]
+        top = last_position_logits(ctx.model, ctx.tokenizer, prompts).argmax(-1).tolist()
+        return Measurement(mean_interval([float(t == w) for t, w in zip(top, wanted)]), None,
+                           "accuracy with swapped labels" if swapped else "accuracy",
+                           "chance (0.25)")
+    return measure
+
+
+# Measured for the lessons files: how well the model does the task the patching claims study.
+MEASUREMENTS = [
+    Claim("05", "icl-clean", "In context, the model labels held-out reviews above chance",
+          _icl_accuracy(False), Threshold("low", ">", 0.25), "fixed reference: chance 0.25"),
+    Claim("05", "icl-swapped", "With the demonstrations' labels swapped, it follows the swap "
+          "above chance", _icl_accuracy(True), Threshold("low", ">", 0.25),
+          "fixed reference: chance 0.25"),
 ]

@@ -1,9 +1,12 @@
 """Held-out evaluation of the course model: prints a table, writes eval.json.
 
-    python -m course_model.evaluate [--model DIR] [--fast] [--no-lessons]
+    python -m claims.course_lessons [--model DIR] [--fast]       # all of eval.json (make eval-model)
+    python -m course_model.evaluate --no-lessons [--model DIR]  # the seven thresholds only
 
-The seven thresholds below, then the "lessons" section (`course_model.lessons`: what each
-lesson shows on this model, beside its baseline or control).
+The seven thresholds below, then the "lessons" section: what each lesson shows on this model,
+beside its baseline or control. The lessons are entries of the course's one registry of claims
+(`claims.course_lessons`), which run the course's answer key; this package never imports it, so
+`main` receives them from there.
 
 Every item is generated with split="eval" (names, numbers, reviews, sentence combos and
 patients that training never used) or is a course prompt from utils.prompts; the
@@ -25,6 +28,7 @@ import torch  # noqa: E402
 from course_model import MODEL_DIR, handover  # noqa: E402
 from course_model.families import icl, instructions, reading, text  # noqa: E402
 from utils import prompts as P  # noqa: E402
+from utils.logits import last_position_logits  # noqa: E402
 
 THRESHOLDS = {"fact_recall": 0.95, "context_copy": 0.95, "context_copy_new_shapes": 0.70,
               "conflict_both_top10": 13 / 15, "icl_follow_demos": 0.75, "translation": 0.90,
@@ -40,23 +44,6 @@ def load(path=MODEL_DIR):
 
 
 # ------------------------------------------------------------------------------ model helpers
-@torch.no_grad()
-def next_logits(model, tok, prompts: list, bs: int = 32) -> torch.Tensor:
-    """Last-position logits [len(prompts), vocab]; prompts are str or lists of token ids."""
-    out = []
-    for i in range(0, len(prompts), bs):
-        ids = [tok(p)["input_ids"] if isinstance(p, str) else list(p) for p in prompts[i:i + bs]]
-        L = max(map(len, ids))
-        x = torch.full((len(ids), L), tok.pad_token_id)
-        m = torch.zeros((len(ids), L), dtype=torch.long)
-        for j, s in enumerate(ids):  # left padding: the last position is the prompt's end
-            x[j, L - len(s):] = torch.tensor(s)
-            m[j, L - len(s):] = 1
-        pos = (m.cumsum(1) - 1).clamp(min=0)
-        out.append(model(input_ids=x, attention_mask=m, position_ids=pos).logits[:, -1].float())
-    return torch.cat(out)
-
-
 @torch.no_grad()
 def greedy(model, tok, prompts: list[str], max_new: int = 16, bs: int = 16,
            stop: str | None = "\n") -> list[str]:
@@ -102,7 +89,7 @@ def fact_recall(model, tok) -> dict:
         ids = tok(prompt)["input_ids"]
         good = True
         for t in answer_tokens(tok, prompt, ans):
-            if next_logits(model, tok, [ids])[0].argmax().item() != t:
+            if last_position_logits(model, tok, [ids])[0].argmax().item() != t:
                 good = False
                 break
             ids = ids + [t]
@@ -203,7 +190,7 @@ def conflict_both_top10(model, tok) -> dict:
         while k < min(len(pa), len(ca)) - 1 and pa[k] == ca[k]:
             k += 1
         ids = tok(c.prompt)["input_ids"] + pa[:k]
-        logits = next_logits(model, tok, [ids])[0]
+        logits = last_position_logits(model, tok, [ids])[0]
         top = logits.topk(10).indices.tolist()
         rank = lambda t: int((logits > logits[t]).sum().item()) + 1  # noqa: E731
         rows.append({"prompt": c.prompt.split("\n")[0], "param_rank": rank(pa[k]),
@@ -233,11 +220,11 @@ def _icl_items(n: int, seed: int):
 
 def icl_follow_demos(model, tok, n: int = 200, seed: int = 3) -> dict:
     items = _icl_items(n, seed)
-    logits = next_logits(model, tok, [p for p, _ in items], bs=16)
+    logits = last_position_logits(model, tok, [p for p, _ in items], batch_size=16)
     ids = {l: tok(" " + l, add_special_tokens=False)["input_ids"][0] for l in icl.LABELS}
     ok = [logits[i].argmax().item() == ids[a] for i, (_, a) in enumerate(items)]
     # the course's clean prompts (labels as they are), for reference
-    clean = next_logits(model, tok, [P.sentiment_prompt(t) for t, _ in P.SENTIMENT_TESTS])
+    clean = last_position_logits(model, tok, [P.sentiment_prompt(t) for t, _ in P.SENTIMENT_TESTS])
     clean_ok = [clean[i].argmax().item() == ids[l] for i, (_, l) in enumerate(P.SENTIMENT_TESTS)]
     return {"score": sum(ok) / n, "n": n, "course_corrupted": sum(ok[:4]) / 4,
             "course_clean": sum(clean_ok) / 4}
@@ -285,7 +272,7 @@ def show_course_prompts(model, tok) -> dict:
         prompts[f"sentiment_{i}"] = P.sentiment_prompt(t)
         prompts[f"sentiment_{i}_corrupted"] = P.sentiment_prompt(t, corrupted=True)
     keys = list(prompts)
-    logits = next_logits(model, tok, [prompts[k] for k in keys], bs=8)
+    logits = last_position_logits(model, tok, [prompts[k] for k in keys], batch_size=8)
     gens = greedy(model, tok, [prompts[k] for k in keys], max_new=24, bs=8)
     out = {}
     for k, lg, g in zip(keys, logits, gens):
@@ -323,13 +310,21 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None):
+def main(argv=None, lessons=None):
+    """lessons: (measure(model, tok) -> dict, table(dict) -> str) for eval.json's "lessons"
+    section; they live with the course's claims (`python -m claims.course_lessons`, which
+    calls this), since the measurements run the course's answer key."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(MODEL_DIR))
     ap.add_argument("--fast", action="store_true")
     ap.add_argument("--out", default=None, help="eval.json path (default: in the model dir)")
     ap.add_argument("--no-lessons", action="store_true", help="skip the lessons section")
     a = ap.parse_args(argv)
+    if lessons is None and not a.no_lessons:
+        # e.g. after training's export: the seven thresholds now, the lessons from make
+        print("eval.json gets no lessons section here: the lessons are measured by the course's "
+              "claims, `python -m claims.course_lessons` (make eval-model) adds them.")
+        a.no_lessons = True
     torch.set_num_threads(1)
     model, tok = load(a.model)
     res = run_all(model, tok, a.fast)
@@ -345,11 +340,11 @@ def main(argv=None):
     print("fact misses:", res["fact_recall"]["missed"])
     print(table(res))
     if not a.no_lessons:
-        from course_model import lessons
+        measure, lesson_table = lessons
         t0 = time.time()
-        res["lessons"] = lessons.lessons(model, tok)
+        res["lessons"] = measure(model, tok)
         res["lessons"]["seconds"] = round(time.time() - t0, 1)
-        print(lessons.table(res["lessons"]))
+        print(lesson_table(res["lessons"]))
     res["thresholds"] = THRESHOLDS
     res["pass"] = {k: res[k]["score"] >= th - 1e-9 for k, th in THRESHOLDS.items()}
     out = a.out or os.path.join(a.model, "eval.json")

@@ -1,31 +1,76 @@
-"""The course's claims hold on the course model; on another model the report says which hold."""
+"""The claims registry: every claim reports n, its control's spread and a verdict on any model;
+the claims marked `course=True` hold on the course model; a failing one stays in the table."""
+import numpy as np
 import pytest
 
-from claims import Context, claims, markdown, report
+from claims import Claim, Context, Measurement, Threshold, as_dict, claims, markdown, report
+from utils.stats import MIN_ITEMS, against_draws, mean_interval
 
 CLAIMS = claims()
 
 
 @pytest.fixture(scope="module")
-def course_context():
+def course_results():
     from utils.models import load_model
     model, tokenizer = load_model("course", device="cpu", verbose=False)
-    return Context(model, tokenizer, "course")
+    return dict((c.id, (c, v)) for c, v in report(Context(model, tokenizer, "course")))
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: f"{c.notebook}-{c.id}")
-def test_claim_holds_on_the_course_model(claim, course_context):
-    verdict = claim.decide(course_context)
+def test_claim_reports_n_control_spread_and_verdict(claim, course_results):
+    _, verdict = course_results[claim.id]
+    assert verdict.measurement is not None, verdict.figure      # it ran on the course model
+    assert verdict.n >= MIN_ITEMS - 4, (claim.id, verdict.n)      # many items, never one prompt
+    assert f"n = {verdict.n}" in verdict.figure
+    assert verdict.control and verdict.threshold and isinstance(verdict.holds, bool)
+    row = as_dict(claim, verdict)
+    assert row["n"] == verdict.n and "effect" in row
+
+
+@pytest.mark.parametrize("claim", [c for c in CLAIMS if c.course],
+                         ids=lambda c: f"{c.notebook}-{c.id}")
+def test_course_claims_hold_on_the_course_model(claim, course_results):
+    _, verdict = course_results[claim.id]
     assert verdict.holds, f"{claim.notebook} {claim.text!r} {verdict.line()}"
+
+
+def test_random_controls_have_at_least_100_draws(course_results):
+    from utils.stats import DrawComparison
+    draws = [v.measurement.control for _, v in course_results.values()
+             if v.measurement is not None and isinstance(v.measurement.control, DrawComparison)]
+    assert draws and all(d.n_draws >= 100 for d in draws)
 
 
 def test_every_claim_is_registered_once_with_text():
     keys = [(c.notebook, c.id) for c in CLAIMS]
     assert len(keys) == len(set(keys)) and CLAIMS
-    assert all(c.text.strip() and callable(c.decide) for c in CLAIMS)
+    assert all(c.text.strip() and callable(c.measure) and c.control for c in CLAIMS)
 
 
-def test_the_report_says_which_claims_hold_on_a_tiny_random_qwen2(tmp_path, tiny_model_dir):
+def test_a_failing_claim_stays_in_the_table_with_its_figure():
+    always_low = Claim("00", "too-low", "an effect above 1", lambda ctx: Measurement(
+        mean_interval(np.linspace(0.1, 0.3, 24)), against_draws(0.2, np.zeros(100))),
+        Threshold("low", ">", 1.0), "zeros")
+    broken = Claim("00", "broken", "cannot run", lambda ctx: 1 / 0, Threshold("p", "<=", 0.05),
+                   "none")
+    results = report(Context(None, None, "none"), entries=[always_low, broken])
+    table = markdown(results, "none")
+    assert table.count("FAILS") == 2 and "effect 0.20 [" in table and "n = 24" in table
+    assert "ZeroDivisionError" in table
+
+
+def test_thresholds_read_the_interval_or_the_control():
+    m = Measurement(mean_interval(np.linspace(0.4, 0.6, 30)), against_draws(0.5, np.zeros(100)))
+    assert Threshold("low", ">", 0.3).passes(m) and not Threshold("low", ">", 0.5).passes(m)
+    assert Threshold("p", "<=", 0.05).passes(m) and Threshold("beats", ">=", 1.0).passes(m)
+    assert Threshold("extent", "<", 0.7).passes(m) and not Threshold("extent", "<", 0.5).passes(m)
+    with pytest.raises(ValueError, match="a threshold reads"):
+        Threshold("median", ">", 0)
+    with pytest.raises(ValueError, match="n_items"):
+        Measurement(0.5, None)
+
+
+def test_the_report_runs_on_a_tiny_random_qwen2(tmp_path, tiny_model_dir):
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
     from utils.models import load_model
 
@@ -35,8 +80,33 @@ def test_the_report_says_which_claims_hold_on_a_tiny_random_qwen2(tmp_path, tiny
                                  num_hidden_layers=2, num_attention_heads=4,
                                  num_key_value_heads=2)).save_pretrained(tmp_path)
     model, tokenizer = load_model(str(tmp_path), device="cpu", verbose=False)
-    results = report(Context(model, tokenizer, "tiny-qwen2"))
+    # few items and draws: this shows the code runs on another family, not what it finds
+    results = report(Context(model, tokenizer, "tiny-qwen2", draws=10, items=0.25))
     assert [c for c, _ in results] == CLAIMS
     assert all(isinstance(v.holds, bool) and v.figure for _, v in results)
     table = markdown(results, "tiny-qwen2")
     assert table.startswith("Claims on tiny-qwen2:") and table.count("\n| ") == len(CLAIMS) + 1
+
+
+def test_the_lessons_file_writes_json_and_markdown(tmp_path, tiny_model_dir):
+    import json
+
+    from claims.lessons_file import main
+    out = tmp_path / "lessons" / "tiny"
+    assert main(["--model", str(tiny_model_dir), "--out", str(out), "--items", "0.25",
+                 "--draws", "10", "01", "04"]) == 0
+    data = json.loads(out.with_suffix(".json").read_text())
+    ids = [row["id"] for row in data["entries"]]
+    assert "cp-lrp-conservation" in ids and "conflict-ranks" in ids
+    assert all("n" in row and "control_spread" in row and "holds" in row for row in data["entries"])
+    assert out.with_suffix(".md").read_text().startswith("# Lessons on ")
+
+
+def test_one_verdict_is_printed_by_id(course_model, capsys):
+    from claims import find, verdict
+    model, tokenizer = course_model
+    result = verdict("conflict-ranks", model, tokenizer)
+    assert capsys.readouterr().out.strip() == result.line() and result.n == 15
+    assert find("cp-lrp-conservation").notebook == "01"
+    with pytest.raises(KeyError, match="no claim"):
+        find("no-such-claim")

@@ -12,6 +12,7 @@ import torch  # noqa: E402
 
 from course_model import MODEL_DIR, handover, lessons as L  # noqa: E402
 from course_model import evaluate as ev  # noqa: E402
+from claims import course_lessons as CL  # noqa: E402
 from course_model.families import familiar, icl, word_tasks as W  # noqa: E402
 from course_model.families.text import strip_markers  # noqa: E402
 
@@ -136,11 +137,11 @@ def test_function_vector_lesson_uses_the_course_answers(model_tok):
     test_function_vectors.py), on prompts in the notebook's formats."""
     from solutions import function_vectors as answers
     from utils import function_vectors as fv
-    assert L._fv_tools() == (answers, fv)
+    assert CL._fv_tools() == (answers, fv)
     demos = [("hot", "cold"), ("big", "small")]
     assert W.icl_prompt(demos, "up") == fv.icl_prompt(demos, "up")
     assert W.zero_shot_prompt("up") == fv.zero_shot_prompt("up")
-    prompts, answers_ = L._task_prompts(random.Random(0), "antonym", 3, shuffled=True)
+    prompts, answers_ = CL._task_prompts(random.Random(0), "antonym", 3, shuffled=True)
     assert len(prompts) == 3 and all(p.endswith(" ->") for p in prompts)
 
 
@@ -188,3 +189,25 @@ def test_eval_json_has_the_lessons():
     fv = les["function_vectors"]
     assert all(r["n"] >= 50 for r in fv["per_task"].values())
     assert les["sentiment"]["n_heldout"] >= 200
+
+
+def test_course_model_never_imports_the_answer_key_or_the_checks():
+    """The lessons that run the answer key live in claims/course_lessons.py; the training
+    package imports neither `solutions` nor `checks`, at module level or inside a function."""
+    import ast
+    from pathlib import Path
+    root = Path(L.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        assert not names & {"solutions", "checks", "claims"}, (path.name, names)
+
+
+def test_every_lesson_threshold_is_one_registry_entry():
+    assert [c.id for c in CL.LESSONS] == list(L.THRESHOLDS)
+    assert all(c.threshold.value <= L.THRESHOLDS[c.id] for c in CL.LESSONS)
+
