@@ -22,10 +22,6 @@ COURSE_MODEL = sorted((ROOT / "course_model").rglob("*.py"))
 TOOLS = sorted((ROOT / "tools").rglob("*.py"))
 BENCHMARKS = sorted((ROOT / "benchmarks").rglob("*.py"))
 ABOVE_UTILS = {"course_model", "solutions", "checks", "claims"}
-# Known break, being removed elsewhere: course_model/lessons.py still calls the notebooks'
-# answers in solutions/ (the lessons move onto one registry of measurements). Delete this entry
-# once it no longer imports solutions: the strict xfail then fails as a reminder.
-KNOWN_BREAKS = {"course_model/lessons.py"}
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -60,9 +56,7 @@ def test_no_utils_file_imports_a_layer_above(path):
                        "all. Pass what it needs in as a parameter, or move it into utils.")
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
-    strict=True, reason="known break, removed elsewhere")) if _rel(p) in KNOWN_BREAKS else p
-    for p in COURSE_MODEL], ids=lambda p: _rel(p))
+@pytest.mark.parametrize("path", COURSE_MODEL, ids=lambda p: _rel(p))
 def test_the_course_model_does_not_import_the_answer_key(path):
     assert "solutions" not in _imported(path), (
         f"{_rel(path)} imports solutions: the training package may use utils, never the answers.")
