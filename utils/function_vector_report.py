@@ -20,7 +20,8 @@ from contextlib import contextmanager
 
 import torch
 
-from utils.hooks import decoder_layers, layer_pre_hooks, o_proj_pre_hooks, out_projections, split_heads
+from utils.hooks import (decoder_layers, layer_pre_hooks, o_proj_pre_hooks, out_projections,
+                         replaced_part, split_heads)
 from utils.logits import left_padded, last_position_logits
 from utils.models import input_device, model_shape
 from utils.progress import progress
@@ -160,11 +161,8 @@ def running_from_layer(model, layer: int):
     cache, so a cache filled by the whole model still serves. The full stack returns on exit,
     errors too."""
     layers = decoder_layers(model)
-    model.model.layers = torch.nn.ModuleList(list(layers)[layer:])
-    try:
+    with replaced_part(model, "layers", torch.nn.ModuleList(list(layers)[layer:])):
         yield
-    finally:
-        model.model.layers = layers
 
 
 @torch.no_grad()
