@@ -104,3 +104,15 @@ def test_course_model_loads_offline_quickly():
     assert model.config.model_type == "llama"
     n_layers, n_heads, _ = model_shape(model)
     assert n_layers * n_heads >= 48
+
+
+def test_a_notebook_can_keep_the_course_model_as_its_cpu_default(monkeypatch):
+    monkeypatch.delenv("XAI_MODEL", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(models, "smollm2_available", lambda: True)
+    choice = resolve_model_name(None, offline_default="course")
+    assert choice.source == "course" and "this notebook's default" in choice.reason
+    monkeypatch.setenv("XAI_MODEL", "smollm2")          # an explicit choice still wins
+    assert resolve_model_name(None, offline_default="course").source == "smollm2"
+    with pytest.raises(ModelLoadError, match="offline_default"):
+        resolve_model_name("auto", offline_default="gpt2")

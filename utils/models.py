@@ -83,8 +83,14 @@ def hub_is_reachable(timeout_s: float = 3.0) -> bool:
         return False
 
 
-def resolve_model_name(name: str | None = None) -> ModelChoice:
-    """Turn `name`, XAI_MODEL or "auto" into a concrete choice, without loading anything."""
+def resolve_model_name(name: str | None = None, offline_default: str = "smollm2") -> ModelChoice:
+    """Turn `name`, XAI_MODEL or "auto" into a concrete choice, without loading anything.
+
+    offline_default: what "auto" takes without a GPU or hub: "smollm2" (the course's default),
+        or "course" for a notebook that runs on the course model by default (it says why).
+    """
+    if offline_default not in ("smollm2", "course"):
+        raise ModelLoadError(f"offline_default must be 'smollm2' or 'course', got {offline_default!r}.")
     if name is None:
         name = os.environ.get("XAI_MODEL") or "auto"
         why_name = "XAI_MODEL is set" if os.environ.get("XAI_MODEL") else "no model named"
@@ -102,10 +108,11 @@ def resolve_model_name(name: str | None = None) -> ModelChoice:
 
     if name == "auto":
         if not torch.cuda.is_available():
-            return _offline_choice(f"{why_name}, 'auto' chose", "no GPU found")
+            return _offline_choice(f"{why_name}, 'auto' chose", "no GPU found", offline_default)
         if not hub_is_reachable():
             return _offline_choice(f"{why_name}, 'auto' chose",
-                                   "the Hugging Face hub is not reachable (offline?)")
+                                   "the Hugging Face hub is not reachable (offline?)",
+                                   offline_default)
         return ModelChoice(DEFAULT_HUB_MODEL, DEFAULT_HUB_MODEL,
                            f"{why_name}, 'auto' chose the hub default: a GPU is present and the hub answers")
     if name == "course":
@@ -141,8 +148,12 @@ def smollm2_available() -> bool:
         return False
 
 
-def _offline_choice(chose: str, because: str) -> ModelChoice:
+def _offline_choice(chose: str, because: str, offline_default: str = "smollm2") -> ModelChoice:
     """SmolLM2 when installed, else the course model, with the reason and how to get SmolLM2."""
+    if offline_default == "course":
+        return ModelChoice("course", str(COURSE_MODEL_DIR),
+                           f"{chose} the bundled course model ({because}; this notebook's default "
+                           "on a CPU, see the note above this cell)")
     if smollm2_available():
         return ModelChoice("smollm2", str(smollm2.SMOLLM2_DIR),
                            f"{chose} SmolLM2-135M-Instruct, a real language model that runs offline "
@@ -340,14 +351,16 @@ def _tokenizer_error(path: str, err: Exception) -> ModelLoadError:
         "Save it again with tokenizer.save_pretrained(folder) from a working copy.")
 
 
-def load_model(name: str | None = None, device: str | None = None, verbose: bool = True):
+def load_model(name: str | None = None, device: str | None = None, verbose: bool = True,
+               offline_default: str = "smollm2"):
     """Load `(model, tokenizer)` ready for explanation.
 
     name: "smollm2", "course", "auto", a local folder or a hub id of a Llama / Qwen2 / Qwen3
         causal LM; None reads the XAI_MODEL environment variable, else "auto".
     device: "cuda", "mps", "cpu", ... ; None picks the best available.
+    offline_default: what "auto" loads without a GPU or hub ("smollm2", or "course").
     """
-    choice = resolve_model_name(name)
+    choice = resolve_model_name(name, offline_default)
     dev = pick_device(device)  # an impossible device fails before anything loads
     _prepare_smollm2(choice)
     config, local_only = _load_config(choice)
