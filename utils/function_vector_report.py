@@ -33,6 +33,17 @@ SPLIT = (0.2, 0.25)     # shares of the pairs: demonstration pool, selection; th
 # ---------------------------------------------------------------------------------------------
 # the pairs and their splits
 
+
+def shuffled_labels(shown: list[tuple[str, str]], rng, tries: int = 50) -> list[tuple[str, str]]:
+    """`shown` (input, output) pairs with the outputs shuffled among them: a derangement where
+    possible (no pair keeps its own output); with repeated outputs the last try is kept."""
+    outputs = [y for _, y in shown]
+    for _ in range(tries):
+        rng.shuffle(outputs)
+        if all(o != y for o, (_, y) in zip(outputs, shown)):
+            break
+    return [(x, o) for (x, _), o in zip(shown, outputs)]
+
 def required_pairs(n_demos: int, split=SPLIT, min_selection: int = 4, min_scoring: int = 4) -> int:
     """The fewest pairs the protocol accepts: a demonstration pool of n_demos + 1 (a prompt's
     query is never one of its own demonstrations), and a few selection and scoring queries."""
@@ -87,12 +98,7 @@ def with_demos(queries, demos, n_demos: int, rng: random.Random, fmt: str,
     for x, y in queries:
         shown = rng.sample([d for d in demos if d[0] != x], n_demos)
         if shuffled:
-            outputs = [b for _, b in shown]
-            for _ in range(50):     # a derangement; with repeated outputs take the last try
-                label_rng.shuffle(outputs)
-                if all(o != b for o, (_, b) in zip(outputs, shown)):
-                    break
-            shown = [(a, o) for (a, _), o in zip(shown, outputs)]
+            shown = shuffled_labels(shown, label_rng)
         prompts.append(icl_prompt(shown, x, fmt))
         answers.append(" " + y)
     return prompts, answers

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import torch
 
+from utils.function_vector_report import shuffled_labels
 from utils.hooks import head_output_x_gradient, head_outputs_in_graph, layer_output_hooks
 from utils.logits import last_position_logits
 from utils.lrp import attnlrp
@@ -79,13 +80,7 @@ def icl_prompts(task: str, n_prompts: int = 8, n_demos: int = 4, shuffled: bool 
         picked = rng.sample(demos, n_demos + 1)
         shown, (query, answer) = picked[:-1], picked[-1]
         if shuffled:
-            outputs = [y for _, y in shown]
-            # a derangement where possible: no demonstration keeps its own label
-            for _ in range(20):
-                label_rng.shuffle(outputs)
-                if all(o != y for o, (_, y) in zip(outputs, shown)):
-                    break
-            shown = [(x, o) for (x, _), o in zip(shown, outputs)]
+            shown = shuffled_labels(shown, label_rng, tries=20)
         prompts.append(icl_prompt(shown, query, fmt))
         answers.append(" " + answer)
     return prompts, answers
