@@ -203,7 +203,9 @@ def test_prompt_formats_are_the_agreed_ones():
 
 def test_tasks_and_prompts():
     assert set(FV_TASKS) == {"antonym", "english_german", "country_capital", "singular_plural",
-                             "lower_upper", "object_colour", "english_french", "present_past"}
+                             "lower_upper", "object_colour", "english_french", "present_past",
+                             "adjective_comparative", "verb_gerund", "adjective_adverb",
+                             "number_word", "country_adjective", "first_letter"}
     prompts, answers = fvu.icl_prompts("antonym", 5, n_demos=3, seed=1)
     demos, held_out = fvu.task_pairs("antonym")
     assert len(prompts) == 5 and all(a.startswith(" ") for a in answers)
