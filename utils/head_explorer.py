@@ -183,7 +183,7 @@ def cluster_maps_figure(result: dict, title: str):
     # the width a notebook displays the figure, instead of a grid of small maps.
     columns = 1
     rows = n_clusters
-    side = min(9.0, 2.5 + 0.15 * len(tokens))
+    side = min(6.5, 2.5 + 0.12 * len(tokens))   # capped: six maps of a long prompt stay a few hundred KB
     fig = HeadFigure(figsize=(side + 1.6, rows * (side + 0.4)))
     axes = np.atleast_1d(fig.subplots(rows, columns)).flatten()
     for cluster in range(n_clusters):

@@ -166,11 +166,12 @@ def token_map(matrix, tokens: list[str], title: str, kind: str = "attention",
     else:
         fig = ax.figure
     if kind == "attention":
-        image = ax.imshow(masked, cmap=ATTENTION_CMAP, vmin=0, vmax=max(float(values.max()), 1e-12))
+        image = ax.imshow(masked, cmap=ATTENTION_CMAP, vmin=0, vmax=max(float(values.max()), 1e-12),
+                          interpolation="nearest")   # one flat cell per token pair, no blur
         label = "attention weight"
     else:
         bound = max(float(np.abs(values).max()), 1e-12)
-        image = ax.imshow(masked, cmap=RELEVANCE_CMAP, vmin=-bound, vmax=bound)
+        image = ax.imshow(masked, cmap=RELEVANCE_CMAP, vmin=-bound, vmax=bound, interpolation="nearest")
         label = "relevance (red: for the target, blue: against)"
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label=label)
     if n <= max_label_tokens:
