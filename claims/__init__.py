@@ -27,7 +27,7 @@ from typing import Callable
 from utils.stats import DrawComparison, Interval, PairedTest, sentence
 
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
-QUANTITIES = ("mean", "low", "high", "extent", "p", "beats")
+QUANTITIES = ("mean", "low", "high", "extent", "p", "beats", "n", "control_extreme")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,10 @@ class Measurement:
     def value(self, quantity: str) -> float:
         """mean/low/high of the effect's interval, extent = max(|low|, |high|) (the interval
         lies within +-extent); p or beats of the control."""
+        if quantity == "n":
+            return float(self.n)
+        if quantity == "control_extreme" and isinstance(self.control, DrawComparison):
+            return self.control.extreme
         if not isinstance(self.effect, Interval):
             if quantity == "mean":
                 return float(self.effect)
@@ -109,7 +113,8 @@ class Threshold:
             return f"interval within +-{self.value:g}" if self.op in ("<", "<=") else \
                 f"interval reaches beyond +-{self.value:g}"
         what = {"low": "interval low end", "high": "interval high end", "mean": "mean",
-                "extent": "interval within +-", "p": "p", "beats": "share of draws beaten"}[self.quantity]
+                "extent": "interval within +-", "p": "p", "beats": "share of draws beaten",
+                "n": "n", "control_extreme": "best control draw"}[self.quantity]
         return f"{what} {self.op} {self.value:g}"
 
 
@@ -127,6 +132,13 @@ class Verdict:
     def line(self) -> str:
         return f"{'holds' if self.holds else 'FAILS'}: {self.figure}"
 
+    def statement(self, claim: "Claim") -> str:
+        """The lines a notebook's verdict cell prints: the claim, whether it holds on this
+        model against which threshold, the figure with n, and the control's spread."""
+        return (f"Claim ({claim.id}): {claim.text}\n"
+                f"  {'holds' if self.holds else 'does NOT hold'} on this model "
+                f"({self.threshold}): {self.figure}\n  {self.control}")
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -136,15 +148,27 @@ class Claim:
     id: str
     text: str
     measure: Callable[["Context"], Measurement]
-    threshold: Threshold
+    threshold: Threshold | tuple[Threshold, ...]   # several: all must pass
     control: str
     course: bool = True
+
+    @property
+    def thresholds(self) -> tuple[Threshold, ...]:
+        return self.threshold if isinstance(self.threshold, tuple) else (self.threshold,)
 
     def decide(self, ctx: "Context") -> Verdict:
         start = time.perf_counter()
         m = self.measure(ctx)
-        return Verdict(bool(self.threshold.passes(m)), m.sentence(), m.n, m.spread(),
-                       str(self.threshold), time.perf_counter() - start, m)
+        return self.decide_on(m, time.perf_counter() - start)
+
+    def decide_on(self, m: Measurement, seconds: float = 0.0) -> Verdict:
+        """The verdict on a measurement already made (see `judge`)."""
+        if not isinstance(m, Measurement):
+            raise TypeError(f"claim {self.id!r} is decided on a claims.Measurement, got "
+                            f"{type(m).__name__}: build it with the summary function in "
+                            f"claims/nb{self.notebook}.py.")
+        return Verdict(all(t.passes(m) for t in self.thresholds), m.sentence(), m.n,
+                       m.spread(), " and ".join(map(str, self.thresholds)), seconds, m)
 
 
 @dataclass
@@ -194,7 +218,7 @@ def report(ctx: Context, notebooks=NOTEBOOKS, entries=None) -> list[tuple[Claim,
         except Exception as err:  # another model may not support a claim's setting at all
             verdict = Verdict(False, f"could not be decided on this model: "
                                      f"{type(err).__name__}: {str(err)[:200]}",
-                              threshold=str(claim.threshold),
+                              threshold=" and ".join(map(str, claim.thresholds)),
                               seconds=time.perf_counter() - start)
         results.append((claim, verdict))
     return results
@@ -209,11 +233,43 @@ def find(claim_id: str, notebooks=NOTEBOOKS) -> Claim:
     raise KeyError(f"no claim {claim_id!r}: python -m claims lists them all.")
 
 
+_CONTEXTS: dict = {}
+
+
+def context_for(model, tokenizer, **sizes) -> Context:
+    """One Context per loaded model and sizes, so that a notebook's verdict cells share the
+    measurements they have in common (the memo) instead of running them again."""
+    key = (id(model), id(tokenizer), tuple(sorted(sizes.items())))
+    if key not in _CONTEXTS or _CONTEXTS[key].model is not model:
+        from utils.models import resolve_model_name
+        try:
+            name = resolve_model_name().source
+        except Exception:   # a model loaded from elsewhere: the name is only a label
+            name = type(model).__name__
+        _CONTEXTS[key] = Context(model, tokenizer, name, **sizes)
+    return _CONTEXTS[key]
+
+
 def verdict(claim_id: str, model, tokenizer, **sizes) -> Verdict:
-    """Decide one claim on `model` and print its verdict line (a notebook's verdict cell):
-    `verdict("task-heads-move-target", model, tokenizer)`. sizes: Context's draws / items."""
-    result = find(claim_id).decide(Context(model, tokenizer, **sizes))
-    print(result.line())
+    """Measure one claim on `model` over the claim's own items and print its verdict (a
+    notebook's verdict cell): `verdict("task-heads-move-target", model, tokenizer)`.
+    sizes: Context's draws / items."""
+    claim = find(claim_id)
+    result = claim.decide(context_for(model, tokenizer, **sizes))
+    print(result.statement(claim))
+    return result
+
+
+def judge(claim_id: str, measurement: Measurement) -> Verdict:
+    """Decide one claim on a measurement the notebook has already made, and print its verdict.
+
+    The notebook computes the figures itself (with the learner's functions, and drawing them),
+    then builds the Measurement with the same summary function the claim's own `measure` uses
+    (in `claims/nbNN.py`), so the notebook's verdict and the claims table are one decision:
+    `judge("memory-heads-causal", ablation_measurement(ablation, "memory"))`."""
+    claim = find(claim_id)
+    result = claim.decide_on(measurement)
+    print(result.statement(claim))
     return result
 
 

@@ -106,7 +106,46 @@ def test_one_verdict_is_printed_by_id(course_model, capsys):
     from claims import find, verdict
     model, tokenizer = course_model
     result = verdict("conflict-ranks", model, tokenizer)
-    assert capsys.readouterr().out.strip() == result.line() and result.n == 15
+    printed = capsys.readouterr().out.strip()
+    assert printed == result.statement(find("conflict-ranks")) and result.n == 15
+    assert printed.startswith("Claim (conflict-ranks): ") and f"n = {result.n}" in printed
     assert find("cp-lrp-conservation").notebook == "01"
     with pytest.raises(KeyError, match="no claim"):
         find("no-such-claim")
+
+
+def test_judge_decides_a_measurement_the_notebook_made(capsys):
+    from claims import judge
+    m = Measurement(mean_interval(np.full(24, 0.005)), None, "CP-LRP |relevance / logit - 1|")
+    result = judge("cp-lrp-conservation", m)
+    assert result.holds and result.n == 24 and "holds on this model" in capsys.readouterr().out
+    assert not judge("cp-lrp-conservation", Measurement(mean_interval(np.full(24, 0.2)),
+                                                        None)).holds
+    with pytest.raises(TypeError, match="claims.Measurement"):
+        judge("cp-lrp-conservation", 0.005)
+
+
+def _master_sources() -> dict[str, str]:
+    import json
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    return {p.name[:2]: "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"]
+                                  if c["cell_type"] == "code")
+            for p in sorted(root.glob("[0-9][0-9]_*.ipynb"))}
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: f"{c.notebook}-{c.id}")
+def test_each_claim_is_the_verdict_its_notebook_prints(claim):
+    """The notebook's verdict cell and the claims table are one decision: the master decides
+    every claim of its notebook through the registry (`verdict` or `judge`)."""
+    source = _master_sources()[claim.notebook]
+    assert (f'verdict("{claim.id}"' in source or f'judge("{claim.id}"' in source), (
+        f"notebook {claim.notebook} never decides claim {claim.id!r} through the registry: "
+        f"add claims.verdict(\"{claim.id}\", model, tokenizer) or claims.judge(...) to it")
+
+
+def test_notebooks_decide_verdicts_only_through_the_registry():
+    import re
+    for nb, source in _master_sources().items():
+        own = re.findall(r"\b(\w+_verdicts?)\b", source)
+        assert not own, f"notebook {nb} decides with {sorted(set(own))}, outside the claims registry"
