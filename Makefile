@@ -57,7 +57,7 @@ fresh: setup
 # where missing and possible; without it that test skips and says why).
 test: setup browser
 	$(BIN)/python -m pytest tests solutions/notebooks --nbval -p tests.nbval_models \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=15
 
 # Refresh the committed screenshots of the widgets (tests/browser/screenshots/, shown in the
 # README); `make test` writes its own to the git-ignored tests/browser/shots/.

@@ -128,13 +128,20 @@ class Verdict:
     threshold: str = ""
     seconds: float = 0.0
     measurement: Measurement | None = None
+    applicable: bool = True   # False: the claim needs data this model was not trained on
+
+    @property
+    def word(self) -> str:
+        return "n/a" if not self.applicable else "holds" if self.holds else "FAILS"
 
     def line(self) -> str:
-        return f"{'holds' if self.holds else 'FAILS'}: {self.figure}"
+        return f"{self.word}: {self.figure}"
 
     def statement(self, claim: "Claim") -> str:
         """The lines a notebook's verdict cell prints: the claim, whether it holds on this
         model against which threshold, the figure with n, and the control's spread."""
+        if not self.applicable:
+            return f"Claim ({claim.id}): {claim.text}\n  not decided on this model: {self.figure}"
         return (f"Claim ({claim.id}): {claim.text}\n"
                 f"  {'holds' if self.holds else 'does NOT hold'} on this model "
                 f"({self.threshold}): {self.figure}\n  {self.control}")
@@ -151,12 +158,20 @@ class Claim:
     threshold: Threshold | tuple[Threshold, ...]   # several: all must pass
     control: str
     course: bool = True
+    # True: its labels come from the course model's own training data (which facts it learned),
+    # so on any other model it is listed as not applicable instead of measured
+    known_data: bool = False
 
     @property
     def thresholds(self) -> tuple[Threshold, ...]:
         return self.threshold if isinstance(self.threshold, tuple) else (self.threshold,)
 
     def decide(self, ctx: "Context") -> Verdict:
+        if self.known_data and not _is_course_model(ctx.model):
+            return Verdict(False, "its labels come from the course model's training data (which "
+                           "facts it learned), unknown for this model; run it on the course "
+                           "model", threshold=" and ".join(map(str, self.thresholds)),
+                           applicable=False)
         start = time.perf_counter()
         m = self.measure(ctx)
         return self.decide_on(m, time.perf_counter() - start)
@@ -169,6 +184,14 @@ class Claim:
                             f"claims/nb{self.notebook}.py.")
         return Verdict(all(t.passes(m) for t in self.thresholds), m.sentence(), m.n,
                        m.spread(), " and ".join(map(str, self.thresholds)), seconds, m)
+
+
+def _is_course_model(model) -> bool:
+    from pathlib import Path
+
+    from utils import COURSE_MODEL_DIR
+    path = getattr(model, "name_or_path", "") or ""
+    return bool(path) and Path(path).resolve() == Path(COURSE_MODEL_DIR).resolve()
 
 
 @dataclass
@@ -276,12 +299,14 @@ def judge(claim_id: str, measurement: Measurement) -> Verdict:
 def markdown(results, model_name: str) -> str:
     """The claims table: each claim's verdict, n, effect against its control, and threshold."""
     held = sum(v.holds for _, v in results)
-    rows = [f"Claims on {model_name}: {held} of {len(results)} hold; failing ones are listed "
-            "with their figures.", "",
+    na = sum(not v.applicable for _, v in results)
+    rows = [f"Claims on {model_name}: {held} of {len(results) - na} hold"
+            + (f" ({na} not applicable to this model)" if na else "")
+            + "; failing ones are listed with their figures.", "",
             "| notebook | claim | verdict | n | effect vs control | control's spread | threshold |",
             "|---|---|---|---|---|---|---|"]
     cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731 (a "|" would end the cell)
-    rows += [f"| {c.notebook} | {cell(c.text)} | {'holds' if v.holds else 'FAILS'} | {v.n} | "
+    rows += [f"| {c.notebook} | {cell(c.text)} | {v.word} | {v.n} | "
              f"{cell(v.figure)} | {cell(v.control)} | {cell(v.threshold)} |" for c, v in results]
     return "\n".join(rows)
 
@@ -290,7 +315,8 @@ def as_dict(claim: Claim, verdict: Verdict) -> dict:
     """A claim's verdict as JSON-ready figures (for the lessons files)."""
     m = verdict.measurement
     out = {"notebook": claim.notebook, "id": claim.id, "claim": claim.text,
-           "holds": verdict.holds, "n": verdict.n, "sentence": verdict.figure,
+           "holds": verdict.holds, "applicable": verdict.applicable, "n": verdict.n,
+           "sentence": verdict.figure,
            "control": claim.control, "control_spread": verdict.control,
            "threshold": verdict.threshold, "seconds": round(verdict.seconds, 1)}
     if m is not None:

@@ -43,7 +43,8 @@ def run(model, tokenizer, name: str, items: float = 1.0, draws: int = 100,
     held = sum(v.holds for _, v in results)
     data = {"model": name, "items_factor": items, "draws": draws, "torch_threads": torch.get_num_threads(),
             "machine": platform.machine(), "seconds": round(seconds, 1),
-            "holds": held, "entries": [as_dict(c, v) for c, v in results]}
+            "holds": held, "not_applicable": sum(not v.applicable for _, v in results),
+            "entries": [as_dict(c, v) for c, v in results]}
     text = (f"# Lessons on {name}\n\nWritten by `python -m claims.lessons_file` "
             f"(items x{items:g}, {draws} random draws per control) in {seconds:.0f} s. Each row: "
             "the verdict, n, the effect with its 95 % bootstrap interval against its control, "

@@ -149,3 +149,17 @@ def test_notebooks_decide_verdicts_only_through_the_registry():
     for nb, source in _master_sources().items():
         own = re.findall(r"\b(\w+_verdicts?)\b", source)
         assert not own, f"notebook {nb} decides with {sorted(set(own))}, outside the claims registry"
+
+
+def test_a_claim_on_the_course_models_own_data_is_not_applicable_elsewhere(course_model):
+    model, tokenizer = course_model
+    ran = []
+    own = Claim("00", "own-data", "labels from the course model's training data",
+                lambda ctx: ran.append(1) or Measurement(mean_interval(np.ones(24)), None),
+                Threshold("mean", ">=", 0.5), "none", known_data=True)
+    [(_, on_course)] = report(Context(model, tokenizer, "course"), entries=[own])
+    assert on_course.holds and on_course.applicable and ran == [1]
+    [(_, elsewhere)] = report(Context(object(), tokenizer, "other"), entries=[own])
+    assert not elsewhere.applicable and not elsewhere.holds and ran == [1]
+    table = markdown([(own, elsewhere)], "other")
+    assert "| n/a |" in table and "0 of 0 hold (1 not applicable to this model)" in table
