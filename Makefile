@@ -121,8 +121,9 @@ fv-smollm2: setup
 	$(BIN)/python -m utils.function_vector_report --model $(SMOLLM2) \
 	  --out lessons/smollm2_function_vectors.json $(if $(TASKS),--tasks $(TASKS))
 
+# Each notebook on the model it is built with; BENCH_MODEL=smollm2 runs every notebook on it.
 bench: setup
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
 
 # Chromium for the browser test: apt as root where it is missing (about 70 s, once).
 browser:

@@ -43,12 +43,14 @@ def _caption(part: dict) -> str:
 
 
 def notebooks_md(part: dict) -> list[str]:
-    rows = [[r["notebook"], _seconds(r["seconds"]), r["status"]] for r in part["rows"]]
+    # rows of older runs carry no model: they ran on the course model
+    rows = [[r["notebook"], r.get("model", "course"), _seconds(r["seconds"]), r["status"]]
+            for r in part["rows"]]
     total = sum(r["seconds"] for r in part["rows"])
-    rows.append(["**whole course**", f"**{_seconds(total)}**",
+    rows.append(["**whole course**", "", f"**{_seconds(total)}**",
                  "ok" if all(r["status"] == "ok" for r in part["rows"]) else "see above"])
-    return (["## Solved notebooks, top to bottom, course model on CPU", "", _caption(part), ""]
-            + _table(["notebook", "wall time", "status"], rows)
+    return (["## Solved notebooks, top to bottom, on CPU", "", _caption(part), ""]
+            + _table(["notebook", "model", "wall time", "status"], rows)
             + ["", "Each notebook is executed from an in-memory copy with the harness that builds "
                "the solved notebooks (kernel start and model loading included)."])
 

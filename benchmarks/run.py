@@ -3,6 +3,7 @@
     python -m benchmarks.run                   # everything (about 15-20 minutes on 2 CPU cores)
     python -m benchmarks.run --only speedups   # one part: notebooks, attribution, speedups
     python -m benchmarks.run --quick           # short prompts, course model only (a smoke run)
+    python -m benchmarks.run --only notebooks --model smollm2   # every notebook on SmolLM2
 
 Timings are ratios measured side by side in one run on one machine (whose CPU, cores, RAM and
 torch version are stored with the figures); compare seconds only within one results file.
@@ -30,7 +31,8 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def run(parts, quick: bool, notebooks: list[str] | None, lengths=(64, 512)) -> dict:
+def run(parts, quick: bool, notebooks: list[str] | None, lengths=(64, 512),
+        model: str | None = None) -> dict:
     """{part: {"machine", "quick", "seconds", "rows", ...}} for each part asked for."""
     import torch
 
@@ -46,9 +48,9 @@ def run(parts, quick: bool, notebooks: list[str] | None, lengths=(64, 512)) -> d
     if "notebooks" in parts:
         from benchmarks.notebooks import notebook_times
 
-        log("Solved notebooks on the course model (CPU):")
+        log(f"Solved notebooks (CPU), each on {model or 'its own model'}:")
         machine, started = machine_info(), time.perf_counter()
-        part("notebooks", machine, started, rows=notebook_times(notebooks, log=log))
+        part("notebooks", machine, started, rows=notebook_times(notebooks, log=log, model=model))
     if "attribution" in parts or "speedups" in parts:
         from utils.models import load_model
 
@@ -83,6 +85,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--notebooks", nargs="*", help="number prefixes of solved notebooks (default: all)")
+    parser.add_argument("--model", default=None,
+                        help="run every notebook on this model (e.g. smollm2); default: each "
+                             "notebook on the model it is built with")
     parser.add_argument("--quick", action="store_true", help="the first length only, course model only")
     parser.add_argument("--lengths", nargs="+", type=int, default=[64, 512],
                         help="prompt lengths of the attribution part (default: 64 512)")
@@ -100,7 +105,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)   # the notebooks' kernels too
     started = time.perf_counter()
-    results = run(args.only, args.quick, args.notebooks, tuple(args.lengths))
+    results = run(args.only, args.quick, args.notebooks, tuple(args.lengths), args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "results.json"
     # A partial run (--only) keeps the other parts of an earlier run; each part carries the
