@@ -163,3 +163,26 @@ def test_a_claim_on_the_course_models_own_data_is_not_applicable_elsewhere(cours
     assert not elsewhere.applicable and not elsewhere.holds and ran == [1]
     table = markdown([(own, elsewhere)], "other")
     assert "| n/a |" in table and "0 of 0 hold (1 not applicable to this model)" in table
+
+
+def test_the_smollm2_lessons_file_is_the_registry_on_smollm2():
+    """lessons/smollm2.json (`make lessons-smollm2`) lists every registry entry of the notebooks
+    it covers, each with n, its control's spread and a verdict, decided with today's thresholds:
+    a changed claim or threshold means rebuilding the file."""
+    import json
+    from pathlib import Path
+
+    from claims.lessons_file import entries
+    data = json.loads((Path(__file__).resolve().parents[1] / "lessons" / "smollm2.json").read_text())
+    rows = {row["id"]: row for row in data["entries"]}
+    covered = {row["notebook"] for row in data["entries"]}
+    expected = [c for c in entries(tuple(sorted(covered)))]
+    assert list(rows) == [c.id for c in expected], "rebuild with make lessons-smollm2"
+    assert {"01", "02", "03"} <= covered   # the notebooks that run on SmolLM2 by default
+    for claim in expected:
+        row = rows[claim.id]
+        assert row["threshold"] == " and ".join(map(str, claim.thresholds)), claim.id
+        assert row["claim"] == claim.text, claim.id
+        if row.get("applicable", True):
+            assert row["n"] >= 1 and row["control_spread"] and isinstance(row["holds"], bool)
+            assert f"n = {row['n']}" in row["sentence"], claim.id

@@ -28,9 +28,9 @@ def solved_with(nb) -> str:
     return nb.metadata.get("course", {}).get("solved_with", "course")
 
 
-def execute(nb, cwd: Path, timeout: int = 1800):
+def execute(nb, cwd: Path, timeout: int = 1800, model: str | None = None):
     """Run `nb` (an nbformat notebook, filled in place and returned) top to bottom in `cwd` on
-    its model (`solved_with`), offline; widget state is not stored.
+    `model`, by default its own (`solved_with`), offline; widget state is not stored.
 
     Each cell keeps the outputs it printed itself: a later cell's update of an earlier display
     (the explorer's snapshot follows its widget) is not written back, because nbval compares
@@ -44,7 +44,7 @@ def execute(nb, cwd: Path, timeout: int = 1800):
                 super()._update_display_id(display_id, msg)
 
     env_before = dict(os.environ)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": solved_with(nb),
+    os.environ.update({"HF_HUB_OFFLINE": "1", "XAI_MODEL": model or solved_with(nb),
                        "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0",
                        "XAI_PROGRESS": "static"})
     try:
