@@ -109,11 +109,13 @@ eval-model: setup
 	$(BIN)/python -m claims.course_lessons
 
 # SmolLM2's lessons file (lessons/smollm2.json and .md): every entry of the claims registry on
-# SmolLM2-135M-Instruct. LESSON_ITEMS scales the item counts (CPU time: see the .md's header).
+# SmolLM2-135M-Instruct. NB="05 06" re-runs only those notebooks' rows and keeps the others.
+# LESSON_ITEMS scales the item counts (1.0: n = 20-24 per claim; CPU time per notebook: the .md).
 SMOLLM2 ?= smollm2
-LESSON_ITEMS ?= 0.5
+LESSON_ITEMS ?= 1.0
 lessons-smollm2: setup
-	$(BIN)/python -m claims.lessons_file --model $(SMOLLM2) --out lessons/smollm2 --items $(LESSON_ITEMS)
+	$(BIN)/python -m claims.lessons_file --model $(SMOLLM2) --out lessons/smollm2 \
+	  --items $(LESSON_ITEMS) $(if $(NB),--update $(NB))
 
 # Todd et al.'s function-vector protocol on every word task, on SmolLM2 (TASKS="a b" for some):
 # lessons/smollm2_function_vectors.json. Minutes per task on a CPU.

@@ -100,6 +100,16 @@ def test_the_lessons_file_writes_json_and_markdown(tmp_path, tiny_model_dir):
     assert "cp-lrp-conservation" in ids and "conflict-ranks" in ids
     assert all("n" in row and "control_spread" in row and "holds" in row for row in data["entries"])
     assert out.with_suffix(".md").read_text().startswith("# Lessons on ")
+    # --update re-runs one notebook and keeps the other's rows and settings
+    assert main(["--model", str(tiny_model_dir), "--out", str(out), "--items", "0.25",
+                 "--draws", "12", "--update", "01"]) == 0
+    updated = json.loads(out.with_suffix(".json").read_text())
+    assert [row["id"] for row in updated["entries"]] == ids
+    assert updated["runs"]["01"]["draws"] == 12 and updated["runs"]["04"]["draws"] == 10
+    assert [r for r in updated["entries"] if r["notebook"] == "04"] == \
+        [r for r in data["entries"] if r["notebook"] == "04"]
+    text = out.with_suffix(".md").read_text()
+    assert "01: items x0.25, 12 draws" in text and "04: items x0.25, 10 draws" in text
 
 
 def test_one_verdict_is_printed_by_id(course_model, capsys):
