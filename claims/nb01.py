@@ -30,16 +30,27 @@ def _ratios(ctx: Context, method: str) -> np.ndarray:
     return ctx.memo(f"nb01.ratios.{method}", compute)
 
 
+def conservation_measurement(ratios, method: str) -> Measurement:
+    """The conservation entry of `method` from its ratios [n prompts] (relevance sum / logit,
+    notebook 01's conservation_ratios): AttnLRP's mean ratio, or CP-LRP's |ratio - 1|.
+    The notebook decides its conservation cells with it, so both run one decision."""
+    ratios = np.asarray(ratios, dtype=float)
+    details = {"ratio_min": float(ratios.min()), "ratio_max": float(ratios.max())}
+    if method == "AttnLRP":
+        return Measurement(mean_interval(ratios), None, "AttnLRP relevance / logit",
+                           "conserved (1.00)", details)
+    if method == "CP-LRP":
+        return Measurement(mean_interval(np.abs(ratios - 1)), None,
+                           "CP-LRP |relevance / logit - 1|", "conserved (0.00)", details)
+    raise ValueError(f"conservation is registered for 'AttnLRP' and 'CP-LRP', not {method!r}")
+
+
 def _attnlrp_conservation(ctx: Context) -> Measurement:
-    return Measurement(mean_interval(_ratios(ctx, "AttnLRP")), None, "AttnLRP relevance / logit",
-                       "conserved (1.00)")
+    return conservation_measurement(_ratios(ctx, "AttnLRP"), "AttnLRP")
 
 
 def _cp_lrp_error(ctx: Context) -> Measurement:
-    ratios = _ratios(ctx, "CP-LRP")
-    return Measurement(mean_interval(np.abs(ratios - 1)), None, "CP-LRP |relevance / logit - 1|",
-                       "conserved (0.00)", {"ratio_min": float(ratios.min()),
-                                            "ratio_max": float(ratios.max())})
+    return conservation_measurement(_ratios(ctx, "CP-LRP"), "CP-LRP")
 
 
 def _sinks(ctx: Context) -> Measurement:

@@ -3,6 +3,7 @@ batching bugs of occlusion, a wrong summation axis, a missing retain_grad, LRP s
 left on, a session patched by lxt's own monkey_patch, and the last-row head relevance. Every
 check of the two notebooks meets at least two typical wrong answers here or in
 test_checks_core.py."""
+import numpy as np
 import pytest
 import torch
 import transformers.models.llama.modeling_llama as modeling_llama
@@ -194,11 +195,19 @@ def test_conservation_ratios_mistakes_are_named(capsys):
     })
 
 
-def test_conservation_verdict_reads_ratios_and_tables():
-    from utils.attribution import conservation_verdict
-    assert conservation_verdict(torch.tensor([1.0, 0.995]), "CP-LRP")[0]
-    holds, figure = conservation_verdict([0.3, 0.5], "AttnLRP")
-    assert not holds and "from 0.30 to 0.50 on 2 prompts" in figure
+def test_conservation_is_decided_by_the_registry_on_the_notebooks_ratios():
+    from claims import find
+    from claims.nb01 import conservation_measurement
+    from utils.attribution import conservation_line
+    cp = find("cp-lrp-conservation")
+    assert cp.decide_on(conservation_measurement(np.full(24, 1.004), "CP-LRP")).holds
+    assert not cp.decide_on(conservation_measurement(np.full(24, 0.9), "CP-LRP")).holds
+    attn = find("attnlrp-conservation").decide_on(
+        conservation_measurement(np.linspace(0.3, 0.5, 24), "AttnLRP"))
+    assert attn.holds and attn.n == 24 and "n = 24" in attn.figure
+    with pytest.raises(ValueError, match="AttnLRP"):
+        conservation_measurement([1.0], "Input x Gradient")
+    assert "from 0.30 to 0.50 on 2 prompts" in conservation_line(torch.tensor([0.3, 0.5]), "IxG")
 
 
 # ---------------------------------------------------------------- misdiagnoses and padded cases

@@ -4,6 +4,7 @@ come from the scoring split."""
 import json
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,11 +108,19 @@ def test_report_on_the_course_model(course_model):
     scored = {x for x, _ in report["scoring_pairs"]}
     parts = R.split_pairs(R.check_pairs(FV_TASKS["singular_plural"], 4))
     assert scored <= {x for x, _ in parts["scoring"]}
-    holds, sentence = R.report_verdict(report)
-    assert f"n = {n}" in sentence and holds is (n >= 20 and report["with_vector"]
-                                                 - report["zero_shot"] >= 0.4
-                                                 and max(report["random_heads"])
-                                                 - report["zero_shot"] <= 0.1)
+    assert len(report["zero_shot_right"]) == len(report["with_vector_right"]) == n
+    assert sum(report["with_vector_right"]) / n == pytest.approx(report["with_vector"])
+    # the registry decides the course's bar on the report's own per-query outcomes
+    from claims import find
+    from claims.nb03 import function_vector_measurement
+    m = function_vector_measurement({"singular_plural": report})
+    decided = find("function-vector-gain").decide_on(m)
+    gains = np.array(report["with_vector_right"]) - np.array(report["zero_shot_right"])
+    assert m.n == n and m.effect.mean == pytest.approx(gains.mean())
+    assert m.control.n_draws == 10 and m.control.high == pytest.approx(
+        max(report["random_heads"]) - report["zero_shot"])
+    assert f"n = {n}" in decided.figure and decided.holds is (
+        m.effect.low >= 0.4 and m.control.high <= 0.1)
     json.dumps(R.json_ready(report))
 
 
@@ -120,8 +129,9 @@ def test_a_task_the_model_cannot_do_is_reported_not_faked(course_model):
     pairs = [(f"zq{i}x", f"kv{i}y") for i in range(40)]     # nonsense: nothing to learn
     report = R.function_vector_report(model, tokenizer, pairs, n_demos=3, verbose=False)
     assert "skipped" in report and "with_vector" not in report
-    holds, sentence = R.report_verdict(report)
-    assert not holds and "no vector" in sentence
+    from claims.nb03 import function_vector_measurement
+    with pytest.raises(ValueError, match="no task has a function vector"):
+        function_vector_measurement({"nonsense": report})
 
 
 # ---------------------------------------------------------------------------------------------

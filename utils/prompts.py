@@ -439,6 +439,9 @@ FV_TASKS = {
         ('dinner', 'd'), ('fabric', 'f'), ('grape', 'g'), ('harbor', 'h'), ('iron', 'i'), ('juice',
         'j'), ('kayak', 'k'), ('lantern', 'l'), ('meadow', 'm'), ('onion', 'o'), ('puppy', 'p')],
 }
+# The tasks notebook 03 runs the whole function-vector protocol on (minutes each on a CPU; add
+# more on a GPU): SmolLM2 solves them in context, so their vectors can be scored.
+FV_NOTEBOOK_TASKS = ("present_past", "lower_upper", "singular_plural")
 FV_DEMO_PAIRS = 6   # the first 6 pairs of each task are demonstrations; the rest are queries
 
 # Notebook 03: prompt pairs for head transplants, measured over several pairs. Each row:

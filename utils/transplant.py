@@ -129,18 +129,6 @@ def transplant_effects(model, tokenizer, pairs, k, *, scores_fn, capture, transp
     return pd.DataFrame(rows)
 
 
-def transplant_verdict(table, margin: float = 0.1) -> tuple[bool, str]:
-    """Whether the top heads move the target toward the source's answer clearly more than
-    random heads: mean log-probability rise ahead of the random mean by `margin` (nats) and
-    ahead on more than half of the pairs. Returns (holds, figure)."""
-    top, rand = table["rise, top heads"], table["rise, random heads"]
-    wins = int((top > rand).sum())
-    holds = bool(top.mean() - rand.mean() >= margin and wins > len(table) / 2)
-    return holds, (f"mean rise of log p(source answer) {top.mean():+.2f} with the top heads, "
-                   f"{rand.mean():+.2f} with random heads; top heads ahead on {wins} of "
-                   f"{len(table)} pairs")
-
-
 def mean_layer(heads) -> float:
     """Mean layer of a list of (layer, head)."""
     return sum(layer for layer, _ in heads) / len(heads)
