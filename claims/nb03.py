@@ -64,7 +64,11 @@ def _rise(ctx: Context, pair: dict, heads) -> float:
 
 def _batched_rises(ctx: Context, heads) -> np.ndarray:
     """Rise of log p(source answer) per pair [n_pairs] with `heads` transplanted, every target
-    in one left-padded batch (each row gets its own source's head outputs)."""
+    in one left-padded batch (each row gets its own source's head outputs).
+
+    A transplant writes at the last position only, so nothing before it changes: the targets'
+    prefixes run once and are kept as a key/value cache, and each set of heads runs the last
+    token alone (about as many times faster as the targets have tokens)."""
     import torch
 
     from utils.hooks import o_proj_pre_hooks
@@ -89,12 +93,23 @@ def _batched_rises(ctx: Context, heads) -> np.ndarray:
             return (x.flatten(-2),) + tuple(args[1:])
         return hook
 
+    ids, mask, pos = batch
+    prefix = ids.shape[1] - 1
+
+    def run_prefix():
+        with torch.no_grad():
+            return ctx.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
+                             position_ids=pos[:, :-1], use_cache=True).past_key_values
+    cache = ctx.memo("nb03.prefix_cache", run_prefix)
+
     def log_p(hooks):
-        with torch.no_grad(), o_proj_pre_hooks(ctx.model, hooks):
-            ids, mask, pos = batch
-            # logits_to_keep=1: the unembedding runs for the last position only
-            logits = ctx.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                               logits_to_keep=1).logits[:, -1]
+        try:
+            with torch.no_grad(), o_proj_pre_hooks(ctx.model, hooks):
+                logits = ctx.model(input_ids=ids[:, -1:], attention_mask=mask,
+                                   position_ids=pos[:, -1:], past_key_values=cache,
+                                   use_cache=True).logits[:, -1]
+        finally:
+            cache.crop(prefix)   # back to the prefix for the next set of heads
         return logits.float().cpu().log_softmax(-1)[torch.arange(len(pairs)), tokens].numpy()
     clean = ctx.memo("nb03.batch_clean", lambda: log_p({}))
     return log_p({layer: write(layer) for layer in by_layer}) - clean
