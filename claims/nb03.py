@@ -170,14 +170,36 @@ def function_vector_measurement(reports: dict) -> Measurement:
                        "random heads", details)
 
 
-def _function_vector_gain(ctx: Context) -> Measurement:
-    """Notebook 03's word tasks (FV_NOTEBOOK_TASKS) through the whole protocol."""
+def head_choice_overlap_measurement(reports: dict, draws: int = 1000, seed: int = 0) -> Measurement:
+    """How many of the k heads the indirect effect and LRP both choose, per task with a vector
+    (n = tasks), against `draws` seeded pairs of random k-head choices per task, averaged over
+    the tasks the same way (one figure per draw)."""
+    done = [r for r in reports.values() if "skipped" not in r]
+    if not done:
+        raise ValueError("no task has a function vector on this model, so there are no head "
+                         "choices to compare")
+    rng = np.random.default_rng(seed)
+    n_heads = len(done[0]["effects"]) * len(done[0]["effects"][0])
+    random_means = np.mean([[len(np.intersect1d(rng.choice(n_heads, r["k"], replace=False),
+                                                rng.choice(n_heads, r["k"], replace=False)))
+                             for _ in range(draws)] for r in done], axis=0)
+    effect = mean_interval([r["overlap"] for r in done])
+    return Measurement(effect, against_draws(effect.mean, random_means),
+                       f"heads shared by the indirect-effect and LRP choices (of {done[0]['k']})",
+                       "two random choices", {"per_task": [r["overlap"] for r in done]})
+
+
+def _function_vector_reports(ctx: Context) -> dict:
+    """function_vector_report on each of notebook 03's tasks (FV_NOTEBOOK_TASKS)."""
     from utils.function_vectors import function_vector_report
     from utils.prompts import FV_NOTEBOOK_TASKS, FV_TASKS
-    reports = ctx.memo("nb03.fv_reports", lambda: {
+    return ctx.memo("nb03.fv_reports", lambda: {
         task: function_vector_report(ctx.model, ctx.tokenizer, FV_TASKS[task], verbose=False)
         for task in FV_NOTEBOOK_TASKS})
-    return function_vector_measurement(reports)
+
+
+def _function_vector_gain(ctx: Context) -> Measurement:
+    return function_vector_measurement(_function_vector_reports(ctx))
 
 
 CLAIMS = [
@@ -196,4 +218,9 @@ MEASUREMENTS = [
           "many heads lifts it by more than 0.10", _function_vector_gain,
           (Threshold("low", ">=", 0.40), Threshold("control_extreme", "<=", 0.10)),
           "random heads (per draw)", course=False),
+    # n = the notebook's tasks (3): a lessons-file figure, indicative, not a claim
+    Claim("03", "ie-lrp-heads-overlap",
+          "The indirect-effect and LRP head choices share more heads than two random choices",
+          lambda ctx: head_choice_overlap_measurement(_function_vector_reports(ctx)),
+          Threshold("p", "<=", 0.05), "random pairs of k-head choices", course=False),
 ]

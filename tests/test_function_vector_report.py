@@ -181,3 +181,18 @@ def test_running_from_a_layer_restores_the_full_stack(course_model):
             assert len(decoder_layers(model)) == len(layers) - 3
             raise RuntimeError("inside the block")
     assert decoder_layers(model) is layers
+
+
+def test_head_choice_overlap_is_set_against_random_pairs_of_choices():
+    from claims import find
+    from claims.nb03 import head_choice_overlap_measurement
+    report = lambda overlap: {"effects": [[0.0] * 9] * 30, "k": 10, "overlap": overlap}  # noqa: E731
+    m = head_choice_overlap_measurement({"a": report(4), "b": report(5), "c": report(3)})
+    assert m.n == 3 and m.effect.mean == pytest.approx(4.0)
+    # two random choices of 10 of 270 heads share 10 * 10 / 270 = 0.37 on average
+    assert m.control.n_draws == 1000 and abs(m.control.mean - 100 / 270) < 0.05
+    assert find("ie-lrp-heads-overlap").decide_on(m).holds
+    assert not find("ie-lrp-heads-overlap").decide_on(
+        head_choice_overlap_measurement({"a": report(0), "b": report(0)})).holds
+    with pytest.raises(ValueError, match="no task has a function vector"):
+        head_choice_overlap_measurement({"a": {"skipped": "too few"}})

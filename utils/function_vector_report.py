@@ -503,20 +503,6 @@ def add_another_task_control(model, tokenizer, reports: dict) -> None:
                                                    other["vector"], r["layer"])[0]
 
 
-def overlap_summary(reports: dict) -> tuple[bool, str]:
-    """Do the indirect-effect and LRP head choices share more heads than two random choices of
-    the same size (k * k / n_heads on average)? Over the tasks with a vector: (holds, figure)."""
-    done = [r for r in reports.values() if "skipped" not in r]
-    if not done:
-        return False, "no task has a vector on this model, so there are no heads to compare"
-    shared = [r["overlap"] for r in done]
-    chance = sum(r["overlap_chance"] for r in done) / len(done)
-    mean = sum(shared) / len(shared)
-    return bool(mean > chance), (f"on average {mean:.1f} of {done[0]['k']} heads shared "
-                                 f"({', '.join(map(str, shared))} over {len(done)} tasks); two "
-                                 f"random choices share {chance:.2f}")
-
-
 def plot_reports(reports: dict, title: str = "Function vectors, task by task"):
     """Left: each task's layer sweep (selection accuracy with the vector added after each
     layer); right: the scored accuracies, each random-head draw a dot. A matplotlib Figure."""
