@@ -48,8 +48,8 @@ def _studies(ctx: Context) -> list[dict]:
         from utils.lrp import attnlrp
         from utils.models import model_shape
         from utils.patching import cache_activations, patch_heads
-        from utils.patching_analysis import (label_positions, noising_heads, normalised_metric,
-                                             patch_last_position)
+        from utils.patching_analysis import (heads_together, label_positions, noising_heads,
+                                             normalised_metric, patch_last_position)
 
         n_layers, n_heads, _ = model_shape(ctx.model)
         singles = [[(layer, head)] for layer in range(n_layers) for head in range(n_heads)]
@@ -60,10 +60,15 @@ def _studies(ctx: Context) -> list[dict]:
             with attnlrp(ctx.model):
                 lrp = head_relevance(ctx.model, pair.clean_ids, item["answer_id"],
                                      foil_id=item["foil_id"])
+            every = patch_heads(ctx.model, pair, cache, "z", metric)
+            # at the label positions alone only the strongest layer-0 head is read (_layer0):
+            # patch it alone there, one run instead of one per head; the other heads stay NaN
+            labels = torch.full_like(every, float("nan"))
+            head0 = int(every[0].argmax())
+            labels[0, head0] = heads_together(ctx.model, pair, cache, [(0, head0)], metric,
+                                              positions=label_positions(pair))
             studies.append(dict(
-                item=item, pair=pair, cache=cache, metric=metric,
-                every=patch_heads(ctx.model, pair, cache, "z", metric),
-                labels=patch_heads(ctx.model, pair.subset(label_positions(pair)), cache, "z", metric),
+                item=item, pair=pair, cache=cache, metric=metric, every=every, labels=labels,
                 # the last position alone: one token per patch (as patch_heads, up to rounding)
                 last=patch_last_position(ctx.model, pair, cache, singles, metric).reshape(
                     n_layers, n_heads),
