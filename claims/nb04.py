@@ -51,16 +51,18 @@ def ablation_measurement(result: dict, kind: str) -> Measurement:
     difference, below the random sets), memory heads the reverse."""
     if kind not in ("in-context", "memory"):
         raise ValueError(f"kind is 'in-context' or 'memory', got {kind!r}")
-    clean = np.asarray(result["nothing ablated"])
-    effect = mean_interval(np.asarray(result[f"{kind} heads"]) - clean)
+    clean, ablated = np.asarray(result["nothing ablated"]), np.asarray(result[f"{kind} heads"])
+    effect = mean_interval(ablated - clean)
     draws = (np.asarray(result[f"random {kind}"]) - clean).mean(axis=1)
     alternative = "less" if kind == "in-context" else "greater"
+    # the answer rate this side carries (the figure's rates), before and after the ablation
+    sign = 1 if kind == "in-context" else -1
+    rate = "context-answer rate" if kind == "in-context" else "memory-answer rate"
     return Measurement(effect, against_draws(effect.mean, draws, alternative),
                        f"change of logit diff (context - memory), {kind} heads ablated",
                        "layer-matched random heads",
-                       {"context rate, nothing ablated": float((clean > 0).mean()),
-                        "context rate, heads ablated": float(
-                            (np.asarray(result[f"{kind} heads"]) > 0).mean())})
+                       {f"{rate}, nothing ablated": float((sign * clean > 0).mean()),
+                        f"{rate}, heads ablated": float((sign * ablated > 0).mean())})
 
 
 def _ablation(ctx: Context) -> dict:
