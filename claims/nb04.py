@@ -1,20 +1,22 @@
 """Notebook 04's claims: the naive monitor fails, the provenance monitor works, heads are causal.
 
-Heads are chosen on the notebook's 15 knowledge-conflict prompts and ablated on other prompts:
-held-out conflicts over the course model's made-up world (`claims.items.conflict_samples`).
-The effect is the mean change of each prompt's logit difference (context answer - memory
-answer) when the heads are mean-ablated; the control is the distribution of `ctx.draws` random
-sets of as many heads.
+Heads are chosen on the notebook's 15 knowledge-conflict prompts and ablated on 24 others
+(`HELD_OUT_COUNTERFACTUALS`), exactly as the notebook's ablation cell does
+(`utils.conflicts.ablation_against_random`; the notebook decides the claims with
+`ablation_measurement` on its own result). The effect is the mean change of each prompt's logit
+difference (context answer - memory answer) when the heads are mean-ablated; the control is the
+distribution of `ctx.draws` layer-matched random sets of as many heads.
 
 The monitors are scored patient by patient on held-out patients (their reference summaries,
-labelled by the generator's exact spans), so n counts patients, not tokens.
+labelled by the generator's exact spans), so n counts patients, not tokens. Those labels come from
+the course model's own training data, so on any other model the monitor claims are not
+applicable (`known_data=True`).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from claims import Claim, Context, Measurement, Threshold
-from claims.items import conflict_samples
 from utils.stats import against_draws, mean_interval, paired_test
 
 N_CONFLICTS = 24
@@ -39,77 +41,46 @@ def _heads(ctx: Context):
     return ctx.memo("nb04.heads", compute)
 
 
-def _diffs(ctx: Context, samples, heads, means) -> np.ndarray:
-    """Logit difference context - memory per sample [n], `heads` mean-ablated at every
-    position (as `utils.conflicts.answer_rates` ablates them), all samples in one batch."""
-    import torch
+def ablation_measurement(result: dict, kind: str) -> Measurement:
+    """One side of `utils.conflicts.ablation_against_random` (notebook 04's ablation) as a claim's
+    measurement. kind: "in-context" or "memory".
 
-    from utils.hooks import o_proj_pre_hooks
-    from utils.logits import left_padded
-    from utils.models import input_device, model_shape
-    from utils.tokens import first_divergent_tokens
-
-    def prepare():
-        rows = [first_divergent_tokens(ctx.tokenizer, s.prompt, " " + s.parametric,
-                                       " " + s.contextual) for s in samples]
-        device = input_device(ctx.model)
-        batch = [t.to(device) for t in left_padded(ctx.tokenizer, [r[0][0].tolist() for r in rows])]
-        return batch, torch.tensor([r[1] for r in rows]), torch.tensor([r[2] for r in rows])
-    key = f"nb04.batch.{hash(tuple(s.prompt for s in samples))}"
-    (ids, mask, pos), memory_ids, context_ids = ctx.memo(key, prepare)
-    _, n_heads, head_dim = model_shape(ctx.model)
-    by_layer: dict[int, list[int]] = {}
-    for layer, head in heads:
-        by_layer.setdefault(int(layer), []).append(int(head))
-
-    def ablate(layer):
-        def hook(module, args):
-            x = args[0].clone().unflatten(-1, (n_heads, head_dim))   # the model's tensor stays
-            for head in by_layer[layer]:
-                x[..., head, :] = means[layer, head].to(x)
-            return (x.flatten(-2),) + tuple(args[1:])
-        return hook
-
-    with torch.no_grad(), o_proj_pre_hooks(ctx.model, {l: ablate(l) for l in by_layer}):
-        # logits_to_keep=1: the unembedding runs for the last position only
-        logits = ctx.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                           logits_to_keep=1).logits[:, -1]
-    rows = torch.arange(len(samples))
-    logits = logits.float().cpu()
-    return (logits[rows, context_ids] - logits[rows, memory_ids]).numpy()
+    The effect is each sample's change of the logit difference (context - memory) when the chosen
+    heads are mean-ablated; the control, the mean change for each layer-matched random set of as
+    many heads. In-context heads should push toward the context answer (ablating them lowers the
+    difference, below the random sets), memory heads the reverse."""
+    if kind not in ("in-context", "memory"):
+        raise ValueError(f"kind is 'in-context' or 'memory', got {kind!r}")
+    clean, ablated = np.asarray(result["nothing ablated"]), np.asarray(result[f"{kind} heads"])
+    effect = mean_interval(ablated - clean)
+    draws = (np.asarray(result[f"random {kind}"]) - clean).mean(axis=1)
+    alternative = "less" if kind == "in-context" else "greater"
+    # the answer rate this side carries (the figure's rates), before and after the ablation
+    sign = 1 if kind == "in-context" else -1
+    rate = "context-answer rate" if kind == "in-context" else "memory-answer rate"
+    return Measurement(effect, against_draws(effect.mean, draws, alternative),
+                       f"change of logit diff (context - memory), {kind} heads ablated",
+                       "layer-matched random heads",
+                       {f"{rate}, nothing ablated": float((sign * clean > 0).mean()),
+                        f"{rate}, heads ablated": float((sign * ablated > 0).mean())})
 
 
-def _ablation(ctx: Context):
-    """Per-prompt change of the logit difference for the in-context and the memory heads, and
-    the mean change for each random draw."""
+def _ablation(ctx: Context) -> dict:
+    """`ablation_against_random` as notebook 04 runs it: the heads chosen on COUNTERFACTUALS,
+    ablated on HELD_OUT_COUNTERFACTUALS beside layer-matched random sets."""
     def compute():
-        from utils.conflicts import mean_head_outputs_over
-        from utils.function_vectors import random_heads
-        samples = conflict_samples(ctx.n_items(N_CONFLICTS))
+        from utils.conflicts import ablation_against_random
+        from utils.prompts import HELD_OUT_COUNTERFACTUALS
         _, (memory, in_context) = _heads(ctx)
-        means = mean_head_outputs_over(ctx.model, ctx.tokenizer, samples)
-        clean = _diffs(ctx, samples, (), means)
-        draws = np.array([np.mean(_diffs(ctx, samples, random_heads(ctx.model, len(in_context),
-                                                                   seed=d), means) - clean)
-                          for d in range(min(ctx.draws, MAX_DRAWS))])
-        return {"in-context": _diffs(ctx, samples, in_context, means) - clean,
-                "memory": _diffs(ctx, samples, memory, means) - clean, "random": draws,
-                "clean context rate": float((clean > 0).mean()),
-                "heads": {"in-context": in_context, "memory": memory}}
+        samples = HELD_OUT_COUNTERFACTUALS[:ctx.n_items(N_CONFLICTS)]
+        return ablation_against_random(ctx.model, ctx.tokenizer, samples, memory, in_context,
+                                       n_random=min(ctx.draws, MAX_DRAWS))
     return ctx.memo("nb04.ablation", compute)
 
 
 def _causal(kind: str):
     def measure(ctx: Context) -> Measurement:
-        a = _ablation(ctx)
-        effect = mean_interval(a[kind])
-        # in-context heads should push toward the context answer: ablating them lowers the
-        # difference (below the random draws); memory heads the reverse
-        alternative = "less" if kind == "in-context" else "greater"
-        return Measurement(effect, against_draws(effect.mean, a["random"], alternative),
-                           f"change of logit diff (context - memory), {kind} heads ablated",
-                           "random heads", {"heads": [list(h) for h in a["heads"][kind]],
-                                            "clean context rate": a["clean context rate"]})
+        return ablation_measurement(_ablation(ctx), kind)
     return measure
 
 
@@ -179,21 +150,24 @@ CLAIMS = [
     Claim("04", "naive-monitor-fails",
           "The monitor trained on the counterfactuals' answer tokens does not transfer to the "
           "summaries: its balanced accuracy stays near chance (below 0.65)",
-          _naive_monitor, Threshold("high", "<", 0.65), "fixed reference: chance 0.50"),
+          _naive_monitor, Threshold("high", "<", 0.65), "fixed reference: chance 0.50",
+          known_data=True),
     Claim("04", "provenance-monitor-works",
           "A monitor trained on other patients' summaries with exact provenance reaches balanced "
           "accuracy 0.80 or more on held-out patients, above the majority baseline",
           _provenance_monitor, Threshold("mean", ">=", 0.80),
-          "paired: accuracy minus the majority baseline per patient"),
+          "paired: accuracy minus the majority baseline per patient", known_data=True),
     Claim("04", "in-context-heads-causal",
           "Mean-ablating the in-context heads (chosen on other prompts) lowers the preference "
           "for the context answer, more than random heads do", _causal("in-context"),
-          Threshold("p", "<=", 0.05), "random sets of as many heads",
-          course=False),   # on held-out conflicts the course model's heads do not beat random
+          Threshold("p", "<=", 0.05), "layer-matched random sets of as many heads",
+          # not required of the course model: it holds there (p = 0.03 for the in-context heads,
+          # 0.01 for the memory heads), close to the threshold
+          course=False),
     Claim("04", "memory-heads-causal",
           "Mean-ablating the memory heads (chosen on other prompts) lowers the preference for "
           "the memory answer, more than random heads do", _causal("memory"),
-          Threshold("p", "<=", 0.05), "random sets of as many heads", course=False),
+          Threshold("p", "<=", 0.05), "layer-matched random sets of as many heads", course=False),
 ]
 
 

@@ -46,9 +46,13 @@ def _studies(ctx: Context) -> list[dict]:
         from solutions.activation_patching import attribution_patching
         from solutions.attention_heads import head_relevance
         from utils.lrp import attnlrp
+        from utils.models import model_shape
         from utils.patching import cache_activations, patch_heads
-        from utils.patching_analysis import label_positions, noising_heads, normalised_metric
+        from utils.patching_analysis import (heads_together, label_positions, noising_heads,
+                                             normalised_metric, patch_last_position)
 
+        n_layers, n_heads, _ = model_shape(ctx.model)
+        singles = [[(layer, head)] for layer in range(n_layers) for head in range(n_heads)]
         studies = []
         for item in _items(ctx):
             pair, metric = item["pair"], normalised_metric(item)
@@ -56,11 +60,18 @@ def _studies(ctx: Context) -> list[dict]:
             with attnlrp(ctx.model):
                 lrp = head_relevance(ctx.model, pair.clean_ids, item["answer_id"],
                                      foil_id=item["foil_id"])
+            every = patch_heads(ctx.model, pair, cache, "z", metric)
+            # at the label positions alone only the strongest layer-0 head is read (_layer0):
+            # patch it alone there, one run instead of one per head; the other heads stay NaN
+            labels = torch.full_like(every, float("nan"))
+            head0 = int(every[0].argmax())
+            labels[0, head0] = heads_together(ctx.model, pair, cache, [(0, head0)], metric,
+                                              positions=label_positions(pair))
             studies.append(dict(
-                item=item, pair=pair, cache=cache, metric=metric,
-                every=patch_heads(ctx.model, pair, cache, "z", metric),
-                labels=patch_heads(ctx.model, pair.subset(label_positions(pair)), cache, "z", metric),
-                last=patch_heads(ctx.model, pair.subset([pair.seq_len - 1]), cache, "z", metric),
+                item=item, pair=pair, cache=cache, metric=metric, every=every, labels=labels,
+                # the last position alone: one token per patch (as patch_heads, up to rounding)
+                last=patch_last_position(ctx.model, pair, cache, singles, metric).reshape(
+                    n_layers, n_heads),
                 noise=noising_heads(ctx.model, pair, metric),
                 approx=attribution_patching(ctx.model, pair, cache, metric),
                 lrp=lrp.detach().float() if isinstance(lrp, torch.Tensor) else torch.as_tensor(lrp)))
@@ -80,9 +91,9 @@ def _noising(ctx: Context) -> Measurement:
 
 
 def _layer0(ctx: Context) -> Measurement:
-    from utils.patching_analysis import position_verdict
-    holds = [float(position_verdict(s["every"], s["labels"], s["last"], s["cache"], s["pair"])[0])
-             for s in _studies(ctx)]
+    from utils.patching_analysis import layer0_positions, rewrites_label
+    holds = [float(rewrites_label(layer0_positions(s["every"], s["labels"], s["last"], s["cache"],
+                                                   s["pair"]))) for s in _studies(ctx)]
     return Measurement(mean_interval(holds), None, "share of prompts where the strongest layer-0 "
                        "head acts at the label positions", "most prompts (0.5)")
 
@@ -91,18 +102,15 @@ def _together(ctx: Context) -> Measurement:
     """Per prompt: the 3 strongest last-position heads patched together at the last position;
     control: 3 random heads (one set per draw, the same set on every prompt)."""
     from utils.function_vectors import random_heads
-    from utils.patching import Patch, run_with_patches
-    from utils.patching_analysis import top_heads
+    from utils.patching_analysis import patch_last_position, top_heads
 
     studies = _studies(ctx)
     sets = [random_heads(ctx.model, 3, seed=d) for d in range(min(ctx.draws, MAX_DRAWS))]
     values, draws = [], []
     for s in studies:
-        last = s["pair"].subset([s["pair"].seq_len - 1])
-        rows = [tuple(Patch("z", int(l), head=int(h)) for l, h in heads)
-                for heads in [top_heads(s["last"], 3)] + sets]
-        # one batched run per prompt: row 0 the carriers, then each random draw
-        restored = s["metric"](run_with_patches(ctx.model, last, s["cache"], rows)).tolist()
+        # one batched last-token run per prompt: row 0 the carriers, then each random draw
+        restored = patch_last_position(ctx.model, s["pair"], s["cache"],
+                                       [top_heads(s["last"], 3)] + sets, s["metric"]).tolist()
         values.append(restored[0])
         draws.append(restored[1:])
     effect = mean_interval(values)

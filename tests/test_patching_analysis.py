@@ -1,4 +1,4 @@
-"""Logit-difference metric, noising, several patches per run, attribution patching, verdicts."""
+"""Logit-difference metric, noising, several patches per run, attribution patching, summaries."""
 import torch
 
 from checks.patching import tiny_pair
@@ -6,9 +6,8 @@ from tests.test_patching import gqa_llama
 from utils.patching import (ActivationCache, Patch, cache_activations, patch_heads,
                             run_with_patches)
 from solutions.activation_patching import attribution_patching
-from utils.patching_analysis import (heads_together, logit_diff,
-                                     noising_heads, noising_verdict, normalised_metric,
-                                     together_verdict, usable)
+from utils.patching_analysis import (heads_together, logit_diff, noising_heads, normalised_metric,
+                                     usable)
 
 
 def _item(model, pair, foil_id=7):
@@ -57,14 +56,16 @@ def test_attribution_patching_is_the_first_order_term():
     assert torch.allclose(approx, finite, rtol=5e-2, atol=5e-3), (approx, finite)
 
 
-def test_usable_and_verdicts():
+def test_usable_and_where_the_layer0_head_acts():
+    from utils.patching_analysis import rewrites_label
     items = [dict(right=True, clean=3.0, corrupted=-2.0), dict(right=False, clean=1.0, corrupted=0.0),
              dict(right=True, clean=2.0, corrupted=2.5)]
     kept, left = usable(items)
     assert kept == [items[0]] and [why.split(":")[0] for _, why in left][0].startswith("wrong")
-    scores = torch.tensor([[0.9, 0.1], [0.5, 0.0]])
-    assert noising_verdict(scores, scores, k=2)[0]
-    assert not together_verdict(0.5, scores, [(0, 0)])[0]
+    assert rewrites_label({"every": 0.5, "labels": 0.45, "last": 0.01})
+    assert not rewrites_label({"every": 0.5, "labels": 0.3, "last": 0.01})     # not at the labels
+    assert not rewrites_label({"every": 0.5, "labels": 0.45, "last": 0.2})     # also at the last
+    assert not rewrites_label({"every": 0.01, "labels": 0.01, "last": 0.0})    # restores nothing
 
 
 def test_last_position_patches_equal_full_runs_also_with_pads():
@@ -115,7 +116,7 @@ def test_generated_prompts_have_their_own_demonstrations_and_swapped_labels():
 
 def test_carriers_are_chosen_on_the_other_half_and_agreement_reads_sign_and_size():
     import numpy as np
-    from utils.patching_analysis import (attribution_agreement, carriers_verdict,
+    from utils.patching_analysis import (attribution_agreement, carriers_sentence,
                                          held_out_carriers, prompt_sweep)
 
     model = gqa_llama(seed=5)
@@ -130,8 +131,8 @@ def test_carriers_are_chosen_on_the_other_half_and_agreement_reads_sign_and_size
     again = held_out_carriers(model, items, planted, k=2, n_random=10)
     assert again["heads"][0] == result["heads"][0] and (0, 0) in again["heads"][1]
     assert result["random"].shape == (10, 6)
-    holds, sentence = carriers_verdict(result)
-    assert isinstance(holds, bool) and "n = 6" in sentence and "per prompt" in sentence
+    sentence = carriers_sentence(result)
+    assert "n = 6" in sentence and "per prompt" in sentence and "p = " in sentence
     toy = {"effect": torch.tensor([[[1.0, 0.5], [0.0, 0.0]]]), "approx": torch.tensor([[[0.25, -0.5], [0.0, 0.0]]])}
     agreement = attribution_agreement(toy, k=2)
     assert agreement["same sign"].tolist() == [True, False]

@@ -10,7 +10,7 @@ from utils.monitor import score_against_truth
 from utils.prompts import COUNTERFACTUALS, Counterfactual
 from utils.provenance import (BASELINES, ProvenanceData, adds_over_baselines, balanced_correct,
                               baseline_scores, copy_labels, handover_examples, monitor_features,
-                              monitor_verdict, near_chance_verdict, prompt_ids, reworded_example,
+                              monitor_verdict, prompt_ids, reworded_example,
                               span_labels, summary_labels)
 
 
@@ -159,10 +159,10 @@ def test_ablation_against_random_scores_the_given_heads_and_layer_matched_draws(
     assert np.array_equal(again["random memory"], result["random memory"])     # seeded
     sets = conflicts.layer_matched_sets(context, 4, 50, np.random.default_rng(0))
     assert all(sorted(l for l, _ in s) == [1, 1] and len(set(s)) == 2 for s in sets)
-    verdicts = conflicts.held_out_ablation_verdicts(result)
-    assert set(verdicts) == {"in-context", "memory"}
-    for holds, sentence in verdicts.values():
-        assert isinstance(holds, bool) and "p = " in sentence and "n = 5" in sentence
+    from claims.nb04 import ablation_measurement
+    for kind in ("in-context", "memory"):
+        sentence = ablation_measurement(result, kind).sentence()
+        assert "p = " in sentence and "n = 5" in sentence and "over 20 draws" in sentence
     with pytest.raises(ValueError, match="at least one memory head"):
         conflicts.ablation_against_random(model, tok, samples, [], context)
     with pytest.raises(ValueError, match="at least 2 samples"):
@@ -178,29 +178,22 @@ def test_held_out_conflicts_are_apart_from_the_choosing_ones():
     assert all(s.parametric != s.contextual for s in HELD_OUT_COUNTERFACTUALS)
 
 
-def test_ablation_verdict_needs_more_than_random_heads():
+def test_ablation_claims_need_more_than_random_heads():
+    from claims import find
+    from claims.nb04 import ablation_measurement
     n = 20
     base = np.array([1.0] * 10 + [-1.0] * 10)          # half the samples answer from the context
+    draws = np.tile(base, (100, 1)) + np.linspace(-0.5, 0.5, 100)[:, None]   # a spread around 0
     result = {"nothing ablated": base, "memory heads": base.copy(),
-              "in-context heads": -np.ones(n),          # every context answer gone
-              "random in-context": np.tile(base, (100, 1)),   # random heads change nothing
-              "random memory": np.tile(base, (100, 1))}
-    verdicts = conflicts.held_out_ablation_verdicts(result)
-    assert verdicts["in-context"][0] and not verdicts["memory"][0]
-    result["random in-context"] = -np.ones((100, n))     # random heads do as much: no verdict
-    assert not conflicts.held_out_ablation_verdicts(result)["in-context"][0]
-
-
-def test_near_chance_verdict_names_a_reversed_ranking():
-    truth = [True, True, False, False] * 10
-    reversed_ = score_against_truth([False, True, True, False] * 10, truth,
-                                    scores=[0.3, 0.45, 0.6, 0.5] * 10)
-    holds, sentence = near_chance_verdict(reversed_)
-    assert holds and "wrong way round" in sentence
-    even = score_against_truth([True, False, True, False] * 10, truth,
-                               scores=[0.5, 0.5, 0.5, 0.5] * 10)
-    holds, sentence = near_chance_verdict(even)
-    assert holds and sentence.startswith("near chance")
+              "in-context heads": base - 2,             # every context preference lowered by 2
+              "random in-context": draws, "random memory": draws}
+    in_context, memory = find("in-context-heads-causal"), find("memory-heads-causal")
+    assert in_context.decide_on(ablation_measurement(result, "in-context")).holds
+    assert not memory.decide_on(ablation_measurement(result, "memory")).holds
+    result["random in-context"] = np.tile(base - 3, (100, 1))   # random heads do more: no claim
+    assert not in_context.decide_on(ablation_measurement(result, "in-context")).holds
+    with pytest.raises(ValueError, match="kind"):
+        ablation_measurement(result, "both")
 
 
 def test_reworded_summaries_keep_their_sources_and_defeat_string_matching():

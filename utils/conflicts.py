@@ -372,33 +372,6 @@ def ablation_against_random(model, tokenizer, samples, memory_heads, context_hea
             "random in-context": diffs[3:3 + n_random], "random memory": diffs[3 + n_random:]}
 
 
-def held_out_ablation_verdicts(result: dict) -> dict[str, tuple[bool, str]]:
-    """From `ablation_against_random` on samples the heads were not chosen on: do the in-context heads carry the context's answers, the memory
-    heads the memorised ones, beyond random heads? Each: (holds, sentence with n, the rates and
-    the random sets' spread, the share of random sets beaten and p, via `utils.stats`).
-
-    In-context heads: the context-answer rate (share of samples whose contextual logit wins)
-    must fall below the rate with nothing ablated and below its layer-matched random sets' with p < 0.05
-    (one-sided, p = (1 + random sets at least as low) / (1 + sets)). Memory heads: the same for
-    the memory-answer rate.
-    """
-    from utils.stats import against_draws, sentence
-
-    n = len(result["nothing ablated"])
-    verdicts = {}
-    for key, column, wins in (("in-context", "in-context heads", lambda d: d > 0),
-                              ("memory", "memory heads", lambda d: d < 0)):
-        rate = "context-answer rate" if key == "in-context" else "memory-answer rate"
-        base = float(wins(result["nothing ablated"]).mean())
-        after = float(wins(result[column]).mean())
-        control = against_draws(after, wins(result[f"random {key}"]).mean(axis=1), "less")
-        holds = after < base and control.p_value < 0.05
-        verdicts[key] = (holds, f"{rate} {base:.2f} with nothing ablated; "
-                         + sentence(after, control, label=f"with the {key} heads ablated",
-                                    control_label="layer-matched random heads", n=n))
-    return verdicts
-
-
 def plot_ablation_against_random(result: dict):
     """Two panels: the context-answer and the memory-answer rate of each layer-matched random
     head set (histogram), with the chosen heads' rate and the rate with nothing ablated marked."""

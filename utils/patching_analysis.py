@@ -115,14 +115,6 @@ def top_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 5) -> int:
     return len(top(a) & top(b))
 
 
-def agreement_verdict(name: str, approx: torch.Tensor, exact: torch.Tensor, k: int = 5,
-                      min_rho: float = 0.5) -> tuple[bool, str]:
-    """(holds, sentence): does a cheap score rank heads like activation patching does?"""
-    rho, shared = spearman_rho(approx, exact), top_overlap(approx, exact, k)
-    return rho >= min_rho, (f"{name}: Spearman {rho:+.2f} with activation patching over "
-                            f"{approx.numel()} heads, {shared} of the top {k} heads shared")
-
-
 def mean_of(arrays) -> np.ndarray:
     return np.mean(np.stack([np.asarray(a) for a in arrays]), axis=0)
 
@@ -148,37 +140,23 @@ def self_attention_at(cache, layer: int, head: int, positions) -> float:
     return float(torch.stack([pattern[p, p] for p in positions]).mean())
 
 
-def position_verdict(all_pos, at_labels, at_last, cache, pair) -> tuple[bool, str]:
-    """(holds, sentence): is the strongest layer-0 head (all-position patching) a head that acts
-    at the label positions - most of its effect comes back when patched there alone, almost none
-    at the last position - and does it attend to itself there?"""
-    layer0 = all_pos[0]
-    head = int(layer0.argmax())
-    full, labels, last = float(layer0[head]), float(at_labels[0, head]), float(at_last[0, head])
-    attends = self_attention_at(cache, 0, head, label_positions(pair))
-    # full > 0.05: the head must restore something before its positions can be compared
-    holds = full > 0.05 and labels >= 0.8 * full and abs(last) < 0.1 * full
-    return holds, (f"L0H{head}: {full:+.2f} patched at every position, {labels:+.2f} at the label "
-                   f"positions alone, {last:+.2f} at the last position alone; at the label "
-                   f"positions it gives {attends:.2f} of its attention to the label itself")
+def layer0_positions(all_pos, at_labels, at_last, cache, pair) -> dict:
+    """Where does the strongest layer-0 head (all-position patching) act? Its effect patched at
+    every position, at the label positions alone and at the last position alone, and the share
+    of its attention each label position gives to itself. Returns dict: head (layer-0 index),
+    every, labels, last, self attention."""
+    head = int(all_pos[0].argmax())
+    return {"head": head, "every": float(all_pos[0, head]), "labels": float(at_labels[0, head]),
+            "last": float(at_last[0, head]),
+            "self attention": self_attention_at(cache, 0, head, label_positions(pair))}
 
 
-def together_verdict(together: float, singles: torch.Tensor, heads, min_share: float = 0.8) -> tuple[bool, str]:
-    """(holds, sentence): do `heads`, patched together, restore at least `min_share` of the
-    behaviour? singles: [L, H] their effects one at a time, for comparison."""
-    names = ", ".join(f"L{l}H{h}" for l, h in heads)
-    alone = " + ".join(f"{float(singles[l, h]):.2f}" for l, h in heads)
-    return together >= min_share, (f"{names} together restore {together:.2f} of the behaviour "
-                                   f"(one at a time: {alone})")
-
-
-def noising_verdict(denoise: torch.Tensor, noise: torch.Tensor, k: int = 3) -> tuple[bool, str]:
-    """(holds, sentence): do denoising and noising find mostly the same top-k heads?"""
-    a, b = top_heads(denoise, k), top_heads(noise, k)
-    shared = len(set(a) & set(b))
-    fmt = lambda hs: ", ".join(f"L{l}H{h}" for l, h in hs)   # noqa: E731
-    return shared >= k - 1, (f"top {k} by denoising: {fmt(a)}; by noising: {fmt(b)}; "
-                             f"{shared} shared")
+def rewrites_label(where: dict) -> bool:
+    """From `layer0_positions`: does the head act at the label positions - it restores something
+    (above 0.05), at least 80 % of it patched at the label positions alone and under 10 % at the
+    last position alone?"""
+    full = where["every"]
+    return full > 0.05 and where["labels"] >= 0.8 * full and abs(where["last"]) < 0.1 * full
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,20 +322,19 @@ def held_out_carriers(model, items, sweep: dict, k: int = 3, n_random: int = 100
     return out
 
 
-def carriers_verdict(result: dict) -> tuple[bool, str]:
-    """(holds, sentence): do heads chosen on the other half restore more of the behaviour than
-    layer-matched random sets (p < 0.05, one-sided)? States the mean with its interval, the
-    per-prompt range, the random sets' spread and n (`utils.stats`)."""
+def carriers_sentence(result: dict) -> str:
+    """From `held_out_carriers`: the mean restored by the heads chosen on the other half, with
+    its interval, the layer-matched random sets' spread with the share beaten and p (one-sided,
+    `utils.stats`), n and the per-prompt range."""
     from utils.stats import against_draws, mean_interval, sentence
 
     chosen = mean_interval(result["chosen"])
     control = against_draws(chosen.mean, result["random"].mean(axis=1), "greater")
     worst = int(np.argmin(result["chosen"]))
-    return control.p_value < 0.05, (
-        sentence(chosen, control, label="restored by the chosen heads",
-                 control_label="layer-matched random heads")
-        + f"; per prompt {result['chosen'].min():.2f} (prompt {worst}) to "
-          f"{result['chosen'].max():.2f}")
+    return (sentence(chosen, control, label="restored by the chosen heads",
+                     control_label="layer-matched random heads")
+            + f"; per prompt {result['chosen'].min():.2f} (prompt {worst}) to "
+              f"{result['chosen'].max():.2f}")
 
 
 def attribution_agreement(sweep: dict, k: int = 3) -> dict:

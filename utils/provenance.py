@@ -235,25 +235,6 @@ def monitor_verdict(result: dict, target: float = TARGET_BALANCED_ACCURACY) -> t
                    f"{result.get('ROC AUC', float('nan')):.2f} on {result['tokens']} tokens")
 
 
-def near_chance_verdict(result: dict, bound: float = 0.65) -> tuple[bool, str]:
-    """(holds, sentence): is a monitor no better than chance - balanced accuracy and ROC AUC both
-    below `bound`? The sentence says which way: an ROC AUC below `below` ranks the tokens the
-    wrong way round (memory tokens get the lower scores), which is worse than chance, not near
-    it; between `below` and `bound` it is near chance."""
-    below = 0.45
-    auc = result.get("ROC AUC", float("nan"))
-    holds = result["balanced accuracy"] < bound and not auc >= bound
-    if auc < below:
-        reading = "ROC AUC below chance: it ranks the tokens the wrong way round"
-    elif holds:
-        reading = "near chance"
-    else:
-        reading = "better than chance"
-    return holds, (f"{reading}; balanced accuracy {result['balanced accuracy']:.2f}, ROC AUC "
-                   f"{auc:.2f} (chance: 0.50 for both), accuracy {result['accuracy']:.2f} vs "
-                   f"majority baseline {result['majority baseline']:.2f} on {result['tokens']} tokens")
-
-
 # ---------------------------------------------------------------------------------------------
 # Summaries reworded: the same facts, other words
 
