@@ -170,6 +170,48 @@ def function_vector_measurement(reports: dict) -> Measurement:
                        "random heads", details)
 
 
+# Issue-level bar of one task (Todd et al.'s protocol on a real model): the 95 % interval of the
+# vector's gain starts at TASK_GAIN or above, on at least TASK_MIN_SCORED held-out queries the
+# model solves in context, and none of at least TASK_MIN_DRAWS random-head draws lifts the task
+# by more than TASK_RANDOM_MAX.
+TASK_GAIN, TASK_MIN_SCORED, TASK_RANDOM_MAX, TASK_MIN_DRAWS = 0.40, 20, 0.10, 10
+
+
+def task_bar(report: dict) -> dict:
+    """One task's report against the per-task bar: its gain interval, n, best random gain and
+    whether it passes. A task without a vector (skipped) does not pass."""
+    if "skipped" in report:
+        return {"passes": False, "why": report["skipped"]}
+    gain = mean_interval(np.asarray(report["with_vector_right"], float)
+                         - np.asarray(report["zero_shot_right"], float))
+    best_random = max(r - report["zero_shot"] for r in report["random_heads"])
+    why = [text for fails, text in (
+        (gain.low < TASK_GAIN, f"gain interval starts at {gain.low:.2f} < {TASK_GAIN}"),
+        (report["n_scored"] < TASK_MIN_SCORED, f"n = {report['n_scored']} < {TASK_MIN_SCORED}"),
+        (best_random > TASK_RANDOM_MAX, f"a random draw lifts it by {best_random:.2f} > {TASK_RANDOM_MAX}"),
+        (len(report["random_heads"]) < TASK_MIN_DRAWS,
+         f"{len(report['random_heads'])} random draws < {TASK_MIN_DRAWS}")) if fails]
+    return {"passes": not why, "gain": gain, "n": report["n_scored"],
+            "best_random": best_random, "why": "; ".join(why)}
+
+
+def function_vector_tasks_measurement(reports: dict) -> Measurement:
+    """How many tasks pass the per-task bar (`task_bar`), of the tasks tried ({task: report});
+    n = all scored queries. The label lists which tasks pass and why the others do not."""
+    if not reports:
+        raise ValueError("no task reports: run function_vector_report on at least one task")
+    bars = {task: task_bar(r) for task, r in reports.items()}
+    passing = [t for t, b in bars.items() if b["passes"]]
+    failing = [f"{t} ({b['why']})" for t, b in bars.items() if not b["passes"]]
+    label = (f"tasks passing the per-task bar, of {len(bars)} tried "
+             f"[pass: {', '.join(passing) or 'none'}"
+             + (f"; fail: {'; '.join(failing)}" if failing else "") + "]")
+    n_scored = sum(r.get("n_scored", 0) for r in reports.values())
+    return Measurement(float(len(passing)), None, label, details={
+        t: {k: (str(v) if k == "gain" else v) for k, v in b.items()} for t, b in bars.items()},
+        n_items=max(n_scored, 1))
+
+
 def head_choice_overlap_measurement(reports: dict, draws: int = 1000, seed: int = 0) -> Measurement:
     """How many of the k heads the indirect effect and LRP both choose, per task with a vector
     (n = tasks), against `draws` seeded pairs of random k-head choices per task, averaged over
@@ -218,6 +260,13 @@ MEASUREMENTS = [
           "many heads lifts it by more than 0.10", _function_vector_gain,
           (Threshold("low", ">=", 0.40), Threshold("control_extreme", "<=", 0.10)),
           "random heads (per draw)", course=False),
+    Claim("03", "function-vector-tasks",
+          f"On at least 3 tasks a function vector lifts zero-shot accuracy by at least "
+          f"{TASK_GAIN} (interval low end) on at least {TASK_MIN_SCORED} held-out queries, and "
+          f"no random draw of as many heads lifts that task by more than {TASK_RANDOM_MAX}",
+          lambda ctx: function_vector_tasks_measurement(_function_vector_reports(ctx)),
+          Threshold("mean", ">=", 3), "none (each task's random draws are in its bar)",
+          course=False),
     # n = the notebook's tasks (3): a lessons-file figure, indicative, not a claim
     Claim("03", "ie-lrp-heads-overlap",
           "The indirect-effect and LRP head choices share more heads than two random choices",

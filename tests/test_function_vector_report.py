@@ -134,6 +134,37 @@ def test_a_task_the_model_cannot_do_is_reported_not_faked(course_model):
         function_vector_measurement({"nonsense": report})
 
 
+def _scored(n_right: int, n: int, random_heads) -> dict:
+    """A report as function_vector_report returns it, for a task never right zero-shot."""
+    return {"n_scored": n, "zero_shot": 0.0, "zero_shot_right": [False] * n,
+            "with_vector": n_right / n, "with_vector_right": [True] * n_right + [False] * (n - n_right),
+            "random_heads": list(random_heads)}
+
+
+def test_the_per_task_bar_counts_tasks_and_names_why_each_other_fails():
+    """A task passes only with all three: gain interval from 0.40, n >= 20, every random draw
+    <= 0.10; the verdict needs 3 such tasks and the label says why the others fail."""
+    from claims import find
+    from claims.nb03 import function_vector_tasks_measurement, task_bar
+    clear = _scored(40, 44, [0.0] * 9 + [0.05])
+    reports = {"a": clear, "b": _scored(30, 32, [0.0] * 10), "c": _scored(19, 19, [0.0] * 10),
+               "d": _scored(44, 44, [0.0] * 9 + [0.45]), "e": _scored(12, 40, [0.0] * 10),
+               "f": {"skipped": "the model solves too few queries in context"}}
+    bars = {task: task_bar(r) for task, r in reports.items()}
+    assert [t for t, b in bars.items() if b["passes"]] == ["a", "b"]
+    assert "n = 19 < 20" in bars["c"]["why"] and "0.45 > 0.1" in bars["d"]["why"]
+    assert "starts at" in bars["e"]["why"] and bars["f"]["why"].startswith("the model solves")
+    claim = find("function-vector-tasks")
+    m = function_vector_tasks_measurement(reports)
+    assert m.effect == 2 and m.n == 44 + 32 + 19 + 44 + 40
+    assert not claim.decide_on(m).holds                  # 2 tasks: short of 3
+    reports["g"] = clear
+    assert claim.decide_on(function_vector_tasks_measurement(reports)).holds
+    assert not task_bar(_scored(40, 44, [0.0] * 9))["passes"]     # 9 draws: too few to judge
+    with pytest.raises(ValueError, match="no task reports"):
+        function_vector_tasks_measurement({})
+
+
 # ---------------------------------------------------------------------------------------------
 # transplants: the retrieval pair reads the fact the model answers; probabilities and text
 

@@ -28,6 +28,7 @@ import torch
 from utils import COURSE_ROOT
 from utils.models import input_device
 from utils.monitor import CONTEXTUAL, PARAMETRIC, normalise_relevance
+from utils.progress import progress
 from utils.prompts import handover_messages
 
 # The generator's patients, written by tools/handover_examples.py (the generator itself lives in
@@ -130,7 +131,7 @@ def provenance_dataset(model, tokenizer, examples, *, token_relevance) -> Proven
     `attnlrp(model)` by the caller's choice (e.g. `utils.conflicts.token_head_relevance_batched`).
     """
     features, labels, patient, token_ids = [], [], [], []
-    for i, example in enumerate(examples):
+    for i, example in enumerate(progress(examples, "summaries", min_steps=2)):
         chat = prompt_ids(tokenizer, example["messages"])
         ids, token_labels = span_labels(tokenizer, example["summary"], example["segments"])
         full = torch.cat([chat, torch.tensor([ids])], dim=1).to(input_device(model))
