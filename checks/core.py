@@ -24,14 +24,16 @@ from utils.threads import torch_threads_kept
 Case = tuple[tuple, dict]
 
 
-def tiny_llama(seed: int = 0, vocab_size: int = 64, n_layers: int = 2, n_heads: int = 4):
-    """A small random Llama (eager attention, frozen, eval) for checks: builds in milliseconds."""
+def tiny_llama(seed: int = 0, vocab_size: int = 64, n_layers: int = 2, n_heads: int = 4,
+               n_kv_heads: int | None = None):
+    """A small random Llama (eager attention, frozen, eval) for checks: builds in milliseconds.
+    n_kv_heads below n_heads: grouped-query attention (query heads share key/value heads)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64,
                          num_hidden_layers=n_layers, num_attention_heads=n_heads,
-                         num_key_value_heads=n_heads, max_position_embeddings=128,
+                         num_key_value_heads=n_kv_heads or n_heads, max_position_embeddings=128,
                          attn_implementation="eager")
     model = LlamaForCausalLM(config).eval()
     model.requires_grad_(False)

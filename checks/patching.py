@@ -126,13 +126,18 @@ def _residual_cases():
     for seed, pad_at, swap in ((0, None, False), (2, 4, False), (4, 3, True)):
         pair = tiny_pair(model, seed, pad_at=pad_at)
         pair = pair.swapped() if swap else pair
-        clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
         resid = cache_activations(model, pair.clean_inputs())["resid"]
-
-        def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
-            return normalised_logprob(logits, pair.answer_id, c, k)
-        cases.append(((model, pair, resid, metric), {}))
+        cases.append(((model, pair, resid, _metric_of(model, pair)), {}))
     return cases
+
+
+def _metric_of(model, pair):
+    """The normalised log-prob of pair's answer: 0 on the corrupted run, 1 on the clean one."""
+    clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
+
+    def metric(logits):
+        return normalised_logprob(logits, pair.answer_id, clean_lp, corrupted_lp)
+    return metric
 
 
 def _loop(model, pair, run_inputs, make_hook, metric, remove=True):
@@ -303,21 +308,12 @@ def _attribution_variant(detached=False, clean_run=False, reversed_delta=False, 
 
 
 def _attribution_cases():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     cases = []
     for seed, pad_at in ((0, None), (1, None), (2, 5)):   # the third: a pad in the clean prompt
-        torch.manual_seed(seed)
-        config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                             num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
-        model = LlamaForCausalLM(config).eval().requires_grad_(False)
+        model = tiny_llama(seed=seed, n_kv_heads=2)
         pair = tiny_pair(model, seed=seed, seq_len=7, differ=(2, 4), pad_at=pad_at)
-        clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
         cache = cache_activations(model, pair.clean_inputs())
-
-        def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
-            return normalised_logprob(logits, pair.answer_id, c, k)
-        cases.append(((model, pair, cache, metric), {}))
+        cases.append(((model, pair, cache, _metric_of(model, pair)), {}))
     return cases
 
 
@@ -373,21 +369,13 @@ def _head_variant(whole_layer=False, after_mixing=False, clean_run=False, last_o
 
 
 def _head_cases():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(4)
-    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
-    model = LlamaForCausalLM(config).eval().requires_grad_(False)
+    model = tiny_llama(seed=4, n_kv_heads=2)
     cases = []
     # the last two cases have a pad in the clean prompt: a patch there must leave it alone
     for pad_at, heads in ((None, ((0, 1), (1, 2), (0, 3))), (3, ((0, 2), (1, 1)))):
         pair = tiny_pair(model, seed=5, seq_len=7, differ=(2, 4), pad_at=pad_at)
-        clean_lp, corrupted_lp = clean_and_corrupted_logprob(model, pair)
         z = cache_activations(model, pair.clean_inputs())["z"]
-
-        def metric(logits, pair=pair, c=clean_lp, k=corrupted_lp):
-            return normalised_logprob(logits, pair.answer_id, c, k)
+        metric = _metric_of(model, pair)
         cases += [((model, pair, z, layer, head, metric), {}) for layer, head in heads]
     return cases
 

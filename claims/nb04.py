@@ -94,13 +94,15 @@ def _patients(ctx: Context):
         from utils.lrp import attnlrp
         from utils.models import input_device
         from utils.monitor import fit_monitor
+        from utils.progress import progress
         from utils.provenance import handover_examples, prompt_ids, provenance_dataset, span_labels
 
         with attnlrp(ctx.model):
             train = provenance_dataset(ctx.model, ctx.tokenizer, handover_examples(range(5), "train"),
                                        token_relevance=token_head_relevance_batched)
             patients = []
-            for example in handover_examples(range(ctx.n_items(N_PATIENTS)), "eval"):
+            for example in progress(handover_examples(range(ctx.n_items(N_PATIENTS)), "eval"),
+                                    "held-out patients", min_steps=2):
                 chat = prompt_ids(ctx.tokenizer, example["messages"])
                 ids, labels = span_labels(ctx.tokenizer, example["summary"], example["segments"])
                 full = torch.cat([chat, torch.tensor([ids])], dim=1).to(input_device(ctx.model))

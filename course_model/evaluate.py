@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import string
 import sys
 import time
 
@@ -118,7 +119,33 @@ def context_copy(model, tok, n: int = 400, seed: int = 7) -> dict:
 
 
 # Passage/question shapes the training generator never produces (new verbs, nouns, question
-# words and layouts). Each returns (prompt, answer); names and numbers are eval-only.
+# words and layouts). {x} is a made-up name, {a} the answer; {num}, {name}, {year} and {end} (an
+# answer marker) are drawn from the rng in reading order. Names and numbers are eval-only.
+NEW_SHAPES = {
+    "lends_books": "The {x} library lends out {a} books every week.\n"
+                   "Q: How many books does the {x} library lend out every week?{end}",
+    "list_layout": "{x} harbour facts\n- cranes: {num}\n- boats: {a}\n- piers: {num}\n"
+                   "Q: How many boats does {x} harbour have?{end}",
+    "passive_planted": "Last spring {a} oak saplings were planted by the {x} council.\n"
+                       "Q: How many oak saplings did the {x} council plant?{end}",
+    "days_to_build": "It took {a} days to dig the {x} canal, and {num} days to fill it.\n"
+                     "Q: How many days did it take to dig the {x} canal?{end}",
+    "question_first": "Read the note, then answer: what does the {x} statue weigh?\n"
+                      "Note: The {x} statue weighs {a} kilograms.\nAnswer:",
+    "prize_awarded": "The {x} prize was awarded to {a} in {year}.\n"
+                     "Q: Who received the {x} prize?{end}",
+    "dialogue_grew_up": "{x}: Hello! I grew up in {a}, a small port.\n{name}: Nice to meet you.\n"
+                        "Q: Where did {x} grow up?{end}",
+    "captain_of_ship": "The ship {x} sailed north under captain {a}.\n"
+                       "Q: Who was the captain of the ship {x}?{end}",
+    "pet_named": "{x} has a parrot called {a}, which talks all day.\n"
+                 "Q: What is the name of the parrot of {x}?{end}",
+    "married": "{x} married {a} in the spring.\nQ: Whom did {x} marry?{end}",
+}
+NEW_SHAPE_NAME_KIND = {"prize_awarded", "dialogue_grew_up", "captain_of_ship", "pet_named",
+                       "married"}
+
+
 def _nm(r):
     return text.made_up_name(r, "eval")
 
@@ -131,48 +158,29 @@ def _ending(r):
     return r.choice(["\nA:", "\nA: ", " A:", "\nAnswer:"])
 
 
-NEW_SHAPES = {
-    "lends_books": lambda r, x, n: (f"The {x} library lends out {n} books every week.\n"
-                                    f"Q: How many books does the {x} library lend out every week?"
-                                    f"{_ending(r)}", n),
-    "list_layout": lambda r, x, n: (f"{x} harbour facts\n- cranes: {_num(r)}\n- boats: {n}\n"
-                                    f"- piers: {_num(r)}\nQ: How many boats does {x} harbour have?"
-                                    f"{_ending(r)}", n),
-    "passive_planted": lambda r, x, n: (f"Last spring {n} oak saplings were planted by the {x} "
-                                        f"council.\nQ: How many oak saplings did the {x} council "
-                                        f"plant?{_ending(r)}", n),
-    "days_to_build": lambda r, x, n: (f"It took {n} days to dig the {x} canal, and {_num(r)} days "
-                                      f"to fill it.\nQ: How many days did it take to dig the {x} "
-                                      f"canal?{_ending(r)}", n),
-    "question_first": lambda r, x, n: (f"Read the note, then answer: what does the {x} statue "
-                                       f"weigh?\nNote: The {x} statue weighs {n} kilograms."
-                                       f"\nAnswer:", n),
-    "prize_awarded": lambda r, x, y: (f"The {x} prize was awarded to {y} in {text.year(r)}.\n"
-                                      f"Q: Who received the {x} prize?{_ending(r)}", y),
-    "dialogue_grew_up": lambda r, x, y: (f"{x}: Hello! I grew up in {y}, a small port.\n"
-                                         f"{_nm(r)}: Nice to meet you.\n"
-                                         f"Q: Where did {x} grow up?{_ending(r)}", y),
-    "captain_of_ship": lambda r, x, y: (f"The ship {x} sailed north under captain {y}.\n"
-                                        f"Q: Who was the captain of the ship {x}?{_ending(r)}", y),
-    "pet_named": lambda r, x, y: (f"{x} has a parrot called {y}, which talks all day.\n"
-                                  f"Q: What is the name of the parrot of {x}?{_ending(r)}", y),
-    "married": lambda r, x, y: (f"{x} married {y} in the spring.\n"
-                                f"Q: Whom did {x} marry?{_ending(r)}", y),
-}
-NEW_SHAPE_NAME_KIND = {"prize_awarded", "dialogue_grew_up", "captain_of_ship", "pet_named",
-                       "married"}
+_DRAWN = {"num": _num, "name": _nm, "year": text.year, "end": _ending}
+
+
+def new_shape_item(shape: str, rng, x: str, answer: str) -> tuple[str, str]:
+    """(prompt, answer) of NEW_SHAPES[shape] about `x`; drawn fields are filled in order."""
+    given, parts = {"x": x, "a": answer}, []
+    for literal, field, _, _ in string.Formatter().parse(NEW_SHAPES[shape]):
+        parts.append(literal)
+        if field is not None:
+            parts.append(given[field] if field in given else _DRAWN[field](rng))
+    return "".join(parts), answer
 
 
 def context_copy_new_shapes(model, tok, per_shape: int = 50, seed: int = 11) -> dict:
     rng = random.Random(f"eval-new-{seed}")
     items, shapes = [], []
-    for name, fn in NEW_SHAPES.items():
+    for name in NEW_SHAPES:
         for _ in range(per_shape):
             x = _nm(rng)
             y = _nm(rng) if name in NEW_SHAPE_NAME_KIND else _num(rng)
             while y == x:
                 y = _nm(rng)
-            items.append(fn(rng, x, y))
+            items.append(new_shape_item(name, rng, x, y))
             shapes.append(name)
     gens = greedy(model, tok, [p for p, _ in items], max_new=8)
     ok = [starts_with_answer(g, a) for g, (_, a) in zip(gens, items)]

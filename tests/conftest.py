@@ -67,3 +67,46 @@ def course_model():
     """(model, tokenizer) of the bundled course model on the CPU, loaded once per session."""
     from utils.models import load_model
     return load_model("course", device="cpu", verbose=False)
+
+
+def _one_run_per_patch(model, pair, inputs, hook_at, metric):
+    """metric of one run of `inputs` per valid (layer, position) of `pair` (NaN elsewhere), each
+    with the forward pre-hook hook_at(layer, position) -> (module, hook) on for that run only."""
+    import torch
+
+    n = model.config.num_hidden_layers
+    result = torch.full((n, pair.seq_len), float("nan"))
+    for layer in range(n):
+        for pos in pair.valid_positions.tolist():
+            module, hook = hook_at(layer, pos)
+            handle = module.register_forward_pre_hook(hook)
+            try:
+                with torch.no_grad():
+                    result[layer, pos] = metric(model(**inputs).logits[:, -1])[0]
+            finally:
+                handle.remove()
+    return result
+
+
+@pytest.fixture
+def one_run_per_patch():
+    """The loop of a hand-written residual patch: one run per valid (layer, position)."""
+    return _one_run_per_patch
+
+
+@pytest.fixture
+def own_outputs_transplanted():
+    """(model, ids, heads) -> (clean, patched): the logits of `ids`, then of the same run with
+    the heads' own last-position outputs transplanted back in."""
+    import torch
+
+    from solutions.function_vectors import head_outputs_at_last, transplant_heads
+
+    def run(model, ids, heads):
+        own = head_outputs_at_last(model, ids, heads)
+        with torch.no_grad():
+            clean = model(ids).logits
+            with transplant_heads(model, heads, own):
+                patched = model(ids).logits
+        return clean, patched
+    return run

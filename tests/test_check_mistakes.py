@@ -30,13 +30,19 @@ def _named(capsys, check, reference_fn, wrong: dict):
         assert used is reference_fn and out.startswith("✗") and phrase in out, (phrase, out)
 
 
+def _occluded(model, input_ids, target_id, baseline_id):
+    """The clean target logit and the prompt once per position, that position occluded."""
+    seq = input_ids.shape[1]
+    occ = input_ids.repeat(seq, 1)
+    occ[torch.arange(seq), torch.arange(seq)] = baseline_id
+    return model(input_ids).logits[0, -1, target_id], occ
+
+
 def test_occlusion_batching_bugs_are_named(capsys):
     def rerun_first_rows(model, input_ids, target_id, baseline_id, batch_size=32):
         seq = input_ids.shape[1]
         with torch.no_grad():
-            clean = model(input_ids).logits[0, -1, target_id]
-            occ = input_ids.repeat(seq, 1)
-            occ[torch.arange(seq), torch.arange(seq)] = baseline_id
+            clean, occ = _occluded(model, input_ids, target_id, baseline_id)
             out = []
             for start in range(0, seq, batch_size):
                 n = min(batch_size, seq - start)
@@ -45,12 +51,9 @@ def test_occlusion_batching_bugs_are_named(capsys):
         return drop / drop.abs().max()
 
     def returns_inside_loop(model, input_ids, target_id, baseline_id, batch_size=32):
-        seq = input_ids.shape[1]
         with torch.no_grad():
-            clean = model(input_ids).logits[0, -1, target_id]
-            occ = input_ids.repeat(seq, 1)
-            occ[torch.arange(seq), torch.arange(seq)] = baseline_id
-            for start in range(0, seq, batch_size):
+            clean, occ = _occluded(model, input_ids, target_id, baseline_id)
+            for start in range(0, len(occ), batch_size):
                 drop = clean - model(occ[start:start + batch_size]).logits[:, -1, target_id]
                 return drop / drop.abs().max()                            # the bug
 
@@ -344,7 +347,7 @@ def test_patching_pad_positions_is_named(capsys):
     })
 
 
-def test_hooks_that_write_into_their_args_in_place_are_caught(capsys):
+def test_hooks_that_write_into_their_args_in_place_are_caught(capsys, one_run_per_patch):
     """Editing the tensor a pre-hook receives gives the same logits (so no output comparison
     sees it); the transplant (03 Exercise 1b), head-patch and residual-patch checks catch it."""
     from contextlib import contextmanager
@@ -388,23 +391,15 @@ def test_hooks_that_write_into_their_args_in_place_are_caught(capsys):
 
     def residual_in_place(add):
         def patch(model, pair, clean_resid, metric):
-            n = model.config.num_hidden_layers
-            result = torch.full((n, pair.seq_len), float("nan"))
-            for layer in range(n):
-                for pos in pair.valid_positions.tolist():
-                    def hook(module, args, layer=layer, pos=pos):
-                        hidden = args[0]
-                        if add:
-                            hidden[:, pos] += clean_resid[layer, pos] - hidden[:, pos]
-                        else:
-                            hidden[:, pos] = clean_resid[layer, pos]
-                    handle = decoder_layers(model)[layer].register_forward_pre_hook(hook)
-                    try:
-                        with torch.no_grad():
-                            result[layer, pos] = metric(model(**pair.corrupted_inputs()).logits[:, -1])[0]
-                    finally:
-                        handle.remove()
-            return result
+            def hook_at(layer, pos):
+                def hook(module, args):
+                    hidden = args[0]
+                    if add:
+                        hidden[:, pos] += clean_resid[layer, pos] - hidden[:, pos]
+                    else:
+                        hidden[:, pos] = clean_resid[layer, pos]
+                return decoder_layers(model)[layer], hook
+            return one_run_per_patch(model, pair, pair.corrupted_inputs(), hook_at, metric)
         return patch
 
     _named(capsys, check_transplant_heads, fv.transplant_heads, {

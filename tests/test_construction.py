@@ -3,7 +3,6 @@ transplant changes nothing, CP-LRP conserves the logit, AttnLRP's softmax rule l
 They test the implementation, not what the model learned."""
 import torch
 
-from solutions.function_vectors import head_outputs_at_last, transplant_heads
 from solutions.input_attribution import conservation_ratios, input_x_gradient, lrp_relevance
 from utils.lrp import attnlrp
 from utils.models import model_shape
@@ -11,16 +10,12 @@ from utils.prompts import ATLANTIC_PROMPT, COUNTERFACTUALS, DUST_PROMPT, READING
 from utils.tokens import encode
 
 
-def test_transplanting_heads_own_outputs_changes_nothing(course_model):
+def test_transplanting_heads_own_outputs_changes_nothing(course_model, own_outputs_transplanted):
     model, tokenizer = course_model
     n_layers, n_heads, _ = model_shape(model)
     heads = [(layer, head) for layer in range(n_layers) for head in (0, n_heads - 1)]
     ids = encode(tokenizer, ATLANTIC_PROMPT, model)
-    own = head_outputs_at_last(model, ids, heads)
-    with torch.no_grad():
-        clean = model(ids).logits
-        with transplant_heads(model, heads, own):
-            patched = model(ids).logits
+    clean, patched = own_outputs_transplanted(model, ids, heads)
     assert torch.equal(patched, clean)
 
 

@@ -13,6 +13,7 @@ from course_model import curriculum, data, train  # noqa: E402
 CPU_HP = curriculum.recipe_hp("cpu")
 TINY_HP = dict(CPU_HP, stage1_max=4, probe_every=2, ckpt_every=2, log_every=1,
                stage2_steps=3, stage3_steps=3, warmup=2, phases=[(3, dict(batch=2))])
+TINY_CONFIG = dict(curriculum.CONFIG_CPU, hidden_size=32, intermediate_size=48, head_dim=4)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,18 @@ def tiny_workdir(tmp_path_factory):
 
 def _weights(path):
     return torch.load(path, weights_only=False)["model"]
+
+
+def _batches_drawn(monkeypatch) -> list:
+    """A list that fills with (stream, index, batch) of every batch train draws from now on."""
+    calls = []
+    real = train.batch_rows
+
+    def spy(arr, seed, stream, i, batch):
+        calls.append((stream, i, batch))
+        return real(arr, seed, stream, i, batch)
+    monkeypatch.setattr(train, "batch_rows", spy)
+    return calls
 
 
 def test_three_stages_and_export(tiny_workdir, tmp_path):
@@ -166,19 +179,12 @@ def test_corpus_copies_add_new_documents_deterministically(tiny_workdir):
 def test_gpu_style_settings_train_and_export_on_cpu(tiny_workdir, tmp_path, monkeypatch):
     """The GPU recipe's own settings (a model config in hp, corpus copies, a polish over the
     last steps of stage 2) work on any device; export builds the model from hp's config."""
-    config = dict(curriculum.CONFIG_CPU, hidden_size=32, intermediate_size=48, head_dim=4)
-    hp = dict(TINY_HP, phases=[], config=config, polish_steps=2, polish_frac=0.5,
+    hp = dict(TINY_HP, phases=[], config=TINY_CONFIG, polish_steps=2, polish_frac=0.5,
               corpus_copies={"3": 2})
-    calls = []
-    real = train.batch_rows
-
-    def spy(arr, seed, stage, i, batch):
-        calls.append((stage, i))
-        return real(arr, seed, stage, i, batch)
-    monkeypatch.setattr(train, "batch_rows", spy)
+    calls = _batches_drawn(monkeypatch)
     ckpt = train.train("gpu_style", hp)
     # stage 2 runs steps 4-6; its last two steps also draw stage-1 rows (stream 3)
-    assert [i for stage, i in calls if stage == 3] == [5, 6]
+    assert [i for stream, i, _ in calls if stream == 3] == [5, 6]
     from pathlib import Path
     train.export(Path(ckpt), tmp_path / "model")
     from transformers import AutoConfig
@@ -194,13 +200,7 @@ def test_stage4_follows_stage3_with_its_own_settings(tiny_workdir, monkeypatch):
     starting stage 4 from weights alone (a shipped checkpoint has no optimizer state) gives
     the same weights, since stage 4 starts with fresh optimizer moments anyway."""
     hp = dict(TINY_HP, phases=[], stage4=TINY_STAGE4)
-    calls = []
-    real = train.batch_rows
-
-    def spy(arr, seed, stage, i, batch):
-        calls.append((stage, i, batch))
-        return real(arr, seed, stage, i, batch)
-    monkeypatch.setattr(train, "batch_rows", spy)
+    calls = _batches_drawn(monkeypatch)
     ckpt = train.train_recipe("with4", hp)
     state = torch.load(ckpt, weights_only=False)["state"]
     assert state["stage4_start"] == 4 + 3 + 3 and state["step"] == 4 + 3 + 3 + 3
@@ -287,9 +287,6 @@ def test_a_training_worker_stops_when_its_parent_is_killed():
 
 
 # ------------------------------------------------------------ stages declared once, all trained
-TINY_CONFIG = dict(curriculum.CONFIG_CPU, hidden_size=32, intermediate_size=48, head_dim=4)
-
-
 def _two_steps_a_stage(name: str) -> dict:
     """Recipe `name`'s settings with every stage it schedules cut to two steps of two rows on a
     tiny CPU model in one process (stage 1 ends at the first probe, step 2)."""
@@ -306,14 +303,8 @@ def _two_steps_a_stage(name: str) -> dict:
 
 
 def _train_and_watch(run: str, hp: dict, monkeypatch) -> tuple[dict, list]:
-    """train_recipe's final state and the (stream, index) of every batch it drew."""
-    calls = []
-    real = train.batch_rows
-
-    def spy(arr, seed, stream, i, batch):
-        calls.append((stream, i))
-        return real(arr, seed, stream, i, batch)
-    monkeypatch.setattr(train, "batch_rows", spy)
+    """train_recipe's final state and the (stream, index, batch) of every batch it drew."""
+    calls = _batches_drawn(monkeypatch)
     state = torch.load(train.train_recipe(run, hp), weights_only=False)["state"]
     return state, calls
 
@@ -325,7 +316,7 @@ def _assert_every_stage_trained(state: dict, calls: list, stages: list[int]) -> 
         assert train.stage_start(curriculum.STAGES[n], state) == 2 * k, n
         assert [row[3] for row in state["log"]].count(n) == 2, n
         stream = curriculum.STAGES[n].stream
-        assert [i for s, i in calls if s == stream] == [0, 1], n
+        assert [i for s, i, _ in calls if s == stream] == [0, 1], n
     assert state["step"] == 2 * len(stages)
 
 

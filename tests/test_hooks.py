@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from checks.core import random_ids, tiny_llama
-from solutions.function_vectors import head_outputs_at_last, transplant_heads
+from solutions.function_vectors import transplant_heads
 from utils.hooks import (attention_projection, capture_head_outputs, decoder_layers,
                          layer_pre_hooks, o_proj_pre_hooks, out_projections, projection_hooks,
                          split_heads)
@@ -108,14 +108,9 @@ def test_hooks_removed_when_generation_raises():
     assert _no_hooks_left(model)
 
 
-def test_transplanting_own_output_changes_nothing():
+def test_transplanting_own_output_changes_nothing(own_outputs_transplanted):
     model, ids = tiny_llama(seed=1), random_ids(4, 10)
-    heads = [(0, 0), (0, 3), (1, 1), (1, 2)]
-    own = head_outputs_at_last(model, ids, heads)
-    with torch.no_grad():
-        clean = model(ids).logits
-        with transplant_heads(model, heads, own):
-            patched = model(ids).logits
+    clean, patched = own_outputs_transplanted(model, ids, [(0, 0), (0, 3), (1, 1), (1, 2)])
     assert torch.equal(patched, clean)
 
 

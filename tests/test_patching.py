@@ -14,11 +14,7 @@ from utils.patching import (HEAD_SITES, Patch, align_prompts, cache_activations,
 
 def gqa_llama(seed=0):
     """A tiny Llama with grouped-query attention (4 query heads share 2 key/value heads)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-    torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, attn_implementation="eager")
-    return LlamaForCausalLM(config).eval().requires_grad_(False)
+    return tiny_llama(seed=seed, n_kv_heads=2)
 
 
 @pytest.fixture(scope="module")
@@ -218,37 +214,28 @@ def test_residual_check_names_mistakes_without_placeholder_values(capsys):
         assert "-99" not in capsys.readouterr().out
 
 
-def _one_run_per_patch(model, pair, inputs, where, metric):
-    """metric of one run per valid (layer, position), with a pre-hook that writes
-    value[position] into the input of `module`, where (module, value) = where(layer)."""
-    n = model.config.num_hidden_layers
-    result = torch.full((n, pair.seq_len), float("nan"))
-    for layer in range(n):
-        module, value = where(layer)
-        for pos in pair.valid_positions.tolist():
-            def hook(m, args, value=value, pos=pos):
-                h = args[0].clone(); h[:, pos] = value[pos]
-                return (h, *args[1:])
-            handle = module.register_forward_pre_hook(hook)
-            try:
-                result[layer, pos] = metric(model(**inputs).logits[:, -1])[0]
-            finally:
-                handle.remove()
-    return result
+def _write_at(module, value, pos):
+    """(module, a pre-hook that writes value[pos] into a copy of its input and returns it)."""
+    def hook(m, args):
+        h = args[0].clone(); h[:, pos] = value[pos]
+        return (h, *args[1:])
+    return module, hook
 
 
-def test_residual_check_names_typical_mistakes(capsys):
+def test_residual_check_names_typical_mistakes(capsys, one_run_per_patch):
     def clean_run(model, pair, clean_resid, metric):
-        return _one_run_per_patch(model, pair, pair.clean_inputs(),
-                                  lambda layer: (model.model.layers[layer], clean_resid[layer]), metric)
+        def hook_at(layer, pos):
+            return _write_at(model.model.layers[layer], clean_resid[layer], pos)
+        return one_run_per_patch(model, pair, pair.clean_inputs(), hook_at, metric)
 
     def forward_hook_late(model, pair, clean_resid, metric):
         n = model.config.num_hidden_layers
         shifted = torch.cat([clean_resid[1:], clean_resid[-1:]])
-        return _one_run_per_patch(
-            model, pair, pair.corrupted_inputs(),
-            lambda layer: (model.model.layers[layer + 1], clean_resid[layer + 1]) if layer + 1 < n
-            else (model.model.norm, shifted[layer]), metric)
+        def hook_at(layer, pos):     # the input of the next layer (of the final norm at the end)
+            if layer + 1 < n:
+                return _write_at(model.model.layers[layer + 1], clean_resid[layer + 1], pos)
+            return _write_at(model.model.norm, shifted[layer], pos)
+        return one_run_per_patch(model, pair, pair.corrupted_inputs(), hook_at, metric)
 
     def all_zero(model, pair, clean_resid, metric):
         return torch.zeros(model.config.num_hidden_layers, pair.seq_len)
@@ -256,19 +243,12 @@ def test_residual_check_names_typical_mistakes(capsys):
     _says(capsys, check_patch_residual_stream, clean_run, "runs the clean prompt")
     _says(capsys, check_patch_residual_stream, forward_hook_late, "one layer too late")
     def hook_returns_nothing(model, pair, clean_resid, metric):
-        n = model.config.num_hidden_layers
-        result = torch.full((n, pair.seq_len), float("nan"))
-        for layer in range(n):
-            for pos in pair.valid_positions.tolist():
-                def hook(m, args, layer=layer, pos=pos):
-                    hidden = args[0].clone()
-                    hidden[:, pos] = clean_resid[layer, pos]          # no return: lost
-                handle = model.model.layers[layer].register_forward_pre_hook(hook)
-                try:
-                    result[layer, pos] = metric(model(**pair.corrupted_inputs()).logits[:, -1])[0]
-                finally:
-                    handle.remove()
-        return result
+        def hook_at(layer, pos):
+            def hook(m, args):
+                hidden = args[0].clone()
+                hidden[:, pos] = clean_resid[layer, pos]          # no return: lost
+            return model.model.layers[layer], hook
+        return one_run_per_patch(model, pair, pair.corrupted_inputs(), hook_at, metric)
 
     # zeros everywhere is what a run without any patch scores
     _says(capsys, check_patch_residual_stream, all_zero, "no patch takes effect")

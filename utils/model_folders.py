@@ -19,6 +19,7 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 CODE_SUFFIXES = (".py", ".pyc", ".pyw", ".pyo")
 MAX_JSON_BYTES = 50_000_000  # a tokenizer.json is a few MB; larger JSON is not read as config
@@ -26,6 +27,14 @@ MAX_JSON_BYTES = 50_000_000  # a tokenizer.json is a few MB; larger JSON is not 
 
 class UnsafeModelFolder(ValueError):
     """A folder holds code, or points outside itself; the message names the file."""
+
+
+def read_json(path: Path, error: Callable[[Exception], Exception], catch=ValueError):
+    """The JSON in UTF-8 file `path`; when reading it raises `catch`, raise error(err) instead."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except catch as err:   # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise error(err) from None
 
 
 def _keys(tree):
@@ -83,11 +92,9 @@ def _check_json(path: Path, folder: Path, root: Path, refuse: str) -> None:
     if path.stat().st_size > MAX_JSON_BYTES:
         raise UnsafeModelFolder(f"{rel} in '{folder}' is {path.stat().st_size / 1e6:.0f} MB, "
                                 "too large for a config the course reads. Remove it.")
-    try:
-        tree = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise UnsafeModelFolder(f"{rel} in '{folder}' is not valid JSON ({err}). Save the "
-                                "model again with save_pretrained.") from None
+    tree = read_json(path, lambda err: UnsafeModelFolder(
+        f"{rel} in '{folder}' is not valid JSON ({err}). Save the model again with "
+        "save_pretrained."))
     if "auto_map" in set(_keys(tree)):
         raise UnsafeModelFolder(f"'{folder}' ships its own Python code ({rel} has an auto_map). "
                                 f"{refuse}")

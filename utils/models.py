@@ -15,7 +15,6 @@ device's dtype, and XAI_DEVICE_MAP=auto places a model with accelerate on a sing
 """
 from __future__ import annotations
 
-import json
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ import torch
 
 from utils import COURSE_MODEL_DIR, smollm2
 from utils.families import FAMILIES
-from utils.model_folders import UnsafeModelFolder, no_custom_generate, scan_model_folder
+from utils.model_folders import (UnsafeModelFolder, no_custom_generate, read_json,
+                                 scan_model_folder)
 
 DEFAULT_HUB_MODEL = "unsloth/Llama-3.2-1B-Instruct"
 SUPPORTED_MODEL_TYPES = tuple(FAMILIES)
@@ -190,11 +190,9 @@ def check_model_folder(folder: Path, allowed_root: Path | None = None) -> dict:
         raise ModelLoadError(
             f"'{folder}' has no config.json, so it is not a saved model. Save one with "
             "model.save_pretrained(folder) and tokenizer.save_pretrained(folder), or use 'course'.")
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ModelLoadError(f"Could not read {config_file}: {err}. Save the model again with "
-                             "model.save_pretrained(folder).") from None
+    config = read_json(config_file, lambda err: ModelLoadError(
+        f"Could not read {config_file}: {err}. Save the model again with "
+        "model.save_pretrained(folder)."), catch=(OSError, ValueError))
     if not isinstance(config, dict) or not config.get("model_type"):
         raise ModelLoadError(
             f"{config_file} names no model_type. The course supports "
