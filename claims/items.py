@@ -72,17 +72,23 @@ def conflict_samples(n: int, seed: int = 0) -> list[Counterfactual]:
     return samples
 
 
-def sentiment_triples(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
+def sentiment_triples(n: int, seed: int = 0, labels=None) -> list[tuple[str, str, str]]:
     """n in-context sentiment prompts, each with its own 2-6 held-out demonstrations:
     (clean prompt, the same prompt with the demonstrations' labels swapped as notebook 05 swaps
-    them, the query's label)."""
+    them, the query's label). labels: the sentiments used (default all four; a set closed under
+    the swap, e.g. ("positive", "negative"))."""
     from course_model.families import icl
 
+    labels = tuple(icl.LABELS if labels is None else labels)
+    if not labels or any(l not in icl.LABELS or LABEL_SWAP[l] not in labels for l in labels):
+        raise ValueError(f"labels {labels} must be sentiments of {tuple(icl.LABELS)} that hold "
+                         "each label's swap too, e.g. ('positive', 'negative')")
     rng, same = random.Random(f"claims-sentiment-{seed}"), {l: l for l in icl.LABELS}
     triples = []
     for _ in range(n):
-        label, k, s = rng.choice(icl.LABELS), rng.randint(2, 6), rng.random()
-        clean, answer = icl.remapped_prompt(random.Random(s), "eval", same, k, label)
-        corrupted, _ = icl.remapped_prompt(random.Random(s), "eval", dict(LABEL_SWAP), k, label)
+        label, k, s = rng.choice(labels), rng.randint(2, 6), rng.random()
+        clean, answer = icl.remapped_prompt(random.Random(s), "eval", same, k, label, labels)
+        corrupted, _ = icl.remapped_prompt(random.Random(s), "eval", dict(LABEL_SWAP), k, label,
+                                           labels)
         triples.append((clean, corrupted, answer))
     return triples

@@ -114,6 +114,31 @@ def test_generated_prompts_have_their_own_demonstrations_and_swapped_labels():
         generated_sentiment_prompts(0)
 
 
+def test_a_design_of_two_sentiments_uses_only_those_and_their_swap():
+    """positive/negative prompts: queries alternate, every demonstration label is one of the
+    two, the swap stays inside them; a set the swap leads out of is refused."""
+    import pytest
+
+    from claims.items import sentiment_triples
+    from utils.patching_analysis import generated_sentiment_prompts
+    two = ("positive", "negative")
+    prompts = generated_sentiment_prompts(8, seed=2, labels=two)
+    assert [p["label"] for p in prompts[:4]] == ["positive", "negative"] * 2
+    for p in prompts:
+        for text in (p["clean"], p["corrupted"]):
+            assert {line.rsplit(" ", 1)[1] for line in text.split("\n")[:-1]} <= set(two)
+    for clean, corrupted, label in sentiment_triples(12, labels=two):
+        shown = {line.rsplit(" ", 1)[1] for line in (clean + "\n" + corrupted).split("\n")
+                 if not line.endswith("Sentiment:")}
+        assert label in two and shown <= set(two) and clean != corrupted
+    assert sentiment_triples(12) == sentiment_triples(12, labels=None)   # default: all four
+    for bad in (("positive",), ("positive", "neutral"), ("joyful", "negative")):
+        with pytest.raises(ValueError, match="swap"):
+            generated_sentiment_prompts(4, labels=bad)
+        with pytest.raises(ValueError, match="swap"):
+            sentiment_triples(4, labels=bad)
+
+
 def test_carriers_are_chosen_on_the_other_half_and_agreement_reads_sign_and_size():
     import numpy as np
     from utils.patching_analysis import (attribution_agreement, carriers_sentence,

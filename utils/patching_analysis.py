@@ -184,28 +184,35 @@ REVIEW_POOL = {
 }
 
 
-def generated_sentiment_prompts(n: int, seed: int = 0, n_demos: int = 6) -> list[dict]:
+def generated_sentiment_prompts(n: int, seed: int = 0, n_demos: int = 6,
+                                labels: tuple[str, ...] = SENTIMENT_LABELS) -> list[dict]:
     """n clean/corrupted review prompts, each with its own demonstration set.
 
-    Prompt i asks about a review of label SENTIMENT_LABELS[i % 4] (balanced labels); its n_demos
-    demonstrations (every label at least once when n_demos >= 4, shuffled) are other reviews
-    of the pool. The corrupted prompt swaps every demonstration label (`LABEL_SWAP`).
-    Returns dicts: review, label, clean, corrupted.
+    Prompt i asks about a review of label labels[i % len(labels)] (balanced labels); its
+    n_demos demonstrations (every label at least once when n_demos >= len(labels), shuffled)
+    are other reviews of the pool. The corrupted prompt swaps every demonstration label
+    (`LABEL_SWAP`). labels: all four sentiments, or a set closed under the swap, such as
+    ("positive", "negative"). Returns dicts: review, label, clean, corrupted.
     """
     from utils.prompts import LABEL_SWAP
 
     if n < 1 or n_demos < 1:
         raise ValueError(f"Need n >= 1 prompts and n_demos >= 1 demonstrations, got {n}, {n_demos}.")
+    labels = tuple(labels)
+    if not labels or any(l not in REVIEW_POOL or LABEL_SWAP[l] not in labels for l in labels):
+        raise ValueError(f"labels {labels} must be sentiments of {SENTIMENT_LABELS} that hold "
+                         "each label's swap too (e.g. ('positive', 'negative')), so that the "
+                         "corrupted prompt uses the same labels.")
     rng = np.random.default_rng(seed)
     prompts = []
     for i in range(n):
-        label = SENTIMENT_LABELS[i % len(SENTIMENT_LABELS)]
+        label = labels[i % len(labels)]
         review = str(rng.choice(REVIEW_POOL[label]))
-        labels = list(SENTIMENT_LABELS[:min(4, n_demos)])
-        labels += [str(rng.choice(SENTIMENT_LABELS)) for _ in range(n_demos - len(labels))]
-        rng.shuffle(labels)
+        demo_labels = list(labels[:min(len(labels), n_demos)])
+        demo_labels += [str(rng.choice(labels)) for _ in range(n_demos - len(demo_labels))]
+        rng.shuffle(demo_labels)
         used, lines = {review}, {False: [], True: []}
-        for demo_label in labels:
+        for demo_label in demo_labels:
             text = str(rng.choice([r for r in REVIEW_POOL[demo_label] if r not in used]))
             used.add(text)
             for corrupted in (False, True):

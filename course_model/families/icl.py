@@ -137,12 +137,13 @@ def everyday_review(rng: random.Random, label: str, split: str) -> str:
 
 
 def remapped_prompt(rng: random.Random, split: str, m: dict, n_demos: int,
-                    query_label: str) -> tuple[str, str]:
+                    query_label: str, sentiments=tuple(LABELS)) -> tuple[str, str]:
     """n_demos (2-6) demonstrations labelled through `m`, each label at most twice and the
     query's sentiment among them at a random place (so the mapping is read from any
-    demonstration, not the last), then the query; returns (prompt, answer label)."""
-    others = [l for l in LABELS if l != query_label]
-    labels = [query_label] + [rng.choice(others) if rng.random() < 0.7 else rng.choice(LABELS)
+    demonstration, not the last), then the query; returns (prompt, answer label).
+    sentiments: the sentiments the demonstrations are drawn from (all four by default)."""
+    others = [l for l in sentiments if l != query_label]
+    labels = [query_label] + [rng.choice(others) if rng.random() < 0.7 else rng.choice(sentiments)
                               for _ in range(n_demos - 1)]
     rng.shuffle(labels)
     lines = [f"Review: {everyday_review(rng, l, split)} Sentiment: {m[l]}" for l in labels]
