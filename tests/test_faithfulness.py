@@ -273,3 +273,26 @@ def test_normalise_check_names_typical_mistakes(capsys):
         out = capsys.readouterr().out
         assert out.startswith("✗") and words in out, out
         assert "-99" not in out and "nan" not in out.lower(), out
+
+
+def test_a_blank_next_token_is_appended_and_the_answer_explained(course_model):
+    """The course model writes a lone space before a number: the explained token is the digit
+    after it, the appended space is never a removal candidate, and other prompts are unchanged."""
+    from utils.prompts import COUNTERFACTUALS
+    from utils.tokens import encode
+
+    model, tokenizer = course_model
+    sums = [c.prompt for c in COUNTERFACTUALS if "equals" in c.prompt][:2]
+    capital = COUNTERFACTUALS[0].prompt
+    methods = {"length": lambda m, ids, t: torch.ones(ids.shape[1])}
+    items = faithfulness.explain_prompts(model, tokenizer, sums + [capital], methods, 0)
+    for item in items[:2]:
+        n = encode(tokenizer, item["prompt"], model).shape[1]
+        assert item["appended"] >= 1 and item["ids"].shape[1] == n + item["appended"]
+        assert tokenizer.decode([item["target_id"]]).strip()          # content, not a blank
+        assert int(item["positions"].max()) < n                      # appended: never removed
+        assert item["relevances"]["length"].shape[0] == item["ids"].shape[1]
+    assert items[2]["appended"] == 0
+    assert torch.equal(items[2]["ids"], encode(tokenizer, capital, model))
+    none = faithfulness.explain_prompts(model, tokenizer, sums[:1], methods, 0, max_blank=0)[0]
+    assert none["appended"] == 0 and not tokenizer.decode([none["target_id"]]).strip()

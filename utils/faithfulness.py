@@ -233,11 +233,16 @@ def deletion_baseline_id(model, tokenizer, prompts, exclude=()) -> int:
                      "that the prompts do not contain as baseline_id.")
 
 
-def explain_prompts(model, tokenizer, prompts, methods: dict, baseline_id, seed=0):
-    """Relevance of every method for the model's top next token, on each prompt.
+def explain_prompts(model, tokenizer, prompts, methods: dict, baseline_id, seed=0, max_blank=3):
+    """Relevance of every method for the model's top next token with content, on each prompt.
 
+    When the top next token is only a space or a line break (a tokenizer may write the space
+    before a number as its own token), the test would explain formatting: the token is appended
+    to the input and the next one is explained, up to `max_blank` times. Appended tokens are not
+    candidates for removal (the curves remove prompt tokens only).
     methods: name -> fn(model, input_ids, target_id) returning [seq]; a "random" order is
-    added (seeded). Returns one dict per prompt: ids, target_id, positions, relevances.
+    added (seeded). Returns one dict per prompt: ids (the prompt and any appended blank
+    tokens), target_id, positions, relevances, appended (how many blank tokens).
     """
     from utils.tokens import encode
 
@@ -245,13 +250,19 @@ def explain_prompts(model, tokenizer, prompts, methods: dict, baseline_id, seed=
     items = []
     for prompt in progress(prompts, desc="explaining prompts", min_steps=2):
         ids = encode(tokenizer, prompt, model)
+        prompt_len = ids.shape[1]
         with torch.no_grad():
             target_id = int(model(ids).logits[0, -1].argmax())
+            while (ids.shape[1] - prompt_len < max_blank
+                   and not tokenizer.decode([target_id]).strip()):
+                ids = torch.cat([ids, ids.new_tensor([[target_id]])], dim=1)
+                target_id = int(model(ids).logits[0, -1].argmax())
         positions = candidate_positions(tokenizer, ids)   # never the BOS token
+        positions = positions[positions < prompt_len]
         relevances = {name: fn(model, ids, target_id).float().cpu() for name, fn in methods.items()}
         relevances["random"] = torch.rand(ids.shape[1], generator=gen)
         items.append(dict(prompt=prompt, ids=ids, target_id=target_id, positions=positions,
-                          relevances=relevances))
+                          relevances=relevances, appended=ids.shape[1] - prompt_len))
     return items
 
 
