@@ -14,44 +14,58 @@ from claims import Claim, Context, Measurement, Threshold
 from claims.items import sentiment_triples
 from utils.stats import against_draws, mean_interval, paired_test
 
-N_PROMPTS = 24      # drawn; those the model gets right with a gap are kept
+N_PROMPTS = 24      # drawn first; those the model gets right with a gap are kept
+MIN_KEPT = 20       # fewer kept: draw on, up to 3 x N_PROMPTS, until this many are kept
 MAX_DRAWS = 100     # random head triples for the carriers' control
 
 
-# The prompt designs tried; the one the model gets right with a gap on more prompts is kept
-# (ties: the first). The course model, trained on all four sentiments, keeps them; a model that
-# tells neutral from mixed poorly (SmolLM2) is studied on positive and negative alone.
+# The prompt designs tried; the one the model gets right with a gap on more of the first
+# N_PROMPTS prompts is kept (ties: the first). The course model, trained on all four sentiments,
+# keeps them; a model that tells neutral from mixed poorly (SmolLM2) is studied on positive and
+# negative alone.
 DESIGNS = {"four sentiments": None, "positive and negative": ("positive", "negative")}
 
 
 def _items(ctx: Context) -> list[dict]:
     """notebook 05's items (utils.patching_analysis.sentiment_pairs) for the generated prompts
-    of the design (DESIGNS) with the most usable prompts."""
+    of the design (DESIGNS) with the most usable prompts, drawn on until MIN_KEPT are kept."""
     def compute():
-        kept = {name: _usable_items(ctx, labels) for name, labels in DESIGNS.items()}
-        return kept[max(kept, key=lambda name: len(kept[name]))]
+        n = ctx.n_items(N_PROMPTS)
+        first = {name: len(_usable_items(ctx, labels, n)) for name, labels in DESIGNS.items()}
+        labels = DESIGNS[max(first, key=first.get)]
+        return _usable_items(ctx, labels, n, at_least=ctx.n_items(MIN_KEPT), at_most=3 * n)
     return ctx.memo("nb05.items", compute)
 
 
-def _usable_items(ctx: Context, labels) -> list[dict]:
+def _usable_items(ctx: Context, labels, n: int, at_least: int = 0,
+                  at_most: int | None = None) -> list[dict]:
+    """The usable items among the first n prompts of the design, and after them more prompts
+    (up to at_most in all) until at least `at_least` are usable. A pair the tokenizer cannot
+    line up position by position (`align_prompts` refuses it) is not usable."""
     import torch
 
     from utils.patching import align_prompts
     from utils.patching_analysis import logit_diff, usable
     from utils.prompts import LABEL_SWAP
     from utils.tokens import answer_token_id
-    items = []
-    for clean, corrupted, label in sentiment_triples(ctx.n_items(N_PROMPTS), labels=labels):
-        pair = align_prompts(ctx.tokenizer, clean, corrupted, " " + label, ctx.model)
+    kept = []
+    for i, (clean, corrupted, label) in enumerate(
+            sentiment_triples(max(n, at_most or n), labels=labels)):
+        if i >= n and len(kept) >= at_least:
+            break
+        try:
+            pair = align_prompts(ctx.tokenizer, clean, corrupted, " " + label, ctx.model)
+        except ValueError:      # the two prompts cannot be lined up token for token: not usable
+            continue
         foil_id = answer_token_id(ctx.tokenizer, clean, " " + LABEL_SWAP[label])
         with torch.no_grad():
             c = ctx.model(**pair.clean_inputs()).logits[0, -1]
             x = ctx.model(**pair.corrupted_inputs()).logits[0, -1]
-        items.append(dict(label=label, pair=pair, answer_id=pair.answer_id, foil_id=foil_id,
-                          clean=float(logit_diff(c, pair.answer_id, foil_id)),
-                          corrupted=float(logit_diff(x, pair.answer_id, foil_id)),
-                          right=int(c.argmax()) == pair.answer_id))
-    return usable(items)[0]
+        kept += usable([dict(label=label, pair=pair, answer_id=pair.answer_id, foil_id=foil_id,
+                             clean=float(logit_diff(c, pair.answer_id, foil_id)),
+                             corrupted=float(logit_diff(x, pair.answer_id, foil_id)),
+                             right=int(c.argmax()) == pair.answer_id)])[0]
+    return kept
 
 
 def _studies(ctx: Context) -> list[dict]:
