@@ -79,10 +79,9 @@ def sentiment_triples(n: int, seed: int = 0, labels=None) -> list[tuple[str, str
     the swap, e.g. ("positive", "negative"))."""
     from course_model.families import icl
 
-    labels = tuple(icl.LABELS if labels is None else labels)
-    if not labels or any(l not in icl.LABELS or LABEL_SWAP[l] not in labels for l in labels):
-        raise ValueError(f"labels {labels} must be sentiments of {tuple(icl.LABELS)} that hold "
-                         "each label's swap too, e.g. ('positive', 'negative')")
+    from utils.patching_analysis import check_sentiment_labels
+
+    labels = check_sentiment_labels(icl.LABELS if labels is None else labels)
     rng, same = random.Random(f"claims-sentiment-{seed}"), {l: l for l in icl.LABELS}
     triples = []
     for _ in range(n):

@@ -4,7 +4,8 @@ Each item is an in-context sentiment prompt with its own held-out demonstrations
 prompt with the demonstrations' labels swapped (`claims.items.sentiment_triples`), kept when the
 model answers the clean prompt right with a clean-corrupted gap (as notebook 05 keeps its
 reviews). Of the two designs in DESIGNS (four sentiments; positive and negative), the one with
-more such prompts is studied, as notebook 05's Part 5 chooses. Every claim is a figure per prompt, summarised with its interval.
+more such prompts is studied, as notebook 05's Part 5 chooses. Every claim is a figure per
+prompt, summarised with its interval.
 """
 from __future__ import annotations
 
@@ -42,29 +43,17 @@ def _usable_items(ctx: Context, labels, n: int, at_least: int = 0,
     """The usable items among the first n prompts of the design, and after them more prompts
     (up to at_most in all) until at least `at_least` are usable. A pair the tokenizer cannot
     line up position by position (`align_prompts` refuses it) is not usable."""
-    import torch
-
-    from utils.patching import align_prompts
-    from utils.patching_analysis import logit_diff, usable
-    from utils.prompts import LABEL_SWAP
-    from utils.tokens import answer_token_id
+    from utils.patching_analysis import sentiment_pairs, usable
     kept = []
     for i, (clean, corrupted, label) in enumerate(
             sentiment_triples(max(n, at_most or n), labels=labels)):
         if i >= n and len(kept) >= at_least:
             break
+        prompt = dict(review="", label=label, clean=clean, corrupted=corrupted)
         try:
-            pair = align_prompts(ctx.tokenizer, clean, corrupted, " " + label, ctx.model)
+            kept += usable(sentiment_pairs(ctx.model, ctx.tokenizer, [prompt]))[0]
         except ValueError:      # the two prompts cannot be lined up token for token: not usable
             continue
-        foil_id = answer_token_id(ctx.tokenizer, clean, " " + LABEL_SWAP[label])
-        with torch.no_grad():
-            c = ctx.model(**pair.clean_inputs()).logits[0, -1]
-            x = ctx.model(**pair.corrupted_inputs()).logits[0, -1]
-        kept += usable([dict(label=label, pair=pair, answer_id=pair.answer_id, foil_id=foil_id,
-                             clean=float(logit_diff(c, pair.answer_id, foil_id)),
-                             corrupted=float(logit_diff(x, pair.answer_id, foil_id)),
-                             right=int(c.argmax()) == pair.answer_id)])[0]
     return kept
 
 

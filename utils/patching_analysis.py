@@ -184,6 +184,19 @@ REVIEW_POOL = {
 }
 
 
+def check_sentiment_labels(labels) -> tuple[str, ...]:
+    """labels as a tuple, refused unless they are sentiments of SENTIMENT_LABELS that hold each
+    label's swap (`LABEL_SWAP`) too, so that a corrupted prompt uses the same labels."""
+    from utils.prompts import LABEL_SWAP
+
+    labels = tuple(labels)
+    if not labels or any(l not in SENTIMENT_LABELS or LABEL_SWAP[l] not in labels for l in labels):
+        raise ValueError(f"labels {labels} must be sentiments of {SENTIMENT_LABELS} that hold "
+                         "each label's swap too (e.g. ('positive', 'negative')), so that the "
+                         "corrupted prompt uses the same labels.")
+    return labels
+
+
 def generated_sentiment_prompts(n: int, seed: int = 0, n_demos: int = 6,
                                 labels: tuple[str, ...] = SENTIMENT_LABELS) -> list[dict]:
     """n clean/corrupted review prompts, each with its own demonstration set.
@@ -198,11 +211,7 @@ def generated_sentiment_prompts(n: int, seed: int = 0, n_demos: int = 6,
 
     if n < 1 or n_demos < 1:
         raise ValueError(f"Need n >= 1 prompts and n_demos >= 1 demonstrations, got {n}, {n_demos}.")
-    labels = tuple(labels)
-    if not labels or any(l not in REVIEW_POOL or LABEL_SWAP[l] not in labels for l in labels):
-        raise ValueError(f"labels {labels} must be sentiments of {SENTIMENT_LABELS} that hold "
-                         "each label's swap too (e.g. ('positive', 'negative')), so that the "
-                         "corrupted prompt uses the same labels.")
+    labels = check_sentiment_labels(labels)
     rng = np.random.default_rng(seed)
     prompts = []
     for i in range(n):
