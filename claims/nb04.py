@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from claims import Claim, Context, Measurement, Threshold
-from utils.stats import against_draws, mean_interval, paired_test
+from utils.stats import against_draws, mean_interval, paired_interval, paired_test
 
 N_CONFLICTS = 24
 N_PATIENTS = 20
@@ -85,8 +85,9 @@ def _causal(kind: str):
 
 
 def _patients(ctx: Context):
-    """Per held-out patient: token head relevance [n_tokens, L, H] and labels (1 = memory) of
-    its reference summary; and the provenance monitor fitted on 5 training patients."""
+    """Per held-out patient: token head relevance [n_tokens, L, H], labels (1 = memory) and the
+    three rules' outputs [n_tokens, 3] of its reference summary; and three monitors fitted on 5
+    training patients: on head relevance, on the rules alone, on the rules + head relevance."""
     def compute():
         import torch
 
@@ -95,10 +96,13 @@ def _patients(ctx: Context):
         from utils.models import input_device
         from utils.monitor import fit_monitor
         from utils.progress import progress
-        from utils.provenance import handover_examples, prompt_ids, provenance_dataset, span_labels
+        from utils.provenance import (ProvenanceData, handover_examples, prompt_ids,
+                                      provenance_dataset, rule_features, span_labels,
+                                      training_rule_features)
 
+        train_examples = handover_examples(range(5), "train")
         with attnlrp(ctx.model):
-            train = provenance_dataset(ctx.model, ctx.tokenizer, handover_examples(range(5), "train"),
+            train = provenance_dataset(ctx.model, ctx.tokenizer, train_examples,
                                        token_relevance=token_head_relevance_batched)
             patients = []
             for example in progress(handover_examples(range(ctx.n_items(N_PATIENTS)), "eval"),
@@ -106,20 +110,29 @@ def _patients(ctx: Context):
                 chat = prompt_ids(ctx.tokenizer, example["messages"])
                 ids, labels = span_labels(ctx.tokenizer, example["summary"], example["segments"])
                 full = torch.cat([chat, torch.tensor([ids])], dim=1).to(input_device(ctx.model))
-                patients.append((token_head_relevance_batched(ctx.model, full, chat.shape[1]),
-                                 np.asarray(labels).astype(bool)))
-        return fit_monitor(train.features, train.labels), patients
+                relevance = token_head_relevance_batched(ctx.model, full, chat.shape[1])
+                alone = ProvenanceData(np.zeros((len(ids), 0)), np.asarray(labels),
+                                       np.zeros(len(ids), dtype=int), np.asarray(ids))
+                patients.append((relevance, np.asarray(labels).astype(bool),
+                                 rule_features(ctx.tokenizer, train, [example], alone)))
+        train_rules = training_rule_features(ctx.tokenizer, train, train_examples)
+        monitors = {"relevance": fit_monitor(train.features, train.labels),
+                    "rules": fit_monitor(train_rules, train.labels),
+                    "rules + relevance": fit_monitor(np.hstack([train_rules, train.features]),
+                                                     train.labels)}
+        return monitors, patients
     return ctx.memo("nb04.patients", compute)
 
 
 def _per_patient(ctx: Context, predict) -> tuple[list[float], list[float]]:
-    """Balanced accuracy and (accuracy - majority baseline) per patient with both sources."""
+    """Balanced accuracy and (accuracy - majority baseline) per patient with both sources.
+    predict(relevance [n, L, H], rules [n, 3]) -> p(memory) [n]."""
     from utils.monitor import score_against_truth
     balanced, margin = [], []
-    for relevance, truth in _patients(ctx)[1]:
+    for relevance, truth, rules in _patients(ctx)[1]:
         if truth.all() or not truth.any():
             continue   # balanced accuracy needs both sources in the summary
-        p = predict(relevance)
+        p = predict(relevance, rules)
         score = score_against_truth(p > 0.5, truth, p)
         balanced.append(score["balanced accuracy"])
         margin.append(score["accuracy"] - score["majority baseline"])
@@ -132,20 +145,35 @@ def _naive_monitor(ctx: Context) -> Measurement:
     relevance, (memory, in_context) = _heads(ctx)
     heads = memory + in_context
     naive = fit_monitor(*monitor_dataset(relevance, heads))
-    balanced, _ = _per_patient(ctx, lambda r: naive.predict_proba(head_features(r, heads))[:, 1])
+    balanced, _ = _per_patient(ctx, lambda r, _: naive.predict_proba(head_features(r, heads))[:, 1])
     return Measurement(mean_interval(balanced), None, "naive monitor's balanced accuracy",
                        "chance (0.50)")
 
 
 def _provenance_monitor(ctx: Context) -> Measurement:
     from utils.provenance import monitor_features
-    monitor = _patients(ctx)[0]
+    monitor = _patients(ctx)[0]["relevance"]
     balanced, margin = _per_patient(
-        ctx, lambda r: monitor.predict_proba(monitor_features(r))[:, 1])
+        ctx, lambda r, _: monitor.predict_proba(monitor_features(r))[:, 1])
     return Measurement(mean_interval(balanced), paired_test(margin, np.zeros(len(margin))),
                        "provenance monitor's balanced accuracy",
                        "accuracy above the majority baseline",
                        {"accuracy_minus_majority": float(np.mean(margin))})
+
+
+def _relevance_over_rules(ctx: Context) -> Measurement:
+    """Per held-out patient, balanced accuracy of the rules + head relevance minus that of the
+    rules alone (both LDA monitors fitted on the same 5 training patients)."""
+    from utils.provenance import monitor_features
+    monitors = _patients(ctx)[0]
+    combined, _ = _per_patient(ctx, lambda r, rules: monitors["rules + relevance"].predict_proba(
+        np.hstack([rules, monitor_features(r)]))[:, 1])
+    rules_only, _ = _per_patient(ctx, lambda r, rules: monitors["rules"].predict_proba(rules)[:, 1])
+    return Measurement(paired_interval(combined, rules_only), paired_test(combined, rules_only),
+                       "balanced accuracy of the rules + head relevance minus the rules alone",
+                       "paired over patients: the rules alone",
+                       {"rules + relevance": float(np.mean(combined)),
+                        "rules": float(np.mean(rules_only))})
 
 
 CLAIMS = [
@@ -159,6 +187,12 @@ CLAIMS = [
           "accuracy 0.80 or more on held-out patients, above the majority baseline",
           _provenance_monitor, Threshold("mean", ">=", 0.80),
           "paired: accuracy minus the majority baseline per patient", known_data=True),
+    Claim("04", "relevance-adds-to-rules",
+          "Head relevance adds to the simple rules: a monitor on the three rules' outputs plus "
+          "head relevance tells the sources apart better on held-out patients than one on the "
+          "rules alone (summaries in the training wording)",
+          _relevance_over_rules, (Threshold("low", ">", 0.0), Threshold("p", "<=", 0.05)),
+          "paired over patients: the same monitor on the rules alone", known_data=True),
     Claim("04", "in-context-heads-causal",
           "Mean-ablating the in-context heads (chosen on other prompts) lowers the preference "
           "for the context answer, more than random heads do", _causal("in-context"),

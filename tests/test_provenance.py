@@ -8,10 +8,11 @@ from checks.core import tiny_llama, tiny_tokenizer
 from utils import conflicts
 from utils.monitor import score_against_truth
 from utils.prompts import COUNTERFACTUALS, Counterfactual
-from utils.provenance import (BASELINES, ProvenanceData, adds_over_baselines, balanced_correct,
-                              baseline_scores, copy_labels, handover_examples, monitor_features,
-                              monitor_verdict, prompt_ids, reworded_example,
-                              span_labels, summary_labels)
+from utils.provenance import (BASELINES, RULES, RULES_AND_RELEVANCE, ProvenanceData,
+                              adds_over_baselines, balanced_correct, baseline_scores, copy_labels,
+                              handover_examples, monitor_features, monitor_verdict, prompt_ids,
+                              relevance_over_rules, reworded_example, span_labels, summary_labels,
+                              training_rule_features)
 
 
 def test_span_labels_follow_the_generator_spans():
@@ -247,3 +248,31 @@ def test_balanced_correctness_averages_to_balanced_accuracy_and_the_margin_verdi
     assert holds and "n = 400 tokens" in sentence
     per_token["set"]["monitor (head relevance)"] = balanced_correct(weak, truth)
     assert not adds_over_baselines(per_token)["set"][0]
+
+
+def test_training_rules_never_read_a_tokens_own_label():
+    """The token-identity rule of a training patient is learned from the other patients: token 5
+    occurs only in patient 0, so its feature there is the other patients' overall share."""
+    tok = tiny_tokenizer()
+    train = ProvenanceData(np.zeros((5, 2)), np.array([1, 1, 0, 0, 1]), np.array([0, 0, 1, 1, 1]),
+                           np.array([5, 5, 6, 6, 7]))
+    examples = [{"record": "cough", "messages": [{"role": "user", "content": "cough"}]}] * 2
+    rules = training_rule_features(tok, train, examples)
+    assert rules.shape == (5, len(BASELINES))
+    assert np.allclose(rules[:2, 0], 1 / 3)          # patient 1's share of memory labels, not 1.0
+    assert np.allclose(rules[2:4, 0], 1.0)           # patient 0 never saw 6: its overall share
+    with pytest.raises(ValueError, match="token_ids"):
+        training_rule_features(tok, ProvenanceData(train.features, train.labels, train.patient),
+                               examples)
+
+
+def test_what_relevance_adds_to_the_rules_is_a_paired_difference_with_n():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 300)
+    better = np.where(rng.random(300) < 0.95, truth, 1 - truth).astype(float)
+    worse = np.where(rng.random(300) < 0.75, truth, 1 - truth).astype(float)
+    line = relevance_over_rules({"set": {RULES: balanced_correct(worse, truth),
+                                         RULES_AND_RELEVANCE: balanced_correct(better, truth)}})["set"]
+    assert "n = 300 tokens" in line and "adds 0." in line
+    with pytest.raises(ValueError, match="monitor_and_baselines"):
+        relevance_over_rules({"set": {RULES: balanced_correct(worse, truth)}})

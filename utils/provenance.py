@@ -331,8 +331,39 @@ def balanced_correct(p_memory, labels) -> np.ndarray:
     return correct * weights
 
 
+def rule_features(tokenizer, train: ProvenanceData, examples, test: ProvenanceData) -> np.ndarray:
+    """[n_test_tokens, 3]: the `BASELINES`' p(memory) side by side, as features of a monitor."""
+    scores = baseline_scores(tokenizer, train, examples, test)
+    return np.stack([scores[name] for name in BASELINES], axis=1)
+
+
+def training_rule_features(tokenizer, train: ProvenanceData, examples) -> np.ndarray:
+    """`rule_features` of the training tokens themselves [n_train_tokens, 3]: each patient's
+    token-identity rule is learned from the other training patients, so that no token's own
+    label sets its feature (the held-out tokens get the same treatment: rules learned elsewhere).
+    examples: the training examples, in the order of train.patient."""
+    if train.token_ids is None:
+        raise ValueError("The training data needs token_ids: build it with provenance_dataset.")
+    rows = np.zeros((len(train.labels), len(BASELINES)))
+    for i, example in enumerate(examples):
+        mine = train.patient == i
+        others = ProvenanceData(train.features[~mine], train.labels[~mine], train.patient[~mine],
+                                train.token_ids[~mine])
+        alone = ProvenanceData(train.features[mine], train.labels[mine],
+                               np.zeros(int(mine.sum()), dtype=int), train.token_ids[mine])
+        rows[mine] = rule_features(tokenizer, others, [example], alone)
+    return rows
+
+
+RULES = "the three rules together (LDA)"
+RULES_AND_RELEVANCE = "the three rules + head relevance (LDA)"
+
+
 def monitor_and_baselines(model, tokenizer, train_examples, test_sets: dict, *, token_relevance):
-    """Fit the monitor on `train_examples`; score it and the `BASELINES` on each test set.
+    """Fit the monitor on `train_examples`; score it and the `BASELINES` on each test set, and
+    two more monitors: one LDA on the three rules' outputs alone (`RULES`) and one on the rules
+    plus head relevance (`RULES_AND_RELEVANCE`): the gap between those two is what head
+    relevance adds to the rules.
 
     test_sets: name -> examples (e.g. held-out patients; the same patients reworded). Call
     inside `attnlrp(model)`. Returns (monitor, rows: one dict per test set and method with
@@ -343,11 +374,18 @@ def monitor_and_baselines(model, tokenizer, train_examples, test_sets: dict, *, 
 
     train = provenance_dataset(model, tokenizer, train_examples, token_relevance=token_relevance)
     monitor = fit_monitor(train.features, train.labels)
+    train_rules = training_rule_features(tokenizer, train, train_examples)
+    rules_only = fit_monitor(train_rules, train.labels)
+    with_relevance = fit_monitor(np.hstack([train_rules, train.features]), train.labels)
     rows, per_token = [], {}
     for name, examples in test_sets.items():
         test = provenance_dataset(model, tokenizer, examples, token_relevance=token_relevance)
+        rules = rule_features(tokenizer, train, examples, test)
         methods = {"monitor (head relevance)": monitor.predict_proba(test.features)[:, 1],
-                   **baseline_scores(tokenizer, train, examples, test)}
+                   **dict(zip(BASELINES, rules.T)),
+                   RULES: rules_only.predict_proba(rules)[:, 1],
+                   RULES_AND_RELEVANCE: with_relevance.predict_proba(
+                       np.hstack([rules, test.features]))[:, 1]}
         per_token[name] = {}
         for method, p in methods.items():
             score = score_against_truth(p > 0.5, test.labels.astype(bool), p)
@@ -357,6 +395,24 @@ def monitor_and_baselines(model, tokenizer, train_examples, test_sets: dict, *, 
                          "patients": len(examples)})
             per_token[name][method] = balanced_correct(p, test.labels)
     return monitor, rows, per_token
+
+
+def relevance_over_rules(per_token: dict) -> dict[str, str]:
+    """Per test set: what head relevance adds to the three rules, as a sentence with the
+    difference in balanced accuracy (`RULES_AND_RELEVANCE` - `RULES`), its paired bootstrap
+    interval over tokens, and n."""
+    from utils.stats import paired_interval
+
+    lines = {}
+    for name, methods in per_token.items():
+        if RULES not in methods or RULES_AND_RELEVANCE not in methods:
+            raise ValueError(f"Test set {name!r} lacks the rules' monitors: build per_token "
+                             "with monitor_and_baselines.")
+        diff = paired_interval(methods[RULES_AND_RELEVANCE], methods[RULES])
+        lines[name] = (f"rules + head relevance {methods[RULES_AND_RELEVANCE].mean():.2f} vs the "
+                       f"rules alone {methods[RULES].mean():.2f}: head relevance adds {diff} "
+                       f"(95 % bootstrap over tokens), n = {diff.n} tokens")
+    return lines
 
 
 def adds_over_baselines(per_token: dict, margin: float = 0.02) -> dict[str, tuple[bool, str]]:
