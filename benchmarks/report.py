@@ -6,13 +6,21 @@ from pathlib import Path
 from benchmarks.machine import machine_line
 
 PART_ORDER = ("notebooks", "attribution", "speedups", "gpu")
+ONE_MODEL = "notebooks on "   # + a model: every notebook on that model (`--model`)
+
+
+def _ordered(keys) -> list[str]:
+    """PART_ORDER, with the one-model notebook parts right after "notebooks"."""
+    one_model = sorted(k for k in keys if k.startswith(ONE_MODEL))
+    order = [PART_ORDER[0], *one_model, *PART_ORDER[1:]]
+    return [k for k in order if k in keys]
 
 
 def merge(old: dict, new: dict) -> dict:
     """The parts of `new` replace those of `old`; parts not re-run are kept as they were."""
-    merged = {k: v for k, v in old.items() if k in PART_ORDER}
+    merged = {k: v for k, v in old.items() if k in PART_ORDER or k.startswith(ONE_MODEL)}
     merged.update(new)
-    return {k: merged[k] for k in PART_ORDER if k in merged}
+    return {k: merged[k] for k in _ordered(merged)}
 
 
 def _seconds(s: float | None) -> str:
@@ -42,14 +50,16 @@ def _caption(part: dict) -> str:
             f"this part took {_seconds(part['seconds'])}{quick}.*")
 
 
-def notebooks_md(part: dict) -> list[str]:
+def notebooks_md(part: dict, model: str | None = None) -> list[str]:
     # rows of older runs carry no model: they ran on the course model
     rows = [[r["notebook"], r.get("model", "course"), _seconds(r["seconds"]), r["status"]]
             for r in part["rows"]]
     total = sum(r["seconds"] for r in part["rows"])
     rows.append(["**whole course**", "", f"**{_seconds(total)}**",
                  "ok" if all(r["status"] == "ok" for r in part["rows"]) else "see above"])
-    return (["## Solved notebooks, top to bottom, on CPU", "", _caption(part), ""]
+    title = (f"## Every solved notebook on {model}, top to bottom, on CPU" if model else
+             "## Solved notebooks, top to bottom, on CPU, each on the model it is built with")
+    return ([title, "", _caption(part), ""]
             + _table(["notebook", "model", "wall time", "status"], rows)
             + ["", "Each notebook is executed from an in-memory copy with the harness that builds "
                "the solved notebooks (kernel start and model loading included)."])
@@ -193,8 +203,10 @@ def write_markdown(results: dict, path: Path) -> None:
              "load figure).", ""]
     makers = {"notebooks": notebooks_md, "attribution": attribution_md, "speedups": speedups_md,
               "gpu": gpu_md}
-    for name in PART_ORDER:
-        if name in results:
+    for name in _ordered(results):
+        if name.startswith(ONE_MODEL):
+            lines += notebooks_md(results[name], name[len(ONE_MODEL):]) + [""]
+        else:
             lines += makers[name](results[name]) + [""]
     if "gpu" not in results:
         lines += ["## GPU", "", "**Not measured on a GPU yet.** " + HOW_TO_RUN_GPU, ""]

@@ -47,10 +47,13 @@ def run(parts, quick: bool, notebooks: list[str] | None, lengths=(64, 512),
 
     if "notebooks" in parts:
         from benchmarks.notebooks import notebook_times
+        from benchmarks.report import ONE_MODEL
 
         log(f"Solved notebooks (CPU), each on {model or 'its own model'}:")
         machine, started = machine_info(), time.perf_counter()
-        part("notebooks", machine, started, rows=notebook_times(notebooks, log=log, model=model))
+        # each notebook on its own model is what a learner runs; one model for all is its own table
+        part("notebooks" if model is None else f"{ONE_MODEL}{model}", machine, started,
+             rows=notebook_times(notebooks, log=log, model=model))
     if "attribution" in parts or "speedups" in parts:
         from utils.models import load_model
 

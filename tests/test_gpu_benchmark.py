@@ -61,3 +61,22 @@ def test_measured_cuda_rows_render_as_a_table(tmp_path):
     assert "out of memory" in text and "3000 tokens" in text
     write_markdown({"gpu": part}, tmp_path / "r.md")
     assert "Not measured on a GPU yet" not in (tmp_path / "r.md").read_text()
+
+
+def test_a_one_model_notebook_table_sits_beside_the_default_one(tmp_path):
+    """`make bench BENCH_MODEL=smollm2` adds its own table and keeps the default one."""
+    from benchmarks.report import merge
+
+    machine = {"cpu": "cpu", "cores": 2, "torch_threads": 1, "ram_gib": 1.0, "torch": "2",
+               "load": 0.1, "date_utc": "2026-12-07 00:00"}
+    default = {"notebooks": {"machine": machine, "seconds": 3.0, "rows": [
+        {"notebook": "01_x.ipynb", "model": "smollm2", "seconds": 3.0, "status": "ok"}]}}
+    one = {"notebooks on smollm2": {"machine": machine, "seconds": 5.0, "rows": [
+        {"notebook": "04_x.ipynb", "model": "smollm2", "seconds": 5.0, "status": "ok"}]}}
+    merged = merge(merge({}, default), one)
+    assert list(merged) == ["notebooks", "notebooks on smollm2"]
+    assert list(merge(merged, default)) == ["notebooks", "notebooks on smollm2"]
+    write_markdown(merged, tmp_path / "r.md")
+    text = (tmp_path / "r.md").read_text()
+    assert "each on the model it is built with" in text and "Every solved notebook on smollm2" in text
+    assert text.index("01_x.ipynb") < text.index("04_x.ipynb")
