@@ -98,12 +98,12 @@ def resolve_model_name(name: str | None = None, offline_default: str = "smollm2"
         why_name = "asked for by name"
     if not isinstance(name, str):
         raise ModelLoadError(
-            f"The model name must be text, got {type(name).__name__} {name!r}. Use 'course', "
-            f"'auto', a local folder or a hub id such as '{DEFAULT_HUB_MODEL}'.")
+            f"The model name must be text, got {type(name).__name__} {name!r}. Use 'smollm2', "
+            f"'course', 'auto', a local folder or a hub id such as '{DEFAULT_HUB_MODEL}'.")
     if not name.strip():
         raise ModelLoadError(
-            "The model name is empty. Use 'course', 'auto', a local folder or a hub id such as "
-            f"'{DEFAULT_HUB_MODEL}'.")
+            "The model name is empty. Use 'smollm2', 'course', 'auto', a local folder or a hub id "
+            f"such as '{DEFAULT_HUB_MODEL}'.")
     name = name.strip()
 
     if name == "auto":
@@ -132,8 +132,9 @@ def resolve_model_name(name: str | None = None, offline_default: str = "smollm2"
             "for the bundled model.")
     if "/" not in name:
         raise ModelLoadError(
-            f"Unknown model '{name}'. Use 'course' (bundled, offline), 'auto', a local folder, or a "
-            f"hub id such as '{DEFAULT_HUB_MODEL}' or 'Qwen/Qwen2.5-0.5B-Instruct'.")
+            f"Unknown model '{name}'. Use 'smollm2' (SmolLM2-135M-Instruct, offline after `make "
+            f"setup`), 'course' (bundled, offline), 'auto', a local folder, or a hub id such as "
+            f"'{DEFAULT_HUB_MODEL}' or 'Qwen/Qwen2.5-0.5B-Instruct'.")
     return ModelChoice(name, name, f"{why_name}: a hub model")
 
 
