@@ -215,7 +215,7 @@ def function_vector_tasks_measurement(reports: dict) -> Measurement:
     control = against_draws(len(passing), [
         sum(r["random_heads"][d] - r["zero_shot"] >= TASK_GAIN for r in done)
         for d in range(n_draws)]) if n_draws else None
-    return Measurement(float(len(passing)), control, label,
+    return Measurement(len(passing), control, label,
                        f"random heads as the vector (tasks lifted by {TASK_GAIN} or more)", details={
         t: {k: (str(v) if k == "gain" else v) for k, v in b.items()} for t, b in bars.items()},
         n_items=max(n_scored, 1))

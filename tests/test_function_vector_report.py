@@ -157,6 +157,7 @@ def test_the_per_task_bar_counts_tasks_and_names_why_each_other_fails():
     claim = find("function-vector-tasks")
     m = function_vector_tasks_measurement(reports)
     assert m.effect == 2 and m.n == 44 + 32 + 19 + 44 + 40
+    assert "] 2 vs random heads" in m.sentence()            # a count, printed as one
     # control: per draw, the tasks that random heads alone lift by 0.40 (draw 10 lifts "d")
     assert m.control.n_draws == 10 and m.control.high == 1 and m.control.low == 0
     assert not claim.decide_on(m).holds                  # 2 tasks: short of 3

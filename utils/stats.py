@@ -286,12 +286,15 @@ def sentence(effect: Interval | float, control: DrawComparison | Interval | Pair
              label: str = "effect", control_label: str = "control", n: int | None = None) -> str:
     """One line stating the effect, the control with its spread, the verdict's figure and n.
 
-    effect: an Interval (from mean_interval / paired_interval) or a plain number, then pass `n`.
+    effect: an Interval (from mean_interval / paired_interval) or a plain number (an int is a
+    count and prints as one), then pass `n`.
     control: a DrawComparison (random draws), an Interval (a paired control condition), a
     PairedTest, or None.
     """
     if isinstance(effect, Interval):
         head, n = f"{label} {effect}", effect.n if n is None else n
+    elif isinstance(effect, (int, np.integer)) and not isinstance(effect, bool):
+        head = f"{label} {int(effect)}"           # a count: a whole number
     else:
         head = f"{label} {as_values([effect], 'effect')[0]:.2f}"
     if n is None:
