@@ -118,7 +118,7 @@ lessons-smollm2: setup
 	  --items $(LESSON_ITEMS) $(if $(NB),--update $(NB))
 
 # Todd et al.'s function-vector protocol on every word task, on SmolLM2 (TASKS="a b" for some):
-# lessons/smollm2_function_vectors.json. Minutes per task on a CPU.
+# lessons/smollm2_function_vectors.json and its table (.md). Minutes per task on a CPU.
 fv-smollm2: setup
 	$(BIN)/python -m utils.function_vector_report --model $(SMOLLM2) \
 	  --out lessons/smollm2_function_vectors.json $(if $(TASKS),--tasks $(TASKS))

@@ -230,3 +230,19 @@ def test_head_choice_overlap_is_set_against_random_pairs_of_choices():
         head_choice_overlap_measurement({"a": report(0), "b": report(0)})).holds
     with pytest.raises(ValueError, match="no task has a function vector"):
         head_choice_overlap_measurement({"a": {"skipped": "too few"}})
+
+
+def test_the_committed_table_of_every_task_is_its_json_rendered():
+    """lessons/smollm2_function_vectors.md is written from the JSON beside it: every task tried,
+    those without a vector included (rebuild: python -m utils.function_vector_report --out
+    lessons/smollm2_function_vectors.json --markdown-only)."""
+    import json
+    from pathlib import Path
+
+    from utils.function_vector_report import tasks_markdown
+    path = Path(__file__).resolve().parents[1] / "lessons" / "smollm2_function_vectors.json"
+    result = json.loads(path.read_text())
+    text = tasks_markdown(result)
+    assert path.with_suffix(".md").read_text() == text
+    assert all(f"| {task} |" in text for task in result["tasks"])
+    assert "no vector:" in text      # a task the model cannot do in context is listed, not dropped

@@ -8,7 +8,7 @@ Only queries the model answers right with demonstrations count (the correctness 
 heads (causal indirect effect on >= 25 prompts with shuffled labels, batched), the layer and
 the scale are chosen on the selection split; every reported accuracy is on the scoring split.
 
-Rebuild the course's SmolLM2 table (lessons/smollm2_function_vectors.json):
+Rebuild the course's SmolLM2 table (lessons/smollm2_function_vectors.json, and its .md beside it):
 
     python -m utils.function_vector_report --model smollm2 --out lessons/smollm2_function_vectors.json
 """
@@ -554,6 +554,40 @@ def json_ready(report: dict) -> dict:
     return {key: value for key, value in report.items() if not isinstance(value, torch.Tensor)}
 
 
+def tasks_markdown(result: dict) -> str:
+    """The per-task table of a `main` run (its JSON: settings and task -> report) as markdown:
+    every task tried, those without a vector included, with the figures the course's bar reads
+    (lift on the scored queries, n, the best random-head draw's lift)."""
+    settings = result.get("settings", {})
+    rows = []
+    tried = {**result.get("tasks", {}), **result.get("variants", {})}   # variants: other settings
+    for task, r in tried.items():
+        if "skipped" in r or "with_vector" not in r:
+            why = r.get("skipped", "no report")
+            solved = (f"{r['in_context']:.2f}" if "in_context" in r else "-")
+            rows.append(f"| {task} | {solved} | {r.get('n_scored', '-')} | - | - | - | - | - | "
+                        f"no vector: {why} |")
+            continue
+        best = max(r["random_heads"]) if r["random_heads"] else float("nan")
+        rows.append(f"| {task} | {r['in_context']:.2f} | {r['n_scored']} | {r['zero_shot']:.2f} | "
+                    f"{r['with_vector']:.2f} | {r['with_vector'] - r['zero_shot']:+.2f} | "
+                    f"{best - r['zero_shot']:+.2f} ({len(r['random_heads'])} draws) | "
+                    f"{r['with_lrp_vector']:.2f} | layer {r['layer']}, {r['k']} heads, "
+                    f"x{r['scale']:g} |")
+    return "\n".join([
+        f"# Function vectors on every word task: {settings.get('model', 'a model')}", "",
+        "Written by `python -m utils.function_vector_report` (`make fv-smollm2`) from the JSON "
+        "beside this file, which also holds each task's heads, layer sweep and timings. Each "
+        "task runs notebook 03's protocol: heads, layer and scale chosen on a selection split; "
+        "the figures below on held-out scored queries that the model solves in context (n). "
+        "The course's bar for one task: a lift of at least 0.40 (the 95 % interval's low end, "
+        "decided for the notebook's tasks in `lessons/smollm2.md`), n at least 20, and no "
+        "random-head draw lifting it by more than 0.10.", "",
+        "| task | solved in context | n scored | zero-shot | with the vector | lift | best random "
+        "draw's lift | LRP heads' vector | setting |",
+        "|---|---|---|---|---|---|---|---|---|", *rows, ""])
+
+
 def main(argv=None) -> None:
     """Run the protocol on every task of utils.prompts.FV_TASKS with enough pairs, and write
     one JSON file: the settings, then per task the report (figures, heads, curves, seconds)."""
@@ -572,13 +606,18 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--random-at-selection", type=int, default=0,
                         help="choose the setting by its margin over this many random-head draws")
+    parser.add_argument("--markdown-only", action="store_true",
+                        help="write the .md table from the existing JSON and run nothing")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.markdown_only:
+        out.with_suffix(".md").write_text(tasks_markdown(json.loads(out.read_text())))
+        return
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     torch.manual_seed(args.seed)
     model, tokenizer = load_model(args.model, device="cpu")
     need = required_pairs(5)
     tasks = args.tasks or [t for t, pairs in FV_TASKS.items() if len(pairs) >= need]
-    out = Path(args.out)
     result = json.loads(out.read_text()) if out.exists() else {}
     result["settings"] = {"model": args.model, "seed": args.seed, "torch_threads": torch.get_num_threads(),
                           "protocol": "utils.function_vector_report.function_vector_report defaults"}
@@ -595,6 +634,7 @@ def main(argv=None) -> None:
         result["tasks"][task] = json_ready(report)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")   # after each task
+        out.with_suffix(".md").write_text(tasks_markdown(result))
 
 
 if __name__ == "__main__":
