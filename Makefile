@@ -52,12 +52,17 @@ fresh: setup
 	@test -n "$(NB)" || { echo "Say which notebook: make fresh NB=01"; exit 2; }
 	$(BIN)/python tools/workspace.py --fresh $(NB)
 
+# Test files run on TEST_WORKERS processes (pytest-xdist), each file whole on one worker, so a
+# notebook's cells stay in order in one kernel; every worker runs torch on one thread.
+TEST_WORKERS ?= 2
+
 # Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval,
 # and the widgets in a real browser (tests/test_browser.py: Debian's Chromium, installed here
 # where missing and possible; without it that test skips and says why).
 test: setup browser
 	$(BIN)/python -m pytest tests solutions/notebooks --nbval -p tests.nbval_models \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=15
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=15 \
+	  $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 # Refresh the committed screenshots of the widgets (tests/browser/screenshots/, shown in the
 # README); `make test` writes its own to the git-ignored tests/browser/shots/.

@@ -13,7 +13,8 @@ from utils import COURSE_MODEL_DIR, COURSE_ROOT
 
 # Requirements a Colab runtime already has in a suitable version (its CUDA torch in particular),
 # or that only the course's own tests and local JupyterLab need.
-_SKIP_ON_COLAB = ("torch", "jupyterlab", "nbval", "pytest", "nbclient", "playwright")
+_SKIP_ON_COLAB = ("torch", "jupyterlab", "nbval", "pytest", "pytest-xdist", "execnet", "nbclient",
+                  "playwright")
 SEED = 0
 
 
