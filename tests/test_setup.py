@@ -46,3 +46,13 @@ def test_doctor_names_a_session_patched_outside(capsys, monkeypatch):
     out = capsys.readouterr().out
     if (COURSE_MODEL_DIR / "model.safetensors").exists():
         assert "✗ LRP check: this Python session is already patched by lxt" in out, out
+
+
+def test_the_health_check_names_the_model_the_notebook_loads(capsys, monkeypatch):
+    """Notebooks 04 and 05 load the course model on a CPU by default: their first cell passes
+    the same offline_default, so the health check names that model and not SmolLM2."""
+    monkeypatch.delenv("XAI_MODEL", raising=False)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    course_setup.doctor(offline_default="course")
+    out = capsys.readouterr().out
+    assert "Model to load: course-llama (bundled)" in out and "this notebook's default" in out

@@ -93,9 +93,10 @@ def lrp_self_test(model=None, tokenizer=None, rule: str = "attn") -> float:
     return float((embeds * embeds.grad).sum().detach() / logits[target])
 
 
-def doctor(model_name: str | None = None) -> None:
+def doctor(model_name: str | None = None, offline_default: str = "smollm2") -> None:
     """Print versions, device, memory, the model that will load, and the LRP conservation ratios
-    (CP-LRP conserves: 1.00; AttnLRP keeps a part)."""
+    (CP-LRP conserves: 1.00; AttnLRP keeps a part). offline_default: as the notebook's
+    `load_model` call, so that the model named here is the one its model cell loads."""
     import torch
 
     from utils.lrp import CONSERVATION_BAND
@@ -113,7 +114,7 @@ def doctor(model_name: str | None = None) -> None:
           " (no GPU: SmolLM2-135M-Instruct and the course model run on a CPU)"))
     print(f"{ok} Memory: {_memory_line(device)}")
     try:
-        choice = resolve_model_name(model_name)
+        choice = resolve_model_name(model_name, offline_default)
         shown = {"course": "course-llama (bundled)", "smollm2": "SmolLM2-135M-Instruct"}
         print(f"{ok} Model to load: {shown.get(choice.source, choice.source)} ({choice.reason})")
     except ModelLoadError as err:
@@ -148,10 +149,11 @@ def doctor(model_name: str | None = None) -> None:
               "kernel (a half-applied patch?) and check the lxt version (2.1).")
 
 
-def setup(model_name: str | None = None) -> None:
-    """Set-up for a notebook: install on Colab, seed, and run the health check."""
+def setup(model_name: str | None = None, offline_default: str = "smollm2") -> None:
+    """Set-up for a notebook: install on Colab, seed, and run the health check (for a notebook
+    whose model cell calls `load_model(offline_default="course")`, pass the same)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if in_colab():
         colab_install()
     seed_everything()
-    doctor(model_name)
+    doctor(model_name, offline_default)
