@@ -36,3 +36,18 @@ def test_another_address_changes_every_generated_place():
     assert "!git clone --depth 1 https://github.com/someone/their-course /content/their-course" in cell
     assert links.colab_link("01_x.ipynb", "https://github.com/someone/their-course") == \
         "https://colab.research.google.com/github/someone/their-course/blob/main/notebooks/01_x.ipynb"
+
+
+def test_the_set_up_cell_names_the_model_its_notebook_loads():
+    """A notebook whose solved version shows the course model (04, 05) loads it on a CPU, and its
+    health check must say so: its set-up cell passes offline_default="course"."""
+    import nbformat
+
+    from utils.notebook_execution import solved_with
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        first = next(c for c in nb.cells if c.cell_type == "code").source
+        course = solved_with(nb) == "course"
+        assert ('setup(offline_default="course")' in first) == course, path.name
+        model_cell = next(c.source for c in nb.cells if c.cell_type == "code" and "load_model(" in c.source)
+        assert ('offline_default="course"' in model_cell) == course, path.name

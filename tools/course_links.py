@@ -5,8 +5,9 @@
 
 The address is kept once, in `utils.COURSE_REPOSITORY`. The set-up cell of each notebook in
 notebooks/ (its first code cell: on Colab it clones that repository) and the "Open In Colab"
-badges of README.md are generated from it. Solved notebooks follow their notebooks
-(tools/solved_notebooks.py).
+badges of README.md are generated from it. The set-up cell's health check names the model the
+notebook loads on a CPU: the one its solved version shows (`course.solved_with`). Solved
+notebooks follow their notebooks (tools/solved_notebooks.py).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from utils import COURSE_REPOSITORY  # noqa: E402
+from utils.notebook_execution import solved_with  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
@@ -28,8 +30,10 @@ BADGE = re.compile(r"\(https://colab\.research\.google\.com/github/[^)]*/blob/ma
                    r"(\d\d_\w+\.ipynb)\)")
 
 
-def setup_cell(repository: str = COURSE_REPOSITORY) -> str:
-    """The first code cell of every notebook: clone on Colab, find the course elsewhere, set up."""
+def setup_cell(repository: str = COURSE_REPOSITORY, offline_default: str = "smollm2") -> str:
+    """The first code cell of every notebook: clone on Colab, find the course elsewhere, set up.
+    offline_default: the model the notebook's `load_model` call takes on a CPU ("smollm2", or
+    "course" where the notebook says why), so that the health check names the same one."""
     folder = f"/content/{repository.rstrip('/').rsplit('/', 1)[1]}"
     return (
         "# Set-up: on Colab this clones the course and installs it; elsewhere it only finds the course\n"
@@ -44,7 +48,14 @@ def setup_cell(repository: str = COURSE_REPOSITORY) -> str:
         "sys.path.insert(0, str(COURSE))\n"
         "\n"
         "from utils.setup import setup\n"
-        "setup()")
+        + ("setup()" if offline_default == "smollm2" else
+           f'setup(offline_default="{offline_default}")   # as this notebook\'s model cell'))
+
+
+def notebook_setup_cell(nb) -> str:
+    """`setup_cell` for notebook `nb`: the course model's default where its solved version
+    shows the course model, SmolLM2's elsewhere."""
+    return setup_cell(offline_default="course" if solved_with(nb) == "course" else "smollm2")
 
 
 def colab_link(notebook: str, repository: str = COURSE_REPOSITORY) -> str:
@@ -63,7 +74,7 @@ def differences() -> list[str]:
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         first = next(c for c in nb.cells if c.cell_type == "code")
-        if first.source != setup_cell():
+        if first.source != notebook_setup_cell(nb):
             problems.append(f"{path.relative_to(ROOT)}: the set-up cell")
     text = README.read_text(encoding="utf-8")
     if text != readme_with_badges(text):
@@ -77,8 +88,8 @@ def write() -> None:
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         first = next(c for c in nb.cells if c.cell_type == "code")
-        if first.source != setup_cell():
-            first.source = setup_cell()
+        if first.source != notebook_setup_cell(nb):
+            first.source = notebook_setup_cell(nb)
             nbformat.write(nb, path)
     text = README.read_text(encoding="utf-8")
     README.write_text(readme_with_badges(text), encoding="utf-8")
