@@ -1,7 +1,7 @@
 """Wall time of each solved notebook, executed top to bottom on CPU.
 
 Each notebook runs on the model it is built and tested with (its metadata's
-`course.solved_with`: SmolLM2-135M-Instruct for 01-03, the course model for 04-06), or on one
+`course.solved_with`: SmolLM2-135M-Instruct for 01-03 and 06, the course model for 04-05), or on one
 model for all (`model="smollm2"`). It is executed from a copy in memory (outputs cleared) with
 the same harness that builds the solved notebooks; the committed files are never written.
 """

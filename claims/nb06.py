@@ -19,7 +19,7 @@ from claims import Claim, Context, Measurement, Threshold
 from claims.items import reading_items
 from utils.stats import holm, mean_interval, paired_test
 
-N_PROMPTS = 22      # notebook 06's PROMPTS
+N_PROMPTS = 25      # notebook 06's PROMPTS (utils.prompts.FAITHFULNESS_PROMPTS)
 COMPARISONS = {("LRP", "random", False): "lrp-beats-random",
                ("LRP", "random", True): "lrp-beats-random-second",
                ("LRP", "Input x Gradient", False): "lrp-beats-ixg",
@@ -27,10 +27,7 @@ COMPARISONS = {("LRP", "random", False): "lrp-beats-random",
 
 
 def _prompts(n: int) -> list[str]:
-    from utils.prompts import (COUNTERFACTUALS, DUST_PROMPT, OPPOSITE_PROMPT, READING_PROMPTS,
-                               TRANSLATION_PROMPT)
-    own = ([DUST_PROMPT, TRANSLATION_PROMPT, OPPOSITE_PROMPT]   # notebook 06's PROMPTS
-           + [c.prompt for c in COUNTERFACTUALS] + READING_PROMPTS)
+    from utils.prompts import FAITHFULNESS_PROMPTS as own   # notebook 06's PROMPTS
     return own[:n] + [p for p, _, _ in reading_items(max(0, n - len(own)), seed=6)]
 
 

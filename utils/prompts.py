@@ -101,6 +101,15 @@ HELD_OUT_COUNTERFACTUALS = (
     + [Counterfactual(f"{subject} is {wrong}", f"What color is {thing}", f"{subject} is", colour, wrong)
        for subject, thing, colour, wrong in _HELD_OUT_COLOURS])
 
+# Notebook 06's prompts (claims/nb06 decides on the same list, in this order): the dust passage,
+# the two instructions, the counterfactuals, the reading passages, and one held-out conflict of
+# each kind (a capital, a sum, a colour), so that 20 or more remain when a model's prediction on
+# a few of them barely depends on their tokens.
+_FIRST_OF_EACH_KIND = (0, len(_HELD_OUT_CAPITALS), len(_HELD_OUT_CAPITALS) + len(_HELD_OUT_SUMS))
+FAITHFULNESS_PROMPTS = ([DUST_PROMPT, TRANSLATION_PROMPT, OPPOSITE_PROMPT]
+                        + [c.prompt for c in COUNTERFACTUALS] + READING_PROMPTS
+                        + [HELD_OUT_COUNTERFACTUALS[i].prompt for i in _FIRST_OF_EACH_KIND])
+
 # Notebook 04: the record the monitor watches the model summarise.
 PATIENT_RECORD = (
     "PATIENT RECORD - John Smith, Age 45\n"
