@@ -53,7 +53,8 @@ fresh: setup
 	$(BIN)/python tools/workspace.py --fresh $(NB)
 
 # Test files run on TEST_WORKERS processes (pytest-xdist), each file whole on one worker, so a
-# notebook's cells stay in order in one kernel; every worker runs torch on one thread.
+# notebook's cells stay in order in one kernel; every worker runs torch on one thread. The files
+# start longest first (tests/nbval_models.py orders them; xdist keeps that order).
 TEST_WORKERS ?= 2
 
 # Every test: unit tests, exercise notebooks run with their stubs, solved notebooks under nbval,
@@ -62,7 +63,7 @@ TEST_WORKERS ?= 2
 test: setup browser
 	$(BIN)/python -m pytest tests solutions/notebooks --nbval -p tests.nbval_models \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=15 \
-	  $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
+	  $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 # Refresh the committed screenshots of the widgets (tests/browser/screenshots/, shown in the
 # README); `make test` writes its own to the git-ignored tests/browser/shots/.

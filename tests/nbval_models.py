@@ -3,7 +3,8 @@
 A master notebook names that model in its metadata (`"course": {"solved_with": "smollm2"}`;
 no entry means the course model); `tools/solved_notebooks.py` builds the solved notebook with
 it, and this plugin sets XAI_MODEL to it before the notebook's kernel starts, so nbval compares
-like with like. Loaded by `make test` (`-p tests.nbval_models`).
+like with like. Loaded by `make test` (`-p tests.nbval_models`), which also starts the longest
+files first (`pytest_collection_modifyitems`).
 """
 from __future__ import annotations
 
@@ -16,9 +17,38 @@ import pytest
 from utils.notebook_execution import solved_with
 
 
+def _rank(path: Path, models: dict) -> int:
+    """0: a solved notebook on SmolLM2 (the longest files), 1: another notebook, 2: the rest."""
+    if path.suffix != ".ipynb":
+        return 2
+    if path not in models:
+        models[path] = solved_with(nbformat.read(path, as_version=4))
+    return 0 if models[path] == "smollm2" else 1
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest files first: with two workers (`make test`: -n 2 --dist loadfile
+    --no-loadscope-reorder) the notebooks on SmolLM2 start at once and the short test files fill
+    in around them, so both workers end together. A stable sort: each file keeps its order."""
+    models: dict = {}
+    items.sort(key=lambda item: _rank(Path(str(item.fspath)), models))
+
+
+# The model the run was started with (`make test`: the course model), for every other test.
+_DEFAULT_MODEL = os.environ.get("XAI_MODEL")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     # nbval starts a notebook's kernel when its first cell is set up, with this environment
     path = Path(str(item.fspath))
-    if path.suffix == ".ipynb" and item.parent is not None and getattr(item.parent, "kernel", None) is None:
-        os.environ["XAI_MODEL"] = solved_with(nbformat.read(path, as_version=4))
+    if path.suffix == ".ipynb":
+        if item.parent is not None and getattr(item.parent, "kernel", None) is None:
+            os.environ["XAI_MODEL"] = solved_with(nbformat.read(path, as_version=4))
+    elif os.environ.get("XAI_MODEL") != _DEFAULT_MODEL:
+        # a solved notebook's model must not leak into the tests a worker runs after it (the
+        # exercise notebooks run on the course model; on SmolLM2 one takes 20 minutes)
+        if _DEFAULT_MODEL is None:
+            os.environ.pop("XAI_MODEL", None)
+        else:
+            os.environ["XAI_MODEL"] = _DEFAULT_MODEL

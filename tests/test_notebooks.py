@@ -108,3 +108,15 @@ def test_notebook_04_runs_on_a_tiny_random_qwen2(tmp_path, tiny_model_dir, monke
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                       for o in c.outputs)
     assert "samples kept" in printed and "balanced accuracy" in printed
+
+
+def test_a_solved_notebooks_model_does_not_leak_into_later_tests(monkeypatch):
+    """tests/nbval_models.py sets XAI_MODEL for a solved notebook's kernel; a test that a worker
+    runs after it (an exercise notebook, on the course model) gets the run's own model back."""
+    from types import SimpleNamespace
+
+    import tests.nbval_models as plugin
+    monkeypatch.setattr(plugin, "_DEFAULT_MODEL", "course")
+    monkeypatch.setenv("XAI_MODEL", "smollm2")
+    plugin.pytest_runtest_setup(SimpleNamespace(fspath=__file__, parent=None))
+    assert os.environ["XAI_MODEL"] == "course"
