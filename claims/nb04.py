@@ -94,11 +94,9 @@ def _patients(ctx: Context):
         from utils.conflicts import token_head_relevance_batched
         from utils.lrp import attnlrp
         from utils.models import input_device
-        from utils.monitor import fit_monitor
         from utils.progress import progress
-        from utils.provenance import (ProvenanceData, handover_examples, prompt_ids,
-                                      provenance_dataset, rule_features, span_labels,
-                                      training_rule_features)
+        from utils.provenance import (ProvenanceData, fit_monitors, handover_examples, prompt_ids,
+                                      provenance_dataset, rule_features, span_labels)
 
         train_examples = handover_examples(range(5), "train")
         with attnlrp(ctx.model):
@@ -115,12 +113,7 @@ def _patients(ctx: Context):
                                        np.zeros(len(ids), dtype=int), np.asarray(ids))
                 patients.append((relevance, np.asarray(labels).astype(bool),
                                  rule_features(ctx.tokenizer, train, [example], alone)))
-        train_rules = training_rule_features(ctx.tokenizer, train, train_examples)
-        monitors = {"relevance": fit_monitor(train.features, train.labels),
-                    "rules": fit_monitor(train_rules, train.labels),
-                    "rules + relevance": fit_monitor(np.hstack([train_rules, train.features]),
-                                                     train.labels)}
-        return monitors, patients
+        return fit_monitors(ctx.tokenizer, train, train_examples), patients
     return ctx.memo("nb04.patients", compute)
 
 
@@ -164,11 +157,11 @@ def _provenance_monitor(ctx: Context) -> Measurement:
 def _relevance_over_rules(ctx: Context) -> Measurement:
     """Per held-out patient, balanced accuracy of the rules + head relevance minus that of the
     rules alone (both LDA monitors fitted on the same 5 training patients)."""
-    from utils.provenance import monitor_features
+    from utils.provenance import RULES, RULES_AND_RELEVANCE, monitor_features
     monitors = _patients(ctx)[0]
-    combined, _ = _per_patient(ctx, lambda r, rules: monitors["rules + relevance"].predict_proba(
+    combined, _ = _per_patient(ctx, lambda r, rules: monitors[RULES_AND_RELEVANCE].predict_proba(
         np.hstack([rules, monitor_features(r)]))[:, 1])
-    rules_only, _ = _per_patient(ctx, lambda r, rules: monitors["rules"].predict_proba(rules)[:, 1])
+    rules_only, _ = _per_patient(ctx, lambda r, rules: monitors[RULES].predict_proba(rules)[:, 1])
     return Measurement(paired_interval(combined, rules_only), paired_test(combined, rules_only),
                        "balanced accuracy of the rules + head relevance minus the rules alone",
                        "paired over patients: the rules alone",

@@ -359,6 +359,18 @@ RULES = "the three rules together (LDA)"
 RULES_AND_RELEVANCE = "the three rules + head relevance (LDA)"
 
 
+def fit_monitors(tokenizer, train: ProvenanceData, train_examples) -> dict:
+    """The three monitors fitted on the same training tokens: on head relevance alone
+    ("relevance", features `monitor_features`), on the rules' outputs alone (`RULES`, features
+    `rule_features`) and on both (`RULES_AND_RELEVANCE`: rules first, then relevance)."""
+    from utils.monitor import fit_monitor
+
+    rules = training_rule_features(tokenizer, train, train_examples)
+    return {"relevance": fit_monitor(train.features, train.labels),
+            RULES: fit_monitor(rules, train.labels),
+            RULES_AND_RELEVANCE: fit_monitor(np.hstack([rules, train.features]), train.labels)}
+
+
 def monitor_and_baselines(model, tokenizer, train_examples, test_sets: dict, *, token_relevance):
     """Fit the monitor on `train_examples`; score it and the `BASELINES` on each test set, and
     two more monitors: one LDA on the three rules' outputs alone (`RULES`) and one on the rules
@@ -370,21 +382,19 @@ def monitor_and_baselines(model, tokenizer, train_examples, test_sets: dict, *, 
     balanced accuracy, ROC AUC, tokens and patients, per-token: name -> {method: balanced
     correctness [n]}, the labels' test data per set).
     """
-    from utils.monitor import fit_monitor, score_against_truth
+    from utils.monitor import score_against_truth
 
     train = provenance_dataset(model, tokenizer, train_examples, token_relevance=token_relevance)
-    monitor = fit_monitor(train.features, train.labels)
-    train_rules = training_rule_features(tokenizer, train, train_examples)
-    rules_only = fit_monitor(train_rules, train.labels)
-    with_relevance = fit_monitor(np.hstack([train_rules, train.features]), train.labels)
+    monitors = fit_monitors(tokenizer, train, train_examples)
+    monitor = monitors["relevance"]
     rows, per_token = [], {}
     for name, examples in test_sets.items():
         test = provenance_dataset(model, tokenizer, examples, token_relevance=token_relevance)
         rules = rule_features(tokenizer, train, examples, test)
         methods = {"monitor (head relevance)": monitor.predict_proba(test.features)[:, 1],
                    **dict(zip(BASELINES, rules.T)),
-                   RULES: rules_only.predict_proba(rules)[:, 1],
-                   RULES_AND_RELEVANCE: with_relevance.predict_proba(
+                   RULES: monitors[RULES].predict_proba(rules)[:, 1],
+                   RULES_AND_RELEVANCE: monitors[RULES_AND_RELEVANCE].predict_proba(
                        np.hstack([rules, test.features]))[:, 1]}
         per_token[name] = {}
         for method, p in methods.items():
