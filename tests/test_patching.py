@@ -72,6 +72,25 @@ def test_batched_equals_one_patch_per_run(setting):
     assert torch.allclose(loop, fast, atol=1e-5, equal_nan=True)
 
 
+def test_runs_from_the_first_patched_layer_equal_whole_runs(setting):
+    """run_with_patches starts each batch at its lowest patched layer: the same logits as running
+    every layer of the corrupted prompt with the same hooks."""
+    model, pair, metric = setting
+    cache = cache_activations(model, pair.clean_inputs())
+    patches = [None, (Patch("z", 1, head=2), Patch("v", 1, head=0))]
+    for site in HEAD_SITES:
+        patches += [Patch(site, 1, head=0), Patch(site, 0, head=1, position=pair.seq_len - 2)]
+    patches.append(Patch("resid", 1, position=pair.seq_len - 1))
+    for batch_size in (1, 4, 64):
+        fast = run_with_patches(model, pair, cache, patches, batch_size=batch_size)
+        whole = []
+        for start in range(0, len(patches), batch_size):
+            chunk = patches[start:start + batch_size]
+            with torch.no_grad(), patching_hooks(model, cache, chunk, pair.valid_positions):
+                whole.append(model(**pair.corrupted_inputs(len(chunk))).logits[:, -1])
+        assert torch.allclose(fast, torch.cat(whole), atol=1e-5), batch_size
+
+
 def test_pattern_patch_equals_recomputed_head_output(setting):
     """Patching a head's pattern = clean pattern applied to the corrupted values."""
     model, pair, metric = setting

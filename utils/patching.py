@@ -375,14 +375,26 @@ def run_with_patches(model, pair: AlignedPair, cache: dict, patches: list,
     _validate(model, patches, pair.seq_len)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
+    # chunks of at most batch_size rows that never straddle a change of the lowest patched
+    # layer: each chunk then skips every layer below its own patches
+    firsts = [min((p.layer for p in _as_patches(entry)), default=0) for entry in patches]
+    starts = []
+    for i, first in enumerate(firsts):
+        if not starts or first != firsts[i - 1] or i - starts[-1] >= batch_size:
+            starts.append(i)
     out = []
-    starts = range(0, len(patches), batch_size)
     with torch.no_grad():
-        for start in progress(starts, desc=desc):
-            chunk = patches[start:start + batch_size]
+        # Layers below a chunk's lowest patched layer run as in the corrupted run, so each chunk
+        # starts from the corrupted residual stream entering that layer (exact, and on average
+        # half the layers for per-head patches)
+        corrupted_resid = model(**pair.corrupted_inputs(), output_hidden_states=True,
+                                logits_to_keep=1).hidden_states
+        for start, end in progress(list(zip(starts, starts[1:] + [len(patches)])), desc=desc):
+            chunk, first = patches[start:end], min(firsts[start:end])
+            hidden = corrupted_resid[first].expand(len(chunk), -1, -1)
+            # hooks first, then the shortened layer list: they hang on the layers themselves
             with patching_hooks(model, cache, chunk, pair.valid_positions):
-                # logits_to_keep=1: the unembedding runs for the last position only
-                logits = model(**pair.corrupted_inputs(len(chunk)), logits_to_keep=1).logits[:, -1]
+                logits = _forward_from(model, pair, first, hidden)
             out.append(logits.float().cpu())
     return torch.cat(out)
 
@@ -468,16 +480,27 @@ def _run_from(model, pair, layer, positions, clean_resid, corrupted_resid, corru
     hidden = corrupted_resid[start:].unsqueeze(0).repeat(batch, 1, 1)      # [B, S - start, d]
     rows, cols = torch.arange(batch, device=device), torch.tensor(positions, device=device)
     hidden[rows, cols - start] = clean_resid[cols].to(device, hidden.dtype)
-    mask = pair.corrupted_mask
-    positions_ids = (mask.long().cumsum(-1) - 1).clamp_min(0)
-    inputs = {"inputs_embeds": hidden, "position_ids": positions_ids[:, start:].expand(batch, -1),
-              "logits_to_keep": 1}
-    if not bool(mask.all()):
-        inputs["attention_mask"] = mask.expand(batch, -1)
+    kv = None
     if start > 0:   # positions before `start` are exactly the corrupted run's: reuse their keys
         kv = copy.deepcopy(corrupted_kv)
         kv.crop(start)
         kv.batch_repeat_interleave(batch)
+    return _forward_from(model, pair, layer, hidden, start, kv)
+
+
+def _forward_from(model, pair, layer, hidden, start: int = 0, kv=None):
+    """Last-position logits [B, vocab] of the corrupted prompt's positions start.. with
+    `hidden` [B, S - start, d] as the residual stream entering `layer`; kv: the keys and values
+    of positions ..start (needed when start > 0)."""
+    batch, device = hidden.shape[0], hidden.device
+    mask = pair.corrupted_mask
+    positions_ids = (mask.long().cumsum(-1) - 1).clamp_min(0)
+    # logits_to_keep=1: the unembedding runs for the last position only
+    inputs = {"inputs_embeds": hidden, "position_ids": positions_ids[:, start:].expand(batch, -1).to(device),
+              "logits_to_keep": 1}
+    if not bool(mask.all()):
+        inputs["attention_mask"] = mask.expand(batch, -1).to(device)
+    if start > 0:
         inputs.update(past_key_values=kv, use_cache=True,
                       cache_position=torch.arange(start, pair.seq_len, device=device))
     else:
