@@ -132,9 +132,10 @@ def _ablation_setup():
 def test_batched_ablation_equals_one_sample_at_a_time_and_removes_its_hooks():
     tok, model, samples = _ablation_setup()
     means = conflicts.mean_head_outputs_over(model, tok, samples)
-    sets = [[], [(0, 1)], [(1, 0), (1, 3), (0, 2)]]
+    # sets whose lowest head sits in layer 1 start there, from the unablated residual stream
+    sets = [[], [(1, 2)], [(0, 1)], [(1, 0), (1, 3), (0, 2)], [(1, 0), (1, 1)]]
     diffs = conflicts.ablated_logit_diffs(model, tok, samples, sets, means, rows_per_batch=7)
-    assert diffs.shape == (3, len(samples))
+    assert diffs.shape == (5, len(samples))
     for row, heads in enumerate(sets):
         for col, sample in enumerate(samples):
             alone = conflicts.answer_rates(model, tok, [sample], heads, means)

@@ -284,7 +284,7 @@ def ablated_logit_diffs(model, tokenizer, samples, head_sets, mean_outputs,
     [L, H, head_dim] from `mean_head_outputs_over`. All samples of several head sets run as one
     left-padded batch; each row carries its own head mask. Returns [n_sets, n_samples].
     """
-    from utils.hooks import o_proj_pre_hooks
+    from utils.hooks import layers_from, o_proj_pre_hooks
     from utils.logits import left_padded
 
     n_layers, n_heads, head_dim = model_shape(model)
@@ -307,27 +307,41 @@ def ablated_logit_diffs(model, tokenizer, samples, head_sets, mean_outputs,
     sets_per_batch = max(1, rows_per_batch // n)
     param = torch.tensor([p for p, _ in answer_ids])
     context = torch.tensor([c for _, c in answer_ids])
-    result = []
-    for start in range(0, len(head_sets), sets_per_batch):
-        row_mask = masks[start:start + sets_per_batch].repeat_interleave(n, dim=0).to(device)
+    # Layers below a set's lowest head run as without ablation: batches start there, from the
+    # unablated residual stream (exact; layer-matched controls share their chosen set's layers)
+    firsts = [min((int(layer) for layer, _ in heads), default=n_layers) for heads in head_sets]
+    with torch.no_grad():
+        hidden_states = model(input_ids=ids, attention_mask=attention, position_ids=positions,
+                              output_hidden_states=True, logits_to_keep=1).hidden_states
+    batches: dict[int, list[int]] = {}
+    for i in sorted(range(len(head_sets)), key=lambda i: firsts[i]):
+        batches.setdefault(firsts[i], []).append(i)
+    result = torch.zeros(len(head_sets), n)
+    for first, members in batches.items():
+        for start in range(0, len(members), sets_per_batch):
+            chunk = members[start:start + sets_per_batch]
+            row_mask = masks[chunk].repeat_interleave(n, dim=0).to(device)
 
-        def ablate(layer, row_mask=row_mask):
-            def hook(module, args):
-                x = args[0].unflatten(-1, (n_heads, head_dim))          # [rows, seq, H, D]
-                mean = mean_outputs[layer].to(x)                          # [H, D]
-                x = torch.where(row_mask[:, None, layer, :, None], mean, x)   # a new tensor
-                return (x.flatten(-2),) + tuple(args[1:])
-            return hook
+            def ablate(layer, row_mask=row_mask):
+                def hook(module, args):
+                    x = args[0].unflatten(-1, (n_heads, head_dim))          # [rows, seq, H, D]
+                    mean = mean_outputs[layer].to(x)                          # [H, D]
+                    x = torch.where(row_mask[:, None, layer, :, None], mean, x)   # a new tensor
+                    return (x.flatten(-2),) + tuple(args[1:])
+                return hook
 
-        rows = row_mask.shape[0] // n
-        layers = [layer for layer in range(n_layers) if row_mask[:, layer].any()]
-        with torch.no_grad(), o_proj_pre_hooks(model, {layer: ablate(layer) for layer in layers}):
-            logits = model(input_ids=ids.repeat(rows, 1), attention_mask=attention.repeat(rows, 1),
-                           position_ids=positions.repeat(rows, 1),
-                           logits_to_keep=1).logits[:, -1].float().cpu()
-        logits = logits.reshape(rows, n, -1)
-        result.append(logits[:, torch.arange(n), context] - logits[:, torch.arange(n), param])
-    return torch.cat(result).numpy()
+            rows = len(chunk)
+            start_layer = min(first, n_layers - 1)     # nothing ablated: run the last layer alone
+            layers = [layer for layer in range(n_layers) if row_mask[:, layer].any()]
+            with torch.no_grad(), o_proj_pre_hooks(model, {layer: ablate(layer) for layer in layers}), \
+                    layers_from(model, start_layer):
+                logits = model(inputs_embeds=hidden_states[start_layer].repeat(rows, 1, 1),
+                               attention_mask=attention.repeat(rows, 1),
+                               position_ids=positions.repeat(rows, 1), use_cache=False,
+                               logits_to_keep=1).logits[:, -1].float().cpu()
+            logits = logits.reshape(rows, n, -1)
+            result[chunk] = logits[:, torch.arange(n), context] - logits[:, torch.arange(n), param]
+    return result.numpy()
 
 
 def layer_matched_sets(heads, n_heads: int, n_sets: int, rng) -> list[list[tuple[int, int]]]:

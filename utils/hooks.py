@@ -64,6 +64,17 @@ def replaced_part(model, name: str, module: torch.nn.Module):
         setattr(owner, attribute, original)
 
 
+@contextmanager
+def layers_from(model, first: int):
+    """Keep only decoder layers first.. while the block runs, so that `inputs_embeds` stands for
+    the residual stream entering layer `first` (Llama and Qwen do not rescale embeddings). The
+    layers below run as they would anyway when an intervention touches layers first.. only:
+    pass their output (a cached residual stream) instead of computing it again. Hooks on the
+    layers themselves keep working; register them before entering, by their full-model index."""
+    with replaced_part(model, "layers", torch.nn.ModuleList(list(decoder_layers(model))[first:])):
+        yield
+
+
 def attention_projection(model, layer: int, name: str) -> torch.nn.Module:
     """`self_attn.<name>` of decoder layer `layer`; name is one of q_proj, k_proj, v_proj, o_proj."""
     if name not in PROJECTIONS:

@@ -29,8 +29,7 @@ from numbers import Integral
 import torch
 
 from utils.colours import RELEVANCE_CMAP
-from utils.hooks import (decoder_layers, layer_pre_hooks, o_proj_pre_hooks, projection_hooks,
-                         replaced_part)
+from utils.hooks import layer_pre_hooks, layers_from, o_proj_pre_hooks, projection_hooks
 from utils.models import input_device, model_shape
 from utils.progress import progress
 from utils.tokens import readable_token
@@ -505,16 +504,8 @@ def _forward_from(model, pair, layer, hidden, start: int = 0, kv=None):
                       cache_position=torch.arange(start, pair.seq_len, device=device))
     else:
         inputs["use_cache"] = False
-    with _layers_from(model, layer):
+    with layers_from(model, layer):
         return model(**inputs).logits[:, -1]
-
-
-@contextmanager
-def _layers_from(model, first: int):
-    """Keep only decoder layers first.. while the block runs, so that `inputs_embeds` stands for
-    the residual stream entering layer `first` (Llama and Qwen do not rescale embeddings)."""
-    with replaced_part(model, "layers", torch.nn.ModuleList(list(decoder_layers(model))[first:])):
-        yield
 
 
 def patch_heads(model, pair: AlignedPair, cache: dict, site: str, metric, batch_size: int = 64):
