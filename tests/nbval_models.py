@@ -26,12 +26,28 @@ def _rank(path: Path, models: dict) -> int:
     return 0 if models[path] == "smollm2" else 1
 
 
+def _measured_seconds() -> dict[str, float]:
+    """Each solved notebook's last measured wall time (benchmarks/results.json, `make bench`),
+    by file name; empty when there is none."""
+    import json
+
+    results = Path(__file__).resolve().parent.parent / "benchmarks" / "results.json"
+    try:
+        rows = json.loads(results.read_text())["notebooks"]["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {row["notebook"]: float(row["seconds"]) for row in rows if "seconds" in row}
+
+
 def pytest_collection_modifyitems(config, items):
     """The longest files first: with two workers (`make test`: -n 2 --dist loadfile
-    --no-loadscope-reorder) the notebooks on SmolLM2 start at once and the short test files fill
-    in around them, so both workers end together. A stable sort: each file keeps its order."""
+    --no-loadscope-reorder) the notebooks on SmolLM2 start at once, the longest of them (by
+    their last `make bench` time) first, and the short test files fill in around them, so both
+    workers end together. A stable sort: each file keeps its order."""
     models: dict = {}
-    items.sort(key=lambda item: _rank(Path(str(item.fspath)), models))
+    seconds = _measured_seconds()
+    items.sort(key=lambda item: (_rank(Path(str(item.fspath)), models),
+                                 -seconds.get(Path(str(item.fspath)).name, 0.0)))
 
 
 # The model the run was started with (`make test`: the course model), for every other test.

@@ -44,6 +44,8 @@ def test_commands_test_cuda_and_compare_with_tolerance(tmp_path):
     solved, env = cmds["solved"]
     assert "--nbval" in solved and "--nbval-lax" not in solved      # compares outputs
     assert "--nbval-float-tolerance" in solved and "tests.nbval_tolerance" in solved
+    assert "tests.nbval_models" in solved           # each notebook on the model it was built with
+    assert "tests.nbval_models" not in cmds["llama"][0]   # there the hub model is the point
     assert env == {"XAI_DTYPE": "float32"}
     sanitize = Path(solved[solved.index("--nbval-sanitize-with") + 1]).read_text()
     assert "0xADDRESS" in sanitize and "on DEVICE in DTYPE" in sanitize   # course's + GPU's

@@ -100,6 +100,11 @@ def test_notebook_04_runs_on_a_tiny_random_qwen2(tmp_path, tiny_model_dir, monke
                                  num_hidden_layers=2, num_attention_heads=4,
                                  num_key_value_heads=2)).save_pretrained(folder)
     nb = harness.build_solved(ROOT / "notebooks" / "04_knowledge_conflicts.ipynb")
+    # the monitor (Part 4) watches the course model unless MONITOR_MODEL names another: this one
+    switches = [c for c in nb.cells if c.cell_type == "code" and 'MONITOR_MODEL = "course"' in c.source]
+    assert len(switches) == 1
+    switches[0].source = switches[0].source.replace('MONITOR_MODEL = "course"',
+                                                    f"MONITOR_MODEL = {str(folder)!r}")
     for name, value in {"HF_HUB_OFFLINE": "1", "XAI_MODEL": str(folder), "XAI_PROGRESS": "static",
                         "TOKENIZERS_PARALLELISM": "false"}.items():
         monkeypatch.setenv(name, value)

@@ -8,7 +8,8 @@ Parts (independent, run side by side; each is one pytest process with its own lo
 - unit: every unit test; the device-dependent ones (tests/test_devices.py) also on CUDA
   (XAI_TEST_DEVICE=cuda), in fp32 and bf16.
 - exercises: every exercise notebook with its stubs, course model on CUDA (bf16).
-- solved: nbval on every solved notebook, course model on CUDA in fp32, against the stored CPU
+- solved: nbval on every solved notebook, each on the model it was built with (SmolLM2 or the
+  course model, tests/nbval_models.py) on CUDA in fp32, against the stored CPU
   outputs: words, integers and layout exactly, printed floats within a tolerance
   (tests/nbval_tolerance.py); device, memory and version lines sanitized
   (tests/nbval_sanitize_gpu.cfg). Why fp32: in bf16 the course model reorders rankings whose
@@ -77,7 +78,9 @@ def commands(out: Path, cpu_dry_run: bool, model_dir: Path) -> dict[str, tuple[l
     sanitize.write_text(SANITIZE.read_text() + "\n" + SANITIZE_GPU.read_text())
 
     def solved(part):
-        return py + ["-p", "tests.nbval_tolerance", "solutions/notebooks", "--nbval",
+        # tests.nbval_models: each solved notebook runs on the model it was built with
+        return py + ["-p", "tests.nbval_tolerance", "-p", "tests.nbval_models",
+                     "solutions/notebooks", "--nbval",
                      "--nbval-sanitize-with", str(sanitize),
                      "--nbval-float-tolerance", FLOAT_TOLERANCE[part],
                      f"--junitxml={out / (part + '.xml')}"]
