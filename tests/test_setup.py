@@ -49,8 +49,9 @@ def test_doctor_names_a_session_patched_outside(capsys, monkeypatch):
 
 
 def test_the_health_check_names_the_model_the_notebook_loads(capsys, monkeypatch):
-    """Notebooks 04 and 05 load the course model on a CPU by default: their first cell passes
-    the same offline_default, so the health check names that model and not SmolLM2."""
+    """A notebook that loads the course model on a CPU by default (no `solved_with` in its
+    metadata) passes the same offline_default to its first cell, so the health check names that
+    model and not SmolLM2."""
     monkeypatch.delenv("XAI_MODEL", raising=False)
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     course_setup.doctor(offline_default="course")
