@@ -493,9 +493,9 @@ def _forward_from(model, pair, layer, hidden, start: int = 0, kv=None):
     of positions ..start (needed when start > 0)."""
     batch, device = hidden.shape[0], hidden.device
     mask = pair.corrupted_mask
-    positions_ids = (mask.long().cumsum(-1) - 1).clamp_min(0)
+    positions_ids = (mask.long().cumsum(-1) - 1).clamp_min(0)[:, start:].to(device)
     # logits_to_keep=1: the unembedding runs for the last position only
-    inputs = {"inputs_embeds": hidden, "position_ids": positions_ids[:, start:].expand(batch, -1).to(device),
+    inputs = {"inputs_embeds": hidden, "position_ids": positions_ids.expand(batch, -1),
               "logits_to_keep": 1}
     if not bool(mask.all()):
         inputs["attention_mask"] = mask.expand(batch, -1).to(device)
