@@ -17,10 +17,11 @@ import pytest
 from utils.notebook_execution import solved_with
 
 
-def _rank(path: Path, models: dict) -> int:
-    """0: a solved notebook on SmolLM2 (the longest files), 1: another notebook, 2: the rest."""
+def _rank(path: Path, models: dict, slow: set) -> int:
+    """0: a solved notebook on SmolLM2 (the longest files), 1: another notebook, 2: a test file
+    that executes notebooks (marked `notebooks`: minutes), 3: the rest (seconds each)."""
     if path.suffix != ".ipynb":
-        return 2
+        return 2 if path in slow else 3
     if path not in models:
         models[path] = solved_with(nbformat.read(path, as_version=4))
     return 0 if models[path] == "smollm2" else 1
@@ -42,11 +43,14 @@ def _measured_seconds() -> dict[str, float]:
 def pytest_collection_modifyitems(config, items):
     """The longest files first: with two workers (`make test`: -n 2 --dist loadfile
     --no-loadscope-reorder) the notebooks on SmolLM2 start at once, the longest of them (by
-    their last `make bench` time) first, and the short test files fill in around them, so both
-    workers end together. A stable sort: each file keeps its order."""
+    their last `make bench` time) first, then the test files that execute notebooks, and the
+    short test files fill in last, so both workers end together. (A file runs on one worker:
+    the exercise-notebook runs, about four minutes, once came last and left the other worker
+    idle for that long.) A stable sort: each file keeps its order."""
     models: dict = {}
     seconds = _measured_seconds()
-    items.sort(key=lambda item: (_rank(Path(str(item.fspath)), models),
+    slow = {Path(str(item.fspath)) for item in items if item.get_closest_marker("notebooks")}
+    items.sort(key=lambda item: (_rank(Path(str(item.fspath)), models, slow),
                                  -seconds.get(Path(str(item.fspath)).name, 0.0)))
 
 

@@ -125,3 +125,27 @@ def test_a_solved_notebooks_model_does_not_leak_into_later_tests(monkeypatch):
     monkeypatch.setenv("XAI_MODEL", "smollm2")
     plugin.pytest_runtest_setup(SimpleNamespace(fspath=__file__, parent=None))
     assert os.environ["XAI_MODEL"] == "course"
+
+
+def test_make_test_starts_the_longest_files_first():
+    """The solved notebooks on SmolLM2 first (longest first), then the files that execute
+    notebooks, then the short test files: a file runs on one worker, and a long one started
+    last leaves the other worker idle."""
+    from types import SimpleNamespace
+
+    import tests.nbval_models as plugin
+
+    def item(path, slow=False):
+        marker = (lambda name: object() if slow and name == "notebooks" else None)
+        return SimpleNamespace(fspath=str(path), get_closest_marker=marker)
+
+    solved = ROOT / "solutions" / "notebooks"
+    items = [item(ROOT / "tests" / "test_stats.py"),
+             item(ROOT / "tests" / "test_notebooks.py", slow=True),
+             item(ROOT / "tests" / "test_notebooks.py"),   # the same file: it moves with it
+             item(solved / "02_attention_heads.ipynb"),
+             item(solved / "06_faithfulness.ipynb")]
+    plugin.pytest_collection_modifyitems(None, items)
+    assert [Path(i.fspath).name for i in items] == [
+        "06_faithfulness.ipynb", "02_attention_heads.ipynb", "test_notebooks.py",
+        "test_notebooks.py", "test_stats.py"]
