@@ -62,7 +62,10 @@ def notebooks_md(part: dict, model: str | None = None) -> list[str]:
     return ([title, "", _caption(part), ""]
             + _table(["notebook", "model", "wall time", "status"], rows)
             + ["", "Each notebook is executed from an in-memory copy with the harness that builds "
-               "the solved notebooks (kernel start and model loading included)."])
+               "the solved notebooks (kernel start and model loading included). \"model\" is the "
+               "model the notebook's kernel is given (`XAI_MODEL`); a part that loads another "
+               "model inside the notebook (04's monitor, 05's Parts 1-4: the course model) says "
+               "so where it loads it, and its time is included."])
 
 
 def attribution_md(part: dict) -> list[str]:
